@@ -1,0 +1,124 @@
+//! The command line. Each command is a thin wrapper: parse flags, call the
+//! pipeline in `crate::compile`, print data to stdout and everything else
+//! to stderr.
+
+mod render;
+mod validate;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::compile::{Project, has_errors, open};
+use crate::diag::{Diagnostic, render as render_diagnostics};
+use crate::source::Sources;
+
+/// slipway compiles service blueprints and environment overlays into
+/// reviewable Kubernetes YAML for GitOps.
+#[derive(Debug, Parser)]
+#[command(name = "slipway", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Run as if started in DIR (the project root, holding blueprints/ and overlays/)
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    pub directory: Option<PathBuf>,
+
+    /// When to colour diagnostics (NO_COLOR is respected)
+    #[arg(long, value_enum, default_value_t = Colour::Auto, global = true)]
+    pub color: Colour,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str =
+    "Exit codes: 0 success, 1 invalid input (diagnostics on stderr), 2 usage or operational error.";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Colour {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Render(render::Args),
+    Validate(validate::Args),
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Success = 0,
+    Invalid = 1,
+    Failure = 2,
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> Self {
+        ExitCode::from(status as u8)
+    }
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Status> {
+    if let Some(dir) = &cli.directory {
+        std::env::set_current_dir(dir)
+            .map_err(|e| anyhow::anyhow!("cannot change to `{}`: {e}", dir.display()))?;
+    }
+    let out = Output {
+        colour: use_colour(cli.color),
+    };
+    match cli.command {
+        Command::Render(args) => render::run(&args, &out),
+        Command::Validate(args) => validate::run(&args, &out),
+    }
+}
+
+fn use_colour(choice: Colour) -> bool {
+    match choice {
+        Colour::Always => true,
+        Colour::Never => false,
+        Colour::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal()
+        }
+    }
+}
+
+/// Where commands report.
+pub struct Output {
+    colour: bool,
+}
+
+impl Output {
+    /// Print diagnostics to stderr.
+    pub fn diagnostics(&self, diags: &[Diagnostic], sources: &Sources) {
+        if diags.is_empty() {
+            return;
+        }
+        let text = render_diagnostics(diags, sources, self.colour);
+        let errors = diags.iter().filter(|d| d.is_error()).count();
+        let summary = match errors {
+            0 => String::new(),
+            1 => "error: 1 problem found; nothing was written\n".to_owned(),
+            n => format!("error: {n} problems found; nothing was written\n"),
+        };
+        let _ = write!(std::io::stderr().lock(), "{text}{summary}");
+    }
+
+    /// A status line on stderr.
+    pub fn note(&self, message: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{message}");
+    }
+}
+
+/// Load and validate the project in the current folder, printing what was
+/// found; `None` if any input was refused.
+fn open_project(out: &Output) -> anyhow::Result<Option<Project>> {
+    let (project, diagnostics) = open(Path::new("."))?;
+    out.diagnostics(&diagnostics, &project.sources);
+    Ok((!has_errors(&diagnostics)).then_some(project))
+}

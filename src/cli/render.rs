@@ -1,0 +1,100 @@
+//! `slipway render`
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::{Output, Status, open_project};
+use crate::compile::{Selection, has_errors};
+use crate::emit;
+use crate::write::write_tree;
+
+/// Render Kubernetes manifests: to stdout (a local preview) or as a tree of
+/// files, one object per file, under `<DIR>/<env>/<region>/<service>/`
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  slipway render --env staging                     preview staging on stdout
+  slipway render --env prod --region eu-west-1 --service orders
+  slipway render --all -o rendered                 write every cluster to rendered/
+
+With -o, files are written atomically (temp file + rename) and only when their
+bytes change; files a previous render wrote and this one no longer renders are
+removed (tracked in <DIR>/.slipway-manifest.json); other files are never touched.
+Nothing is written unless every input is valid.")]
+pub struct Args {
+    /// Environment to render (an overlay name, e.g. staging)
+    #[arg(
+        long,
+        value_name = "ENV",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    env: Option<String>,
+
+    /// Render every environment and region
+    #[arg(long)]
+    all: bool,
+
+    /// Only this region of the environment
+    #[arg(long, value_name = "REGION", requires = "env")]
+    region: Option<String>,
+
+    /// Only this service
+    #[arg(long, value_name = "SERVICE")]
+    service: Option<String>,
+
+    /// Write a tree of files under DIR instead of printing to stdout
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    output: Option<PathBuf>,
+}
+
+pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
+    let Some(project) = open_project(out)? else {
+        return Ok(Status::Invalid);
+    };
+    let selection = Selection {
+        env: args.env.clone(),
+        region: args.region.clone(),
+        service: args.service.clone(),
+    };
+    if let Err(message) = project.check_selection(&selection) {
+        out.note(&format!("error: {message}"));
+        return Ok(Status::Failure);
+    }
+    let (clusters, diagnostics) = project.render(&selection);
+    out.diagnostics(&diagnostics, &project.sources);
+    if has_errors(&diagnostics) {
+        return Ok(Status::Invalid);
+    }
+    match &args.output {
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(emit::stream(&clusters).as_bytes())?;
+            stdout.flush()?;
+        }
+        Some(dir) => {
+            let files = emit::tree(&clusters);
+            let report = write_tree(dir, &files, |path| in_scope(&selection, path))?;
+            out.note(&format!(
+                "rendered {} objects into `{}`: {} written, {} unchanged, {} removed",
+                files.len(),
+                dir.display(),
+                report.written,
+                report.unchanged,
+                report.removed
+            ));
+        }
+    }
+    Ok(Status::Success)
+}
+
+/// Does a path of the rendered tree (`env/region/service/file`) belong to
+/// the selection? Only such files may be pruned.
+fn in_scope(selection: &Selection, path: &str) -> bool {
+    let mut parts = path.split('/');
+    let matches = |wanted: &Option<String>, part: Option<&str>| {
+        wanted.as_deref().is_none_or(|w| Some(w) == part)
+    };
+    matches(&selection.env, parts.next())
+        && matches(&selection.region, parts.next())
+        && matches(&selection.service, parts.next())
+}

@@ -1,0 +1,255 @@
+//! The pipeline, end to end, in memory: load -> parse -> validate -> merge ->
+//! template -> resolve -> lower -> check. Commands call this; only `load`
+//! touches the filesystem, and nothing here writes.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::check;
+use crate::diag::{Diagnostic, normalize};
+use crate::input::{self, Region};
+use crate::load::{Loaded, load};
+use crate::lower::{self, Rendered};
+use crate::merge;
+use crate::model::{Context, Service};
+use crate::node::Node;
+use crate::node::de::{Spanned, from_node};
+use crate::source::Sources;
+use crate::suggest::did_you_mean;
+use crate::template::{EnvScope, RegionScope, Scope, ServiceScope, Templates};
+use crate::validate::schema::{self, Schema};
+use crate::validate::{self, BlueprintInput, Inputs, OverlayInput};
+
+/// A loaded and validated project.
+pub struct Project {
+    pub sources: Sources,
+    pub inputs: Inputs,
+}
+
+/// Which part of the platform to render.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// `None`: every environment.
+    pub env: Option<String>,
+    pub region: Option<String>,
+    pub service: Option<String>,
+}
+
+/// The rendered objects of one cluster: an (environment, region).
+pub struct Cluster {
+    pub env: String,
+    pub region: String,
+    pub objects: Vec<Rendered>,
+}
+
+/// Is any of these diagnostics an error (not just a warning)?
+pub fn has_errors(diagnostics: &[Diagnostic]) -> bool {
+    diagnostics.iter().any(Diagnostic::is_error)
+}
+
+/// Load and validate a project: the inputs that passed, and every
+/// diagnostic found. `Err` is operational (no project there).
+pub fn open(root: &Path) -> anyhow::Result<(Project, Vec<Diagnostic>)> {
+    let Loaded {
+        sources,
+        files,
+        mut diagnostics,
+    } = load(root)?;
+    let (inputs, found) = validate::inputs(&sources, &files);
+    diagnostics.extend(found);
+    normalize(&mut diagnostics, &sources);
+    Ok((Project { sources, inputs }, diagnostics))
+}
+
+impl Project {
+    /// Check a selection against the project; `Err` is a usage message.
+    pub fn check_selection(&self, selection: &Selection) -> Result<(), String> {
+        if self.inputs.overlays.is_empty() {
+            return Err("no overlays: add `overlays/<env>.yaml` for each environment".into());
+        }
+        let envs: Vec<&str> = self.inputs.overlays.keys().map(String::as_str).collect();
+        if let Some(env) = &selection.env {
+            let Some(overlay) = self.inputs.overlays.get(env) else {
+                return Err(unknown("environment", env, &envs));
+            };
+            if let Some(region) = &selection.region {
+                let regions: Vec<&str> = overlay
+                    .head
+                    .environment
+                    .regions
+                    .iter()
+                    .map(|r| r.name.value.as_str())
+                    .collect();
+                if !regions.contains(&region.as_str()) {
+                    return Err(unknown(&format!("region in `{env}`"), region, &regions));
+                }
+            }
+        }
+        if let Some(service) = &selection.service {
+            let services: Vec<&str> = self.inputs.blueprints.keys().map(String::as_str).collect();
+            if !services.contains(&service.as_str()) {
+                return Err(unknown("service", service, &services));
+            }
+        }
+        Ok(())
+    }
+
+    /// Render the selected clusters, with every diagnostic found. Callers
+    /// must not use the clusters when any diagnostic is an error.
+    pub fn render(&self, selection: &Selection) -> (Vec<Cluster>, Vec<Diagnostic>) {
+        let templates = Templates::default();
+        let services: BTreeSet<String> = self.inputs.blueprints.keys().cloned().collect();
+        let mut diagnostics = Vec::new();
+        let mut clusters = Vec::new();
+        for overlay in self.inputs.overlays.values() {
+            if selection.env.as_ref().is_some_and(|e| e != overlay.name()) {
+                continue;
+            }
+            for region in &overlay.head.environment.regions {
+                if selection
+                    .region
+                    .as_ref()
+                    .is_some_and(|r| r != &region.name.value)
+                {
+                    continue;
+                }
+                let mut objects = Vec::new();
+                for blueprint in self.inputs.blueprints.values() {
+                    if !selected(blueprint, region, selection) {
+                        continue;
+                    }
+                    let target = Target {
+                        overlay,
+                        region,
+                        blueprint,
+                        services: &services,
+                        templates: &templates,
+                    };
+                    if let Some(rendered) = target.render(&self.sources, &mut diagnostics) {
+                        objects.extend(rendered);
+                    }
+                }
+                diagnostics.extend(check::cluster(&objects));
+                clusters.push(Cluster {
+                    env: overlay.name().to_owned(),
+                    region: region.name.value.clone(),
+                    objects,
+                });
+            }
+        }
+        normalize(&mut diagnostics, &self.sources);
+        (clusters, diagnostics)
+    }
+}
+
+fn unknown(what: &str, name: &str, known: &[&str]) -> String {
+    let hint = did_you_mean(name, known.iter().copied())
+        .unwrap_or_else(|| format!("known: {}", known.join(", ")));
+    format!("unknown {what} `{name}`; {hint}")
+}
+
+fn selected(blueprint: &BlueprintInput, region: &Region, selection: &Selection) -> bool {
+    let name = &blueprint.name.value;
+    let in_region = region
+        .only
+        .as_ref()
+        .is_none_or(|only| only.iter().any(|s| &s.value == name));
+    in_region && selection.service.as_ref().is_none_or(|s| s == name)
+}
+
+/// One (environment, region, service).
+struct Target<'a> {
+    overlay: &'a OverlayInput,
+    region: &'a Region,
+    blueprint: &'a BlueprintInput,
+    services: &'a BTreeSet<String>,
+    templates: &'a Templates,
+}
+
+impl Target<'_> {
+    fn render(&self, sources: &Sources, diags: &mut Vec<Diagnostic>) -> Option<Vec<Rendered>> {
+        let chain = merge::chain(
+            &self.overlay.tree,
+            &self.region.name.value,
+            &self.blueprint.name.value,
+        );
+        let mut tree = merge::merged(&self.blueprint.tree, &chain);
+        let (scope, namespace) = self.scope(&tree, diags)?;
+        let before = diags.len();
+        self.templates.expand(&mut tree, &scope, diags);
+        if diags.len() > before {
+            return None;
+        }
+        let errors = schema::check(&tree, Schema::Blueprint);
+        if !errors.is_empty() {
+            diags.extend(errors);
+            return None;
+        }
+        let raw: input::Blueprint = from_node(&tree)
+            .map_err(|e| diags.push(Diagnostic::error(e.span.unwrap_or(tree.span), e.message)))
+            .ok()?;
+        let cx = Context {
+            sources,
+            namespace,
+            services: self.services,
+        };
+        let (service, found) = Service::resolve(&raw, &cx);
+        diags.extend(found);
+        Some(lower::service(&service?))
+    }
+
+    /// The template scope, built in dependency order: the namespace sees
+    /// `service` and `env.name`; domain and gateway also see `region`.
+    fn scope(
+        &self,
+        merged: &Node,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<(Scope, Spanned<String>)> {
+        let env = &self.overlay.head.environment;
+        let team = merged
+            .get("metadata")
+            .and_then(|m| m.get("team"))
+            .and_then(Node::as_str);
+        let mut scope = Scope {
+            service: ServiceScope {
+                name: self.blueprint.name.value.clone(),
+                team: team.unwrap_or(&self.blueprint.name.value).to_owned(),
+            },
+            env: EnvScope {
+                name: self.overlay.name().to_owned(),
+                domain: None,
+                namespace: None,
+                gateway: None,
+            },
+            region: None,
+        };
+        let namespace = self.field(&env.namespace, &scope, diags)?;
+        scope.env.namespace = Some(namespace.value.clone());
+        scope.region = Some(RegionScope {
+            name: self.region.name.value.clone(),
+            cluster: self.region.cluster.value.clone(),
+            primary: self.region.primary,
+        });
+        scope.env.domain = Some(self.field(&env.domain, &scope, diags)?.value);
+        scope.env.gateway = Some(self.field(&env.gateway, &scope, diags)?.value);
+        Some((scope, namespace))
+    }
+
+    fn field(
+        &self,
+        field: &Spanned<String>,
+        scope: &Scope,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Spanned<String>> {
+        match self.templates.render(&field.value, field.span, scope) {
+            Ok(value) => Some(Spanned {
+                span: field.span,
+                value,
+            }),
+            Err(diag) => {
+                diags.push(diag);
+                None
+            }
+        }
+    }
+}

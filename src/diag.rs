@@ -1,0 +1,244 @@
+//! Diagnostics about user input: a message, where it happened, and what to do.
+//!
+//! Stages never print. They return the diagnostics they found, all of them,
+//! and the command decides how to show them.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use codespan_reporting::diagnostic::{Diagnostic as Report, Label};
+use codespan_reporting::files::{Error as FilesError, Files};
+use codespan_reporting::term::{self, Config};
+
+use crate::source::{FileId, Sources, Span};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// Where a diagnostic points: a span in a loaded file, or a file that could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Location {
+    Span(Span),
+    File(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    pub location: Location,
+    /// Label text under the primary span.
+    pub label: String,
+    /// Secondary spans, e.g. the first definition of a duplicate.
+    pub related: Vec<(Span, String)>,
+    pub hint: Option<String>,
+    /// Hide the text under the primary span (secret values).
+    pub redact: bool,
+}
+
+impl Diagnostic {
+    pub fn error(span: Span, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Error,
+            message: message.into(),
+            location: Location::Span(span),
+            label: String::new(),
+            related: Vec::new(),
+            hint: None,
+            redact: false,
+        }
+    }
+
+    pub fn file_error(name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            location: Location::File(name.into()),
+            ..Self::error(Span::default_for_file(), message)
+        }
+    }
+
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_related(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.related.push((span, label.into()));
+        self
+    }
+
+    pub fn redacted(mut self) -> Self {
+        self.redact = true;
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// `file:line:col` (or the file name) of the primary location.
+    pub fn position(&self, sources: &Sources) -> String {
+        match &self.location {
+            Location::Span(span) => sources.locate(*span),
+            Location::File(name) => name.clone(),
+        }
+    }
+
+    fn sort_key(&self, sources: &Sources) -> (String, u32, String) {
+        match &self.location {
+            Location::Span(span) => (
+                sources.get(span.file).name.clone(),
+                span.start,
+                self.message.clone(),
+            ),
+            Location::File(name) => (name.clone(), 0, self.message.clone()),
+        }
+    }
+}
+
+impl Span {
+    fn default_for_file() -> Self {
+        Span {
+            file: FileId(0),
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+/// Sort diagnostics by file and position and drop exact repeats (the same
+/// mistake seen from several environments is reported once).
+pub fn normalize(diags: &mut Vec<Diagnostic>, sources: &Sources) {
+    diags.sort_by_cached_key(|d| d.sort_key(sources));
+    diags.dedup();
+}
+
+/// Render diagnostics as text, in the style of rustc: a caret under the span and `= hint:` lines.
+pub fn render(diags: &[Diagnostic], sources: &Sources, colour: bool) -> String {
+    let config = Config::default();
+    let mut out = String::new();
+    for diag in diags {
+        render_one(&mut out, diag, sources, &config, colour);
+    }
+    out
+}
+
+fn render_one(
+    out: &mut String,
+    diag: &Diagnostic,
+    sources: &Sources,
+    config: &Config,
+    colour: bool,
+) {
+    let report = to_report(diag);
+    let view = View {
+        sources,
+        redact: diag.redact.then_some(diag.location.clone()),
+    };
+    let rendered = if colour {
+        let mut buffer = codespan_reporting::term::termcolor::Buffer::ansi();
+        term::emit_to_write_style(&mut buffer, config, &view, &report)
+            .map(|()| String::from_utf8_lossy(buffer.as_slice()).into_owned())
+    } else {
+        term::emit_into_string(config, &view, &report)
+    };
+    match rendered {
+        Ok(text) => out.push_str(&text),
+        Err(_) => out.push_str(&format!(
+            "error: {} ({})\n",
+            diag.message,
+            diag.position(sources)
+        )),
+    }
+}
+
+fn to_report(diag: &Diagnostic) -> Report<FileId> {
+    let mut report = match diag.severity {
+        Severity::Error => Report::error(),
+        Severity::Warning => Report::warning(),
+    }
+    .with_message(match &diag.location {
+        Location::File(name) => format!("{name}: {}", diag.message),
+        Location::Span(_) => diag.message.clone(),
+    });
+    let mut labels = Vec::new();
+    if let Location::Span(span) = diag.location {
+        labels.push(Label::primary(span.file, range(span)).with_message(&diag.label));
+    }
+    for (span, text) in &diag.related {
+        labels.push(Label::secondary(span.file, range(*span)).with_message(text));
+    }
+    report = report.with_labels(labels);
+    if let Some(hint) = &diag.hint {
+        report = report.with_notes(vec![format!("hint: {hint}")]);
+    }
+    report
+}
+
+fn range(span: Span) -> Range<usize> {
+    span.start as usize..span.end as usize
+}
+
+/// The source map as codespan sees it, with the redacted span masked.
+struct View<'a> {
+    sources: &'a Sources,
+    redact: Option<Location>,
+}
+
+impl<'a> Files<'a> for View<'a> {
+    type FileId = FileId;
+    type Name = &'a str;
+    type Source = Cow<'a, str>;
+
+    fn name(&'a self, id: FileId) -> Result<&'a str, FilesError> {
+        Ok(&self.sources.get(id).name)
+    }
+
+    fn source(&'a self, id: FileId) -> Result<Cow<'a, str>, FilesError> {
+        let text = &self.sources.get(id).text;
+        match &self.redact {
+            Some(Location::Span(span)) if span.file == id => Ok(Cow::Owned(mask(text, *span))),
+            _ => Ok(Cow::Borrowed(text)),
+        }
+    }
+
+    fn line_index(&'a self, id: FileId, byte_index: usize) -> Result<usize, FilesError> {
+        Ok(self.sources.get(id).line_col(byte_index).line - 1)
+    }
+
+    fn line_range(&'a self, id: FileId, line_index: usize) -> Result<Range<usize>, FilesError> {
+        let file = self.sources.get(id);
+        let start = file.offset(line_index + 1, 0);
+        let next = file.offset(line_index + 2, 0);
+        if start > file.text.len() {
+            return Err(FilesError::LineTooLarge {
+                given: line_index,
+                max: file.line_col(file.text.len()).line,
+            });
+        }
+        Ok(start..next.max(start))
+    }
+}
+
+/// Replace every non-newline character of the span with `*`, keeping byte offsets.
+fn mask(text: &str, span: Span) -> String {
+    let (start, end) = (span.start as usize, (span.end as usize).min(text.len()));
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..start]);
+    for c in text[start..end].chars() {
+        if c == '\n' || c == '\r' {
+            out.push(c);
+        } else {
+            out.extend(std::iter::repeat_n('*', c.len_utf8()));
+        }
+    }
+    out.push_str(&text[end..]);
+    out
+}

@@ -1,0 +1,366 @@
+//! Deterministic YAML for typed objects. Keys keep the order of the typed
+//! structs (apiVersion, kind, metadata, spec), maps are sorted, and every
+//! string that a YAML 1.1 reader (Kubernetes, PyYAML) would take for
+//! something else (`no`, `on`, `1.10`, `0755`, `2024-01-01`, `~`) is quoted.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::compile::Cluster;
+use crate::lower::Rendered;
+
+/// Path of an object's file in the rendered tree:
+/// `<env>/<region>/<service>/<kind>-<name>.yaml`, all lowercase.
+pub fn path_of(cluster: &Cluster, rendered: &Rendered) -> String {
+    let id = rendered.object.id();
+    format!(
+        "{}/{}/{}/{}-{}.yaml",
+        cluster.env,
+        cluster.region,
+        rendered.service,
+        id.kind.to_ascii_lowercase(),
+        id.name
+    )
+}
+
+/// The rendered tree: relative path -> YAML, one object per file.
+pub fn tree(clusters: &[Cluster]) -> BTreeMap<String, String> {
+    clusters
+        .iter()
+        .flat_map(|c| {
+            c.objects
+                .iter()
+                .map(move |r| (path_of(c, r), to_yaml(&r.object)))
+        })
+        .collect()
+}
+
+/// All objects as one multi-document stream, each headed by its path.
+pub fn stream(clusters: &[Cluster]) -> String {
+    let mut out = String::new();
+    for cluster in clusters {
+        for rendered in &cluster.objects {
+            let _ = writeln!(out, "---\n# Source: {}", path_of(cluster, rendered));
+            out.push_str(&to_yaml(&rendered.object));
+        }
+    }
+    out
+}
+
+/// One object as a YAML document (no `---`), ending in a newline.
+pub fn to_yaml<T: Serialize>(object: &T) -> String {
+    // Typed objects always serialize: no maps with non-string keys, no NaN.
+    let value = serde_json::to_value(object).unwrap_or(Value::Null);
+    let mut out = String::new();
+    match &value {
+        Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0),
+        Value::Array(items) if !items.is_empty() => write_seq(&mut out, items, 0),
+        scalar => {
+            out.push_str(&inline(scalar, 0));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn indent(out: &mut String, level: usize) {
+    out.extend(std::iter::repeat_n(' ', level));
+}
+
+fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, level: usize) {
+    for (i, (key, value)) in map.iter().enumerate() {
+        // The first entry of a map inside a sequence item follows the `- `.
+        if i > 0 || !out.ends_with("- ") {
+            indent(out, level);
+        }
+        out.push_str(&key_string(key));
+        out.push(':');
+        write_value(out, value, level);
+    }
+}
+
+fn write_seq(out: &mut String, items: &[Value], level: usize) {
+    for item in items {
+        if !out.ends_with("- ") {
+            indent(out, level);
+        }
+        out.push_str("- ");
+        match item {
+            Value::Object(map) if !map.is_empty() => write_map(out, map, level + 2),
+            Value::Array(inner) if !inner.is_empty() => write_seq(out, inner, level + 2),
+            scalar => {
+                out.push_str(&inline(scalar, level + 2));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// The value after `key:`.
+fn write_value(out: &mut String, value: &Value, level: usize) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push('\n');
+            write_map(out, map, level + 2);
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push('\n');
+            write_seq(out, items, level + 2);
+        }
+        scalar => {
+            out.push(' ');
+            out.push_str(&inline(scalar, level + 2));
+            out.push('\n');
+        }
+    }
+}
+
+/// A scalar, or an empty collection, written on the current line.
+fn inline(value: &Value, level: usize) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => string(s, level),
+        Value::Array(_) => "[]".into(),
+        Value::Object(_) => "{}".into(),
+    }
+}
+
+/// A mapping key: plain or double-quoted, never a block.
+fn key_string(key: &str) -> String {
+    if is_plain_safe(key) {
+        key.to_owned()
+    } else {
+        double_quoted(key)
+    }
+}
+
+/// A string: plain where that is unambiguous, a literal block for
+/// multi-line text, double-quoted otherwise.
+fn string(text: &str, level: usize) -> String {
+    if is_plain_safe(text) {
+        text.to_owned()
+    } else if let Some(block) = literal_block(text, level) {
+        block
+    } else {
+        double_quoted(text)
+    }
+}
+
+/// Words YAML 1.1 reads as booleans or null, and 1.1's special keys.
+const RESERVED: &[&str] = &[
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+    "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "=",
+    "<<",
+];
+
+/// Can `text` be written without quotes and read back as the same string
+/// by YAML 1.1 and 1.2 readers alike? Conservative: when unsure, quote.
+pub fn is_plain_safe(text: &str) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    if RESERVED.contains(&text) || looks_numeric(text) || looks_like_date(text) {
+        return false;
+    }
+    if "-?:,[]{}#&*!|>'\"%@` \t".contains(first)
+        && !(first == '-' && text.len() > 1 && !text[1..].starts_with(' '))
+    {
+        return false;
+    }
+    let unsafe_char = text.chars().any(|c| {
+        c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}'
+    });
+    !(unsafe_char
+        || text.ends_with([' ', ':'])
+        || text.contains(": ")
+        || text.contains(" #")
+        || text.contains(":\t")
+        || text.starts_with("---")
+        || text.starts_with("..."))
+}
+
+/// Anything a YAML 1.1 or 1.2 reader might take for a number: ints in any
+/// base, floats, sexagesimals (`1:30`), `.inf`, `.nan`, `1.10`, `0755`, `1_000`.
+fn looks_numeric(text: &str) -> bool {
+    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let lower = body.to_ascii_lowercase();
+    if matches!(lower.as_str(), ".inf" | ".nan") {
+        return true;
+    }
+    let starts_numeric = body.starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    let numeric_chars = body
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || "._:xXoObB+-".contains(c));
+    starts_numeric && numeric_chars && body.chars().any(|c| c.is_ascii_digit())
+}
+
+/// YAML 1.1 timestamps start `YYYY-M-D`.
+fn looks_like_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() >= 8 && bytes[..4].iter().all(u8::is_ascii_digit) && bytes[4] == b'-'
+}
+
+/// A `|` block for readable multi-line text (config files), when the text
+/// can round-trip through one.
+fn literal_block(text: &str, level: usize) -> Option<String> {
+    if !text.contains('\n') {
+        return None;
+    }
+    let printable = text
+        .chars()
+        .all(|c| c == '\n' || c == '\t' || !c.is_control())
+        && !text.contains('\u{feff}');
+    let first_line = text.lines().find(|l| !l.is_empty())?;
+    if !printable
+        || first_line.starts_with([' ', '\t'])
+        || text.lines().any(|l| l.ends_with([' ', '\t']))
+    {
+        return None;
+    }
+    let body = text.trim_end_matches('\n');
+    let chomp = match text.len() - body.len() {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    let mut out = format!("|{chomp}");
+    let pad = " ".repeat(level);
+    for line in text[..if chomp == "+" {
+        text.len() - 1
+    } else {
+        body.len()
+    }]
+        .split('\n')
+    {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    Some(out)
+}
+
+fn double_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}') => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ambiguous_strings_are_quoted() {
+        for text in [
+            "no",
+            "yes",
+            "on",
+            "off",
+            "y",
+            "N",
+            "true",
+            "null",
+            "~",
+            "",
+            "1.10",
+            "0755",
+            "8080",
+            "1e3",
+            "0x1F",
+            "1_000",
+            "1:30",
+            ".inf",
+            "-.5",
+            "2024-01-01",
+            "<<",
+            "=",
+            "- x",
+            "-",
+            "a: b",
+            "a #b",
+            ": x",
+            "x:",
+            " x",
+            "x ",
+            "{a}",
+            "[a]",
+            "*x",
+            "&x",
+            "!x",
+            "|x",
+            ">x",
+            "%x",
+            "@x",
+            "`x",
+            "'x",
+            "\"x",
+            "#x",
+            "?x",
+            "---",
+        ] {
+            assert!(!is_plain_safe(text), "{text:?} must be quoted");
+        }
+    }
+
+    #[test]
+    fn ordinary_strings_stay_plain() {
+        for text in [
+            "orders",
+            "250m",
+            "512Mi",
+            "--port=8080",
+            "/bin/orders",
+            "app.kubernetes.io/name",
+            "v1",
+            "1.8.2-rc1x",
+            "registry.example.com/commerce/orders:1.8.2",
+            "http",
+            "a:b",
+            "e1",
+            "ümlaut",
+        ] {
+            assert!(is_plain_safe(text), "{text:?} should be plain");
+        }
+    }
+
+    #[test]
+    fn block_style_output() {
+        let value = json!({
+            "kind": "Deployment",
+            "metadata": {"name": "orders", "labels": {"team": "commerce"}},
+            "spec": {"containers": [{"name": "app", "args": ["--port=8080"], "env": []}], "empty": {}},
+            "data": {"config.yaml": "a: 1\nb: 2\n", "raw": "no trailing\nnewline", "n": "no"},
+        });
+        assert_eq!(
+            to_yaml(&value),
+            "kind: Deployment\nmetadata:\n  name: orders\n  labels:\n    team: commerce\nspec:\n  containers:\n    - name: app\n      args:\n        - --port=8080\n      env: []\n  empty: {}\ndata:\n  config.yaml: |\n    a: 1\n    b: 2\n  raw: |-\n    no trailing\n    newline\n  \"n\": \"no\"\n"
+        );
+    }
+
+    #[test]
+    fn quoting_escapes_control_characters() {
+        assert_eq!(double_quoted("a\"b\\c\u{1}"), "\"a\\\"b\\\\c\\u0001\"");
+    }
+}

@@ -1,0 +1,44 @@
+use serde::Deserialize;
+
+use crate::node::de::Spanned;
+
+/// The `metadata` and `environment` of an overlay. Its patch sections
+/// (`defaults`, `services`, `regionOverrides`) stay YAML trees: they are
+/// partial blueprints, typed by the schema and applied by `crate::merge`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OverlayHead {
+    pub metadata: OverlayMetadata,
+    pub environment: Environment,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OverlayMetadata {
+    pub name: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub namespace: Spanned<String>,
+    pub domain: Spanned<String>,
+    pub gateway: Spanned<String>,
+    pub tracing: Option<Tracing>,
+    pub regions: Vec<Region>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Tracing {
+    pub sampling_percent: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    pub name: Spanned<String>,
+    pub cluster: Spanned<String>,
+    #[serde(default)]
+    pub primary: bool,
+    pub only: Option<Vec<Spanned<String>>>,
+}

@@ -1,0 +1,20 @@
+//! slipway: a GitOps manifest compiler. See ARCHITECTURE.md for the map.
+
+pub mod check;
+pub mod cli;
+pub mod compile;
+pub mod diag;
+pub mod emit;
+pub mod input;
+pub mod load;
+pub mod lower;
+pub mod merge;
+pub mod model;
+pub mod names;
+pub mod node;
+pub mod parse;
+pub mod source;
+pub mod suggest;
+pub mod template;
+pub mod validate;
+pub mod write;

@@ -1,0 +1,217 @@
+//! Find and read the input files, safely: only regular UTF-8 files under
+//! `blueprints/` and `overlays/`, never anything a symlink leads outside the
+//! project root, never more than the size caps.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use walkdir::WalkDir;
+
+use crate::diag::Diagnostic;
+use crate::source::{FileId, Sources, Span, display_name};
+use crate::validate::schema::Schema;
+
+/// Largest input file accepted.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// Largest total input accepted.
+pub const MAX_TOTAL_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The input folders and the schema their files follow.
+pub const INPUT_DIRS: [(&str, Schema); 2] = [
+    ("blueprints", Schema::Blueprint),
+    ("overlays", Schema::Overlay),
+];
+
+/// Everything read from disk, and the files that were refused.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub sources: Sources,
+    pub files: Vec<(FileId, Schema)>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Read every `*.yaml`/`*.yml` file under the input folders of `root`, in
+/// sorted path order. Errors are operational (no such project); refused
+/// files are diagnostics.
+pub fn load(root: &Path) -> anyhow::Result<Loaded> {
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("cannot open project folder `{}`", root.display()))?;
+    if !INPUT_DIRS.iter().any(|(dir, _)| root.join(dir).is_dir()) {
+        bail!(
+            "`{}` has neither `blueprints/` nor `overlays/`; run slipway from a project root or pass `-C DIR`",
+            root.display()
+        );
+    }
+    let mut loaded = Loaded::default();
+    let mut total = 0;
+    for (dir, schema) in INPUT_DIRS {
+        for path in walk(&root, &root.join(dir), &mut loaded.diagnostics) {
+            let name = display_name(&root, &path);
+            match read(&path, &name, &mut total) {
+                Ok(text) => {
+                    if let Some(id) = add_text(&mut loaded, name, path, text) {
+                        loaded.files.push((id, schema));
+                    }
+                }
+                Err(diag) => loaded.diagnostics.push(*diag),
+            }
+        }
+    }
+    Ok(loaded)
+}
+
+/// Input files under `dir`, sorted; refused entries become diagnostics.
+fn walk(root: &Path, dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if !dir.exists() {
+        return files;
+    }
+    let mut entries = WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(entry) = entries.next() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => {
+                diags.push(walk_error(root, &error));
+                continue;
+            }
+        };
+        let name = display_name(root, entry.path());
+        if entry.file_name().to_string_lossy().starts_with('.') && entry.depth() > 0 {
+            if entry.file_type().is_dir() {
+                entries.skip_current_dir();
+            }
+            continue;
+        }
+        let inside = entry
+            .path()
+            .canonicalize()
+            .is_ok_and(|real| real.starts_with(root));
+        if !inside {
+            diags.push(
+                Diagnostic::file_error(name, "symlink leads outside the project root")
+                    .with_hint("copy the file into the project instead of linking to it"),
+            );
+            if entry.file_type().is_dir() {
+                entries.skip_current_dir();
+            }
+            continue;
+        }
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        if is_yaml(entry.path()) {
+            files.push(entry.into_path());
+        }
+    }
+    files
+}
+
+fn walk_error(root: &Path, error: &walkdir::Error) -> Diagnostic {
+    let name = error
+        .path()
+        .map_or_else(|| "?".into(), |p| display_name(root, p));
+    if error.loop_ancestor().is_some() {
+        Diagnostic::file_error(name, "symlink loop")
+            .with_hint("remove the symlink that points back to its own folder")
+    } else {
+        let cause = error
+            .io_error()
+            .map_or_else(|| error.to_string(), ToString::to_string);
+        Diagnostic::file_error(name, format!("cannot read: {cause}"))
+    }
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+}
+
+/// Read one file within the caps. `Err` is a refusal naming the file.
+fn read(path: &Path, name: &str, total: &mut u64) -> Result<Vec<u8>, Box<Diagnostic>> {
+    let refuse = |message: String| Box::new(Diagnostic::file_error(name, message));
+    let meta = fs::metadata(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(refuse("not a regular file".into()));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Box::new(
+            Diagnostic::file_error(name, format!("file is {} bytes; the limit is {MAX_FILE_BYTES}", meta.len()))
+                .with_hint("a blueprint or overlay is a few kilobytes; split large config files out of `files`"),
+        ));
+    }
+    *total += meta.len();
+    if *total > MAX_TOTAL_BYTES {
+        return Err(refuse(format!(
+            "input exceeds {MAX_TOTAL_BYTES} bytes in total"
+        )));
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| refuse(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(refuse(format!(
+            "file grew past the limit of {MAX_FILE_BYTES} bytes while reading"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Decode and register a file's text. Refusals are pushed as diagnostics.
+fn add_text(loaded: &mut Loaded, name: String, path: PathBuf, bytes: Vec<u8>) -> Option<FileId> {
+    let text = match decode(bytes) {
+        Ok(text) => text,
+        Err(message) => {
+            loaded.diagnostics.push(
+                Diagnostic::file_error(name, message)
+                    .with_hint("save the file as UTF-8 (without a byte order mark)"),
+            );
+            return None;
+        }
+    };
+    if text.trim().is_empty() {
+        loaded.diagnostics.push(
+            Diagnostic::file_error(name, "file is empty")
+                .with_hint("delete it, or give it `apiVersion`, `kind` and `metadata`"),
+        );
+        return None;
+    }
+    let bom = text.find('\u{feff}');
+    let id = loaded.sources.add(name, path, text);
+    if let Some(at) = bom {
+        let start = at as u32;
+        let span = Span {
+            file: id,
+            start,
+            end: start + 3,
+        };
+        loaded.diagnostics.push(
+            Diagnostic::error(span, "byte order mark in the middle of the file").with_hint(
+                "files were probably concatenated; remove the invisible U+FEFF character",
+            ),
+        );
+        return None;
+    }
+    Some(id)
+}
+
+fn decode(bytes: Vec<u8>) -> Result<String, String> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err("file is UTF-16; slipway reads UTF-8".into());
+    }
+    let body = bytes
+        .strip_prefix(&[0xEF, 0xBB, 0xBF])
+        .map_or(bytes.as_slice(), |b| b);
+    match std::str::from_utf8(body) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(e) => Err(format!(
+            "file is not valid UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        )),
+    }
+}

@@ -1,0 +1,273 @@
+//! The Deployment and its pod template: containers, probes, env, files,
+//! placement on an EKS node group, zone spreading and a hardened security
+//! context by default.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
+    EnvVar, EnvVarSource, ExecAction, GRPCAction, HTTPGetAction, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    SecurityContext, TCPSocketAction, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::meta::{object_meta, selector, workload_labels};
+use crate::input::{NodeGroup, PortRef};
+use crate::model::{self, EnvValue, ProbeAction, Quantities, Replicas, Service};
+
+/// Node label that EKS managed node groups set to the group's name.
+pub const NODE_GROUP_LABEL: &str = "eks.amazonaws.com/nodegroup";
+/// Taint key of dedicated node groups (`dedicated=<group>:NoSchedule`).
+pub const NODE_GROUP_TAINT: &str = "dedicated";
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+
+const FILES_VOLUME: &str = "files";
+const TMP_VOLUME: &str = "tmp";
+
+pub fn deployment(service: &Service, config: Option<&ConfigMap>) -> Deployment {
+    let mut metadata = object_meta(service, &service.name);
+    metadata.labels = Some(workload_labels(service));
+    Deployment {
+        metadata,
+        spec: DeploymentSpec {
+            // An autoscaled workload leaves replicas to the HPA, or Argo CD and the HPA fight over it.
+            replicas: match service.replicas {
+                Replicas::Fixed(n) => Some(n),
+                Replicas::Auto { .. } => None,
+            },
+            selector: selector(service),
+            template: pod_template(service, config),
+            ..DeploymentSpec::default()
+        },
+        ..Deployment::default()
+    }
+}
+
+fn pod_template(service: &Service, config: Option<&ConfigMap>) -> PodTemplateSpec {
+    let mut labels = workload_labels(service);
+    labels.insert("sidecar.istio.io/inject".into(), "true".into());
+    let config_name = config.and_then(|c| c.metadata.name.clone());
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            service_account_name: Some(service.name.clone()),
+            automount_service_account_token: Some(false),
+            containers: service
+                .containers
+                .iter()
+                .enumerate()
+                .map(|(i, c)| container(service, c, i == 0, config_name.is_some()))
+                .collect(),
+            volumes: Some(volumes(service, config_name)),
+            node_selector: Some(BTreeMap::from([(
+                NODE_GROUP_LABEL.to_owned(),
+                node_group(service.node_group).to_owned(),
+            )])),
+            tolerations: Some(vec![Toleration {
+                key: Some(NODE_GROUP_TAINT.into()),
+                operator: Some("Equal".into()),
+                value: Some(node_group(service.node_group).into()),
+                effect: Some("NoSchedule".into()),
+                ..Toleration::default()
+            }]),
+            topology_spread_constraints: service.spread_across_zones.then(|| {
+                vec![TopologySpreadConstraint {
+                    max_skew: 1,
+                    topology_key: ZONE_LABEL.into(),
+                    when_unsatisfiable: "ScheduleAnyway".into(),
+                    label_selector: Some(selector(service)),
+                    ..TopologySpreadConstraint::default()
+                }]
+            }),
+            security_context: Some(PodSecurityContext {
+                run_as_non_root: Some(true),
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".into(),
+                    ..SeccompProfile::default()
+                }),
+                ..PodSecurityContext::default()
+            }),
+            ..PodSpec::default()
+        }),
+    }
+}
+
+pub fn node_group(group: NodeGroup) -> &'static str {
+    match group {
+        NodeGroup::System => "system",
+        NodeGroup::Application => "application",
+        NodeGroup::Compute => "compute",
+        NodeGroup::Memory => "memory",
+    }
+}
+
+/// A writable `/tmp` (the root filesystem is read-only) and the files, if any.
+fn volumes(service: &Service, config_name: Option<String>) -> Vec<Volume> {
+    let tmp = Volume {
+        name: TMP_VOLUME.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    };
+    let files = config_name
+        .filter(|_| !service.files.is_empty())
+        .map(|name| Volume {
+            name: FILES_VOLUME.into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name,
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    files.into_iter().chain([tmp]).collect()
+}
+
+fn container(service: &Service, c: &model::Container, main: bool, has_files: bool) -> Container {
+    let ports = main.then(|| {
+        service
+            .ports
+            .iter()
+            .map(|p| ContainerPort {
+                name: Some(p.name.clone()),
+                container_port: p.target_port,
+                ..ContainerPort::default()
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut mounts = vec![VolumeMount {
+        name: TMP_VOLUME.into(),
+        mount_path: "/tmp".into(),
+        ..VolumeMount::default()
+    }];
+    if has_files {
+        mounts.extend(
+            service
+                .files
+                .iter()
+                .filter(|f| f.container == c.name)
+                .map(|f| VolumeMount {
+                    name: FILES_VOLUME.into(),
+                    mount_path: f.target.clone(),
+                    sub_path: Some(f.key.clone()),
+                    read_only: Some(true),
+                    ..VolumeMount::default()
+                }),
+        );
+    }
+    Container {
+        name: c.name.clone(),
+        image: Some(c.image.clone()),
+        command: c.command.clone(),
+        args: c.args.clone(),
+        env: (!c.env.is_empty()).then(|| c.env.iter().map(env_var).collect()),
+        ports: ports.filter(|p| !p.is_empty()),
+        resources: resources(&c.requests, &c.limits),
+        liveness_probe: c.liveness.as_ref().map(probe),
+        readiness_probe: c.readiness.as_ref().map(probe),
+        volume_mounts: Some(mounts),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                ..Capabilities::default()
+            }),
+            ..SecurityContext::default()
+        }),
+        ..Container::default()
+    }
+}
+
+fn env_var(var: &model::EnvVar) -> EnvVar {
+    match &var.value {
+        EnvValue::Text(text) => EnvVar {
+            name: var.name.clone(),
+            value: Some(text.clone()),
+            ..EnvVar::default()
+        },
+        EnvValue::Secret { secret, key } => EnvVar {
+            name: var.name.clone(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret.clone(),
+                    key: key.clone(),
+                    ..SecretKeySelector::default()
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        },
+    }
+}
+
+fn resources(requests: &Quantities, limits: &Quantities) -> Option<ResourceRequirements> {
+    let list = |q: &Quantities| {
+        let map: BTreeMap<String, Quantity> = [("cpu", &q.cpu), ("memory", &q.memory)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_owned(), Quantity(v.clone()))))
+            .collect();
+        (!map.is_empty()).then_some(map)
+    };
+    let (requests, limits) = (list(requests), list(limits));
+    (requests.is_some() || limits.is_some()).then(|| ResourceRequirements {
+        requests,
+        limits,
+        ..ResourceRequirements::default()
+    })
+}
+
+fn port(port: &PortRef) -> IntOrString {
+    match port {
+        PortRef::Number(n) => IntOrString::Int(i32::from(*n)),
+        PortRef::Name(name) => IntOrString::String(name.clone()),
+    }
+}
+
+fn probe(p: &model::Probe) -> Probe {
+    let mut probe = Probe {
+        initial_delay_seconds: p.initial_delay_seconds,
+        period_seconds: p.period_seconds,
+        timeout_seconds: p.timeout_seconds,
+        failure_threshold: p.failure_threshold,
+        ..Probe::default()
+    };
+    match &p.action {
+        ProbeAction::Http {
+            path,
+            port: target,
+            scheme,
+        } => {
+            probe.http_get = Some(HTTPGetAction {
+                path: Some(path.clone()),
+                port: port(target),
+                scheme: scheme.clone().filter(|s| s != "HTTP"),
+                ..HTTPGetAction::default()
+            });
+        }
+        ProbeAction::Grpc { port, service } => {
+            probe.grpc = Some(GRPCAction {
+                port: *port,
+                service: service.clone(),
+                ..GRPCAction::default()
+            });
+        }
+        ProbeAction::Tcp { port: target } => {
+            probe.tcp_socket = Some(TCPSocketAction {
+                port: port(target),
+                ..TCPSocketAction::default()
+            });
+        }
+        ProbeAction::Exec { command } => {
+            probe.exec = Some(ExecAction {
+                command: Some(command.clone()),
+            });
+        }
+    }
+    probe
+}

@@ -1,0 +1,380 @@
+//! Input validation: every file is parsed and checked against its schema,
+//! then the semantic rules no schema can express are checked across files.
+//! All problems are collected, not just the first.
+
+pub mod schema;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::diag::Diagnostic;
+use crate::input::OverlayHead;
+use crate::names;
+use crate::node::de::{Spanned, from_node};
+use crate::node::{Node, Value};
+use crate::parse::parse;
+use crate::source::{FileId, Sources, Span};
+use crate::suggest::did_you_mean;
+use schema::Schema;
+
+/// Longest service name: leaves room for suffixes such as `-canary` and a
+/// ConfigMap content hash within Kubernetes' 63-character labels.
+pub const MAX_SERVICE_NAME: usize = 40;
+
+/// A blueprint that passed its schema: its name and tree.
+#[derive(Debug)]
+pub struct BlueprintInput {
+    pub name: Spanned<String>,
+    pub team: Option<Spanned<String>>,
+    pub tree: Node,
+}
+
+/// An overlay that passed its schema.
+#[derive(Debug)]
+pub struct OverlayInput {
+    pub head: OverlayHead,
+    pub tree: Node,
+}
+
+/// The validated inputs of a project, by name.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub blueprints: BTreeMap<String, BlueprintInput>,
+    pub overlays: BTreeMap<String, OverlayInput>,
+}
+
+impl OverlayInput {
+    pub fn name(&self) -> &str {
+        &self.head.metadata.name.value
+    }
+}
+
+/// Parse and validate every loaded file. Returns the inputs that passed and
+/// every diagnostic found.
+pub fn inputs(sources: &Sources, files: &[(FileId, Schema)]) -> (Inputs, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut inputs = Inputs::default();
+    for &(id, schema) in files {
+        let file = sources.get(id);
+        let tree = match parse(file, id) {
+            Ok(tree) => tree,
+            Err(diag) => {
+                diags.push(diag);
+                continue;
+            }
+        };
+        let errors = schema::check(&tree, schema);
+        if !errors.is_empty() {
+            diags.extend(errors);
+            continue;
+        }
+        let stem = file_stem(&file.path);
+        match schema {
+            Schema::Blueprint => add_blueprint(&mut inputs, tree, &stem, &mut diags),
+            Schema::Overlay => add_overlay(&mut inputs, tree, &stem, &mut diags),
+        }
+    }
+    for overlay in inputs.overlays.values() {
+        check_overlay_references(overlay, &inputs.blueprints, &mut diags);
+    }
+    (inputs, diags)
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn deserialize<'a, T: serde::Deserialize<'a>>(
+    node: &'a Node,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    from_node(node)
+        .map_err(|e| diags.push(Diagnostic::error(e.span.unwrap_or(node.span), e.message)))
+        .ok()
+}
+
+fn add_blueprint(inputs: &mut Inputs, tree: Node, stem: &str, diags: &mut Vec<Diagnostic>) {
+    let meta = tree.get("metadata").unwrap_or(&tree);
+    let Some(name) = meta
+        .get("name")
+        .and_then(|n| deserialize::<Spanned<String>>(n, diags))
+    else {
+        return;
+    };
+    let team = meta
+        .get("team")
+        .and_then(|n| deserialize::<Spanned<String>>(n, diags));
+    let before = diags.len();
+    check_name(&name, "service name", MAX_SERVICE_NAME, diags);
+    check_stem(&name, stem, diags);
+    if let Some(team) = &team {
+        check_name(team, "team", 63, diags);
+    }
+    check_blueprint_names(&tree, diags);
+    if diags.len() > before {
+        return;
+    }
+    if let Some(first) = inputs.blueprints.get(&name.value) {
+        diags.push(
+            Diagnostic::error(
+                name.span,
+                format!("duplicate service name `{}`", name.value),
+            )
+            .with_related(first.name.span, "first defined here")
+            .with_hint("service names are unique across all of `blueprints/`"),
+        );
+        return;
+    }
+    inputs
+        .blueprints
+        .insert(name.value.clone(), BlueprintInput { name, team, tree });
+}
+
+fn add_overlay(inputs: &mut Inputs, tree: Node, stem: &str, diags: &mut Vec<Diagnostic>) {
+    let Some(head) = deserialize::<OverlayHead>(&tree, diags) else {
+        return;
+    };
+    let before = diags.len();
+    check_name(&head.metadata.name, "environment name", 63, diags);
+    check_stem(&head.metadata.name, stem, diags);
+    check_regions(&head, diags);
+    for patch in patches(&tree) {
+        check_blueprint_names(patch, diags);
+    }
+    if diags.len() > before {
+        return;
+    }
+    inputs.overlays.insert(
+        head.metadata.name.value.clone(),
+        OverlayInput { head, tree },
+    );
+}
+
+/// Every partial blueprint in an overlay: defaults, services, and per region.
+fn patches(overlay: &Node) -> Vec<&Node> {
+    let mut out: Vec<&Node> = overlay.get("defaults").into_iter().collect();
+    out.extend(map_values(overlay.get("services")));
+    for region in map_values(overlay.get("regionOverrides")) {
+        out.extend(region.get("defaults"));
+        out.extend(map_values(region.get("services")));
+    }
+    out
+}
+
+fn map_values(node: Option<&Node>) -> impl Iterator<Item = &Node> {
+    node.and_then(Node::as_map)
+        .into_iter()
+        .flatten()
+        .map(|e| &e.value)
+}
+
+fn check_name(name: &Spanned<String>, what: &str, max: usize, diags: &mut Vec<Diagnostic>) {
+    if let Err(reason) = names::dns1123_label(&name.value, max) {
+        diags.push(
+            Diagnostic::error(
+                name.span,
+                format!("invalid {what} `{}`: {reason}", name.value),
+            )
+            .with_hint(
+                "names become Kubernetes names and paths: use lowercase letters, digits and `-`",
+            ),
+        );
+    }
+}
+
+fn check_stem(name: &Spanned<String>, stem: &str, diags: &mut Vec<Diagnostic>) {
+    if name.value != stem {
+        diags.push(
+            Diagnostic::error(
+                name.span,
+                format!(
+                    "`metadata.name` is `{}` but the file is named `{stem}`",
+                    name.value
+                ),
+            )
+            .with_hint(format!(
+                "rename the file to `{}.yaml` or change the name to `{stem}`",
+                name.value
+            )),
+        );
+    }
+}
+
+/// Names inside a (partial) blueprint that become Kubernetes names.
+fn check_blueprint_names(tree: &Node, diags: &mut Vec<Diagnostic>) {
+    for container in entries(tree, &["containers"]) {
+        key_rule(
+            container.key.as_str(),
+            container.key_span,
+            "container name",
+            |n| names::dns1123_label(n, 63),
+            diags,
+        );
+        for section in ["variables", "secrets"] {
+            for var in entries(&container.value, &[section]) {
+                key_rule(
+                    &var.key,
+                    var.key_span,
+                    "environment variable name",
+                    names::env_var_name,
+                    diags,
+                );
+            }
+        }
+        let vars = entries(&container.value, &["variables"]);
+        for secret in entries(&container.value, &["secrets"]) {
+            if let Some(var) = vars.iter().find(|v| v.key == secret.key) {
+                diags.push(
+                    Diagnostic::error(
+                        secret.key_span,
+                        format!("`{}` is both a variable and a secret", secret.key),
+                    )
+                    .with_related(var.key_span, "also set here")
+                    .with_hint("keep one of the two"),
+                );
+            }
+        }
+    }
+    for port in entries(tree, &["service", "ports"]) {
+        key_rule(
+            &port.key,
+            port.key_span,
+            "port name",
+            names::port_name,
+            diags,
+        );
+    }
+    for annotation in entries(tree, &["metadata", "annotations"]) {
+        key_rule(
+            &annotation.key,
+            annotation.key_span,
+            "annotation key",
+            names::qualified_name,
+            diags,
+        );
+    }
+}
+
+fn entries<'a>(node: &'a Node, path: &[&str]) -> Vec<&'a crate::node::Entry> {
+    let mut node = Some(node);
+    for step in path {
+        node = node.and_then(|n| n.get(step));
+    }
+    match node.map(|n| &n.value) {
+        Some(Value::Map(entries)) => entries.iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn key_rule(
+    key: &str,
+    span: Span,
+    what: &str,
+    rule: impl Fn(&str) -> Result<(), String>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if let Err(reason) = rule(key) {
+        diags.push(Diagnostic::error(
+            span,
+            format!("invalid {what} `{key}`: {reason}"),
+        ));
+    }
+}
+
+fn check_regions(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
+    let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+    let mut primary: Option<Span> = None;
+    for region in &head.environment.regions {
+        check_name(&region.name, "region name", 63, diags);
+        check_name(&region.cluster, "cluster name", 253, diags);
+        if let Some(first) = seen.insert(&region.name.value, region.name.span) {
+            diags.push(
+                Diagnostic::error(
+                    region.name.span,
+                    format!("region `{}` is listed twice", region.name.value),
+                )
+                .with_related(first, "first listed here"),
+            );
+        }
+        if region.primary {
+            if let Some(first) = primary {
+                diags.push(
+                    Diagnostic::error(region.name.span, "more than one primary region")
+                        .with_related(first, "primary region")
+                        .with_hint("mark exactly one region `primary: true`"),
+                );
+            }
+            primary = Some(region.name.span);
+        }
+    }
+}
+
+/// Overlays may only name services and regions that exist.
+fn check_overlay_references(
+    overlay: &OverlayInput,
+    blueprints: &BTreeMap<String, BlueprintInput>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let services: Vec<&str> = blueprints.keys().map(String::as_str).collect();
+    let regions: Vec<&str> = overlay
+        .head
+        .environment
+        .regions
+        .iter()
+        .map(|r| r.name.value.as_str())
+        .collect();
+    let mut service_keys: Vec<(&str, Span)> = entries(&overlay.tree, &["services"])
+        .iter()
+        .map(|e| (e.key.as_str(), e.key_span))
+        .collect();
+    for region in entries(&overlay.tree, &["regionOverrides"]) {
+        known(
+            &region.key,
+            region.key_span,
+            "region",
+            &regions,
+            overlay.name(),
+            diags,
+        );
+        service_keys.extend(
+            entries(&region.value, &["services"])
+                .iter()
+                .map(|e| (e.key.as_str(), e.key_span)),
+        );
+    }
+    for region in &overlay.head.environment.regions {
+        for only in region.only.iter().flatten() {
+            service_keys.push((&only.value, only.span));
+        }
+    }
+    for (name, span) in service_keys {
+        known(name, span, "service", &services, overlay.name(), diags);
+    }
+}
+
+fn known(
+    name: &str,
+    span: Span,
+    what: &str,
+    names: &[&str],
+    env: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if names.contains(&name) {
+        return;
+    }
+    let mut diag = Diagnostic::error(
+        span,
+        format!("unknown {what} `{name}` in environment `{env}`"),
+    );
+    diag = match did_you_mean(name, names.iter().copied()) {
+        Some(hint) => diag.with_hint(hint),
+        None if what == "service" => {
+            diag.with_hint("overlays may only patch services that have a blueprint")
+        }
+        None => diag.with_hint(format!("known regions: {}", names.join(", "))),
+    };
+    diags.push(diag);
+}

@@ -1,0 +1,265 @@
+//! JSON Schema validation of input trees, with every error mapped back to the
+//! `file:line:col` of the offending key or value.
+
+use std::sync::LazyLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{ValidationError, Validator};
+use serde_json::Value as Json;
+
+use crate::diag::Diagnostic;
+use crate::node::{Node, ScalarKind, Value};
+use crate::suggest::did_you_mean;
+
+pub const BLUEPRINT_SCHEMA: &str = include_str!("../../schemas/blueprint.schema.json");
+pub const OVERLAY_SCHEMA: &str = include_str!("../../schemas/overlay.schema.json");
+
+/// Which schema a tree is checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schema {
+    Blueprint,
+    Overlay,
+}
+
+struct Compiled {
+    schema: Json,
+    validator: Validator,
+}
+
+fn compile(text: &str) -> Compiled {
+    // The schemas are compiled into the binary and covered by tests, so a
+    // failure here is a build defect, not a user error.
+    let schema: Json =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("embedded schema is not JSON: {e}"));
+    let validator = jsonschema::options()
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("embedded schema does not compile: {e}"));
+    Compiled { schema, validator }
+}
+
+static BLUEPRINT: LazyLock<Compiled> = LazyLock::new(|| compile(BLUEPRINT_SCHEMA));
+static OVERLAY: LazyLock<Compiled> = LazyLock::new(|| compile(OVERLAY_SCHEMA));
+
+/// Validate a tree; one diagnostic per schema error.
+pub fn check(tree: &Node, schema: Schema) -> Vec<Diagnostic> {
+    let compiled = match schema {
+        Schema::Blueprint => &*BLUEPRINT,
+        Schema::Overlay => &*OVERLAY,
+    };
+    let instance = tree.to_json();
+    compiled
+        .validator
+        .iter_errors(&instance)
+        .flat_map(|error| describe(tree, &compiled.schema, &error))
+        .collect()
+}
+
+fn segments(location: &jsonschema::paths::Location) -> Vec<String> {
+    location.iter().map(|s| s.to_string()).collect()
+}
+
+/// Turn one schema error into diagnostics at the node it is about.
+fn describe(tree: &Node, schema: &Json, error: &ValidationError<'_>) -> Vec<Diagnostic> {
+    let path = segments(error.instance_path());
+    let (node, key_span) = tree.locate(path.iter().map(String::as_str));
+    let field = path.last().map_or("document", String::as_str);
+    let in_secrets = path.iter().rev().nth(1).is_some_and(|p| p == "secrets");
+    let schema_node = schema_at(schema, &segments(error.schema_path()));
+    let diag = match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            return unexpected
+                .iter()
+                .map(|name| unknown_field(node, schema_node, name))
+                .collect();
+        }
+        ValidationErrorKind::Type { kind } if in_secrets => {
+            let _ = kind;
+            Diagnostic::error(node.span, format!("secret `{field}` must be a reference, not a literal value"))
+                .with_hint(format!(
+                    "write `{field}: {{secret: <secret name>, key: <key>}}` and keep the value in a Kubernetes Secret"
+                ))
+                .redacted()
+        }
+        ValidationErrorKind::Type { kind } => type_error(node, field, kind),
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or("?");
+            Diagnostic::error(
+                key_span.unwrap_or(node.span),
+                format!("missing required field `{name}` in `{field}`"),
+            )
+        }
+        ValidationErrorKind::Enum { options } => {
+            let names: Vec<String> = options
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o.as_str().map(str::to_owned))
+                .collect();
+            let mut diag = Diagnostic::error(
+                node.span,
+                format!("`{field}` must be one of {}", backticked(&names)),
+            );
+            if let Some(hint) = node
+                .as_str()
+                .and_then(|text| did_you_mean(text, names.iter().map(String::as_str)))
+            {
+                diag = diag.with_hint(hint);
+            }
+            diag
+        }
+        ValidationErrorKind::Constant { expected_value } => Diagnostic::error(
+            node.span,
+            format!("`{field}` must be `{}`", plain(expected_value)),
+        ),
+        ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => {
+            Diagnostic::error(node.span, format!("`{field}` must be at least {limit}"))
+        }
+        ValidationErrorKind::Maximum { limit }
+        | ValidationErrorKind::ExclusiveMaximum { limit } => {
+            Diagnostic::error(node.span, format!("`{field}` must be at most {limit}"))
+        }
+        ValidationErrorKind::MinProperties { limit } => Diagnostic::error(
+            node.span,
+            format!("`{field}` needs at least {limit} entr{}", plural_y(*limit)),
+        ),
+        ValidationErrorKind::MaxProperties { limit } => Diagnostic::error(
+            node.span,
+            format!(
+                "`{field}` takes at most {limit} field{}",
+                if *limit == 1 { "" } else { "s" }
+            ),
+        )
+        .with_hint(format!(
+            "set only one of {}",
+            backticked(&property_names(schema, error))
+        )),
+        ValidationErrorKind::MinItems { limit } => Diagnostic::error(
+            node.span,
+            format!(
+                "`{field}` needs at least {limit} item{}",
+                if *limit == 1 { "" } else { "s" }
+            ),
+        ),
+        ValidationErrorKind::Pattern { .. } => {
+            let what = parent_description(schema, error).unwrap_or_else(|| "a valid value".into());
+            Diagnostic::error(node.span, format!("invalid `{field}`"))
+                .with_hint(format!("expected {what}"))
+        }
+        _ => Diagnostic::error(
+            node.span,
+            format!("invalid `{field}`: {}", error.kind_message()),
+        ),
+    };
+    vec![diag]
+}
+
+trait KindMessage {
+    fn kind_message(&self) -> String;
+}
+
+impl KindMessage for ValidationError<'_> {
+    /// The validator's own wording, without the instance value (which may be a secret).
+    fn kind_message(&self) -> String {
+        format!("{:?}", self.kind()).chars().take(120).collect()
+    }
+}
+
+fn unknown_field(node: &Node, schema_node: Option<&Json>, name: &str) -> Diagnostic {
+    let span = node.entry(name).map_or(node.span, |e| e.key_span);
+    let known: Vec<&str> = schema_node
+        .and_then(|s| s.get("properties"))
+        .and_then(Json::as_object)
+        .map(|p| p.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let mut diag = Diagnostic::error(span, format!("unknown field `{name}`"));
+    if name == "<<" {
+        diag = diag.with_hint(
+            "YAML merge keys are not supported; put shared values in the overlay's `defaults`",
+        );
+    } else if let Some(hint) = did_you_mean(name, known.iter().copied()) {
+        diag = diag.with_hint(hint);
+    } else if !known.is_empty() {
+        diag = diag.with_hint(format!("expected one of {}", backticked(&known)));
+    }
+    diag
+}
+
+fn type_error(node: &Node, field: &str, kind: &TypeKind) -> Diagnostic {
+    let expected: Vec<String> = match kind {
+        TypeKind::Single(t) => vec![t.to_string()],
+        TypeKind::Multiple(set) => set.iter().map(|t| t.to_string()).collect(),
+    };
+    let expected: Vec<&str> = expected
+        .iter()
+        .map(String::as_str)
+        .filter(|t| *t != "null")
+        .collect();
+    let found = found_name(node);
+    let diag = Diagnostic::error(
+        node.span,
+        format!("`{field}` must be {}, found {found}", expected.join(" or ")),
+    );
+    match (&node.value, expected.as_slice()) {
+        (Value::Scalar(s), ["string"]) if s.kind != ScalarKind::Null => {
+            diag.with_hint(format!("quote it: \"{}\"", s.text))
+        }
+        (Value::Scalar(s), ["boolean"]) if s.kind == ScalarKind::Str => diag
+            .with_hint("write `true` or `false`; `yes`, `no`, `on` and `off` are text in YAML 1.2"),
+        _ => diag,
+    }
+}
+
+fn found_name(node: &Node) -> &'static str {
+    match &node.value {
+        Value::Scalar(s) => s.kind.type_name(),
+        Value::Seq(_) => "a list",
+        Value::Map(_) => "a map",
+    }
+}
+
+/// Follow a schema path to the schema object that owns the failing keyword.
+fn schema_at<'a>(schema: &'a Json, path: &[String]) -> Option<&'a Json> {
+    let mut node = schema;
+    for step in &path[..path.len().saturating_sub(1)] {
+        node = match node {
+            Json::Object(map) => map.get(step)?,
+            Json::Array(items) => items.get(step.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+fn parent_description(schema: &Json, error: &ValidationError<'_>) -> Option<String> {
+    schema_at(schema, &segments(error.schema_path()))?
+        .get("description")?
+        .as_str()
+        .map(|d| d.trim_end_matches('.').to_lowercase())
+}
+
+fn property_names(schema: &Json, error: &ValidationError<'_>) -> Vec<String> {
+    schema_at(schema, &segments(error.schema_path()))
+        .and_then(|s| s.get("properties"))
+        .and_then(Json::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn backticked<S: AsRef<str>>(names: &[S]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{}`", n.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn plain(value: &Json) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}
+
+fn plural_y(n: u64) -> &'static str {
+    if n == 1 { "y" } else { "ies" }
+}

@@ -1,0 +1,222 @@
+//! Writing the rendered tree: every file via temp + rename, only files whose
+//! bytes change, and removal of the files a previous render wrote that are
+//! no longer rendered. Ownership is tracked in a manifest of sha256 sums, so
+//! files slipway did not write are never touched.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The ownership manifest, at the root of the output folder.
+pub const MANIFEST: &str = ".slipway-manifest.json";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Manifest {
+    /// Relative path -> sha256 of the bytes slipway wrote there.
+    files: BTreeMap<String, String>,
+}
+
+/// What a write did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub written: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+}
+
+/// Make `out` hold `files`. Files slipway wrote earlier under paths for which
+/// `in_scope` holds, and that are not in `files`, are removed.
+pub fn write_tree(
+    out: &Path,
+    files: &BTreeMap<String, String>,
+    in_scope: impl Fn(&str) -> bool,
+) -> anyhow::Result<Report> {
+    for rel in files.keys() {
+        check_relative(rel)?;
+    }
+    fs::create_dir_all(out)
+        .with_context(|| format!("cannot create output folder `{}`", out.display()))?;
+    let root = out
+        .canonicalize()
+        .with_context(|| format!("cannot open `{}`", out.display()))?;
+    let old = read_manifest(&root)?;
+    let mut report = Report::default();
+    let mut manifest = Manifest::default();
+    for (rel, text) in files {
+        let path = root.join(rel);
+        let sum = sha256(text.as_bytes());
+        if fs::read(&path).is_ok_and(|bytes| bytes == text.as_bytes()) {
+            report.unchanged += 1;
+        } else {
+            write_file(&root, &path, text.as_bytes())?;
+            report.written += 1;
+        }
+        manifest.files.insert(rel.clone(), sum);
+    }
+    for (rel, sum) in old.files {
+        if files.contains_key(&rel) || check_relative(&rel).is_err() {
+            continue;
+        }
+        if in_scope(&rel) {
+            remove_file(&root, &rel)?;
+            report.removed += 1;
+        } else {
+            manifest.files.insert(rel, sum);
+        }
+    }
+    let json =
+        serde_json::to_string_pretty(&manifest).context("cannot encode the manifest")? + "\n";
+    write_file(&root, &root.join(MANIFEST), json.as_bytes())?;
+    Ok(report)
+}
+
+/// Paths come from validated names, but every write is checked to stay
+/// under the output root all the same.
+fn check_relative(rel: &str) -> anyhow::Result<()> {
+    let path = Path::new(rel);
+    if rel.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
+        bail!("refusing to write `{rel}`: not a plain relative path");
+    }
+    Ok(())
+}
+
+fn read_manifest(root: &Path) -> anyhow::Result<Manifest> {
+    let path = root.join(MANIFEST);
+    match fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).with_context(|| {
+            format!(
+                "`{}` is corrupt; delete it and render again",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+    }
+}
+
+/// Write through a temporary file in the same folder, then rename over.
+fn write_file(root: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(root);
+    fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let real = dir
+        .canonicalize()
+        .with_context(|| format!("cannot open `{}`", dir.display()))?;
+    if !real.starts_with(root) {
+        bail!(
+            "refusing to write through `{}`: it leads outside the output folder",
+            dir.display()
+        );
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp: PathBuf = real.join(format!(".{name}.slipway-tmp"));
+    fs::write(&tmp, bytes).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    fs::rename(&tmp, real.join(&name))
+        .with_context(|| format!("cannot replace `{}`", path.display()))
+}
+
+/// Remove a file slipway wrote, then any folders that removal left empty.
+fn remove_file(root: &Path, rel: &str) -> anyhow::Result<()> {
+    let path = root.join(rel);
+    match fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot remove `{}`", path.display())),
+    }
+    let mut dir = path.parent();
+    while let Some(d) = dir.filter(|d| *d != root && d.starts_with(root)) {
+        if fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn writes_prunes_and_leaves_foreign_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path();
+        fs::write(out.join("README.md"), "mine").expect("write");
+        let first = write_tree(out, &files(&[("a/x.yaml", "1"), ("b/y.yaml", "2")]), |_| {
+            true
+        })
+        .expect("write");
+        assert_eq!(
+            first,
+            Report {
+                written: 2,
+                unchanged: 0,
+                removed: 0
+            }
+        );
+        let second = write_tree(out, &files(&[("a/x.yaml", "1")]), |_| true).expect("write");
+        assert_eq!(
+            second,
+            Report {
+                written: 0,
+                unchanged: 1,
+                removed: 1
+            }
+        );
+        assert!(!out.join("b").exists(), "emptied folder removed");
+        assert_eq!(
+            fs::read_to_string(out.join("README.md")).expect("read"),
+            "mine"
+        );
+    }
+
+    #[test]
+    fn out_of_scope_files_are_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path();
+        write_tree(
+            out,
+            &files(&[("dev/x.yaml", "1"), ("prod/x.yaml", "2")]),
+            |_| true,
+        )
+        .expect("write");
+        write_tree(out, &files(&[("dev/x.yaml", "1")]), |p| {
+            p.starts_with("dev/")
+        })
+        .expect("write");
+        assert!(out.join("prod/x.yaml").exists());
+        let manifest = read_manifest(out).expect("manifest");
+        assert_eq!(manifest.files.len(), 2);
+    }
+
+    #[test]
+    fn refuses_paths_that_escape() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for bad in ["../x.yaml", "/etc/x.yaml", "a/../../x.yaml", ""] {
+            assert!(
+                write_tree(dir.path(), &files(&[(bad, "1")]), |_| true).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! `golden/` is the full `render --all` output of the example platform,
+//! compared byte for byte. Regenerate with
+//! `cargo run --release -- render --all -o golden` and review the diff.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::support::{root, run_in, updating};
+
+/// Every file under `dir`, by relative path.
+fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .expect("under dir")
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, std::fs::read(e.path()).expect("readable"))
+        })
+        .collect()
+}
+
+#[test]
+fn golden_tree_matches_a_fresh_render() {
+    let golden = root().join("golden");
+    if updating() {
+        let run = run_in(root(), &["render", "--all", "-o", "golden"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        return;
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let target = out.path().join("tree");
+    let run = run_in(
+        root(),
+        &[
+            "render",
+            "--all",
+            "-o",
+            target.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (expected, actual) = (read_tree(&golden), read_tree(&target));
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !actual.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = actual
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    let changed: Vec<_> = expected
+        .keys()
+        .filter(|k| actual.get(*k).is_some_and(|a| a != &expected[*k]))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty() && changed.is_empty(),
+        "golden/ is out of date (missing {missing:?}, extra {extra:?}, changed {changed:?}); \
+         run `cargo run --release -- render --all -o golden` and review the diff"
+    );
+}
+
+#[test]
+fn rendering_twice_gives_identical_bytes() {
+    let first = run_in(root(), &["render", "--env", "prod"]);
+    let second = run_in(root(), &["render", "--env", "prod"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(!first.stdout.is_empty());
+    assert_eq!(first.stdout, second.stdout);
+}
