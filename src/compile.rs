@@ -53,9 +53,10 @@ pub fn open(root: &Path) -> anyhow::Result<(Project, Vec<Diagnostic>)> {
     let Loaded {
         sources,
         files,
+        blueprint_stems,
         mut diagnostics,
     } = load(root)?;
-    let (inputs, found) = validate::inputs(&sources, &files);
+    let (inputs, found) = validate::inputs(&sources, &files, blueprint_stems);
     diagnostics.extend(found);
     normalize(&mut diagnostics, &sources);
     Ok((Project { sources, inputs }, diagnostics))
@@ -95,10 +96,12 @@ impl Project {
     }
 
     /// Render the selected clusters, with every diagnostic found. Callers
-    /// must not use the clusters when any diagnostic is an error.
+    /// must not use the clusters when any diagnostic is an error. Works on a
+    /// project whose inputs had errors too: what passed validation is
+    /// rendered, so one run reports every problem.
     pub fn render(&self, selection: &Selection) -> (Vec<Cluster>, Vec<Diagnostic>) {
         let templates = Templates::default();
-        let services: BTreeSet<String> = self.inputs.blueprints.keys().cloned().collect();
+        let services = &self.inputs.service_names;
         let mut diagnostics = Vec::new();
         let mut clusters = Vec::new();
         for overlay in self.inputs.overlays.values() {
@@ -122,7 +125,7 @@ impl Project {
                         overlay,
                         region,
                         blueprint,
-                        services: &services,
+                        services,
                         templates: &templates,
                     };
                     if let Some(rendered) = target.render(&self.sources, &mut diagnostics) {
@@ -182,7 +185,14 @@ impl Target<'_> {
         }
         let errors = schema::check(&tree, Schema::Blueprint);
         if !errors.is_empty() {
-            diags.extend(errors);
+            let context = "found after merging overlays: a patch may have removed this (`null`) or created a partial entry";
+            diags.extend(errors.into_iter().map(|d| {
+                if d.hint.is_some() {
+                    d
+                } else {
+                    d.with_hint(context)
+                }
+            }));
             return None;
         }
         let raw: input::Blueprint = from_node(&tree)

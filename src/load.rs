@@ -2,6 +2,7 @@
 //! `blueprints/` and `overlays/`, never anything a symlink leads outside the
 //! project root, never more than the size caps.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ pub const INPUT_DIRS: [(&str, Schema); 2] = [
 pub struct Loaded {
     pub sources: Sources,
     pub files: Vec<(FileId, Schema)>,
+    /// The stem of every blueprint file found, including refused ones.
+    pub blueprint_stems: BTreeSet<String>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -50,6 +53,11 @@ pub fn load(root: &Path) -> anyhow::Result<Loaded> {
     for (dir, schema) in INPUT_DIRS {
         for path in walk(&root, &root.join(dir), &mut loaded.diagnostics) {
             let name = display_name(&root, &path);
+            if schema == Schema::Blueprint {
+                loaded
+                    .blueprint_stems
+                    .extend(path.file_stem().map(|s| s.to_string_lossy().into_owned()));
+            }
             match read(&path, &name, &mut total) {
                 Ok(text) => {
                     if let Some(id) = add_text(&mut loaded, name, path, text) {

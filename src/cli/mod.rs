@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::compile::{Project, has_errors, open};
-use crate::diag::{Diagnostic, render as render_diagnostics};
+use crate::compile::{Cluster, Project, Selection, has_errors, open};
+use crate::diag::{Diagnostic, normalize, render as render_diagnostics};
 use crate::source::Sources;
 
 /// slipway compiles service blueprints and environment overlays into
@@ -115,10 +115,26 @@ impl Output {
     }
 }
 
-/// Load and validate the project in the current folder, printing what was
-/// found; `None` if any input was refused.
-fn open_project(out: &Output) -> anyhow::Result<Option<Project>> {
-    let (project, diagnostics) = open(Path::new("."))?;
+/// Load, validate and render a selection of the project in the current
+/// folder, printing every diagnostic. `Err(status)` when the command must
+/// stop: invalid input (1) or an unknown environment, region or service (2).
+fn compile(
+    out: &Output,
+    selection: &Selection,
+) -> anyhow::Result<Result<(Project, Vec<Cluster>), Status>> {
+    let (project, mut diagnostics) = open(Path::new("."))?;
+    if !has_errors(&diagnostics) {
+        if let Err(message) = project.check_selection(selection) {
+            out.note(&format!("error: {message}"));
+            return Ok(Err(Status::Failure));
+        }
+    }
+    let (clusters, found) = project.render(selection);
+    diagnostics.extend(found);
+    normalize(&mut diagnostics, &project.sources);
     out.diagnostics(&diagnostics, &project.sources);
-    Ok((!has_errors(&diagnostics)).then_some(project))
+    if has_errors(&diagnostics) {
+        return Ok(Err(Status::Invalid));
+    }
+    Ok(Ok((project, clusters)))
 }

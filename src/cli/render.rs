@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{Output, Status, open_project};
-use crate::compile::{Selection, has_errors};
+use super::{Output, Status, compile};
+use crate::compile::Selection;
 use crate::emit;
 use crate::write::write_tree;
 
@@ -48,23 +48,15 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
-    let Some(project) = open_project(out)? else {
-        return Ok(Status::Invalid);
-    };
     let selection = Selection {
         env: args.env.clone(),
         region: args.region.clone(),
         service: args.service.clone(),
     };
-    if let Err(message) = project.check_selection(&selection) {
-        out.note(&format!("error: {message}"));
-        return Ok(Status::Failure);
-    }
-    let (clusters, diagnostics) = project.render(&selection);
-    out.diagnostics(&diagnostics, &project.sources);
-    if has_errors(&diagnostics) {
-        return Ok(Status::Invalid);
-    }
+    let clusters = match compile(out, &selection)? {
+        Ok((_, clusters)) => clusters,
+        Err(status) => return Ok(status),
+    };
     match &args.output {
         None => {
             let mut stdout = std::io::stdout().lock();

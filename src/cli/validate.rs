@@ -1,7 +1,7 @@
 //! `slipway validate`
 
-use super::{Output, Status, open_project};
-use crate::compile::{Selection, has_errors};
+use super::{Output, Status, compile};
+use crate::compile::Selection;
 
 /// Check every blueprint and overlay, and render every environment in
 /// memory, without writing anything
@@ -12,24 +12,25 @@ use crate::compile::{Selection, has_errors};
 pub struct Args {}
 
 pub fn run(_args: &Args, out: &Output) -> anyhow::Result<Status> {
-    let Some(project) = open_project(out)? else {
-        return Ok(Status::Invalid);
+    let (project, clusters) = match compile(out, &Selection::default())? {
+        Ok(compiled) => compiled,
+        Err(status) => return Ok(status),
     };
-    if let Err(message) = project.check_selection(&Selection::default()) {
-        out.note(&format!("error: {message}"));
-        return Ok(Status::Failure);
-    }
-    let (clusters, diagnostics) = project.render(&Selection::default());
-    out.diagnostics(&diagnostics, &project.sources);
-    if has_errors(&diagnostics) {
-        return Ok(Status::Invalid);
-    }
     let objects: usize = clusters.iter().map(|c| c.objects.len()).sum();
     out.note(&format!(
-        "ok: {} services, {} environments, {} clusters, {objects} objects",
-        project.inputs.blueprints.len(),
-        project.inputs.overlays.len(),
-        clusters.len()
+        "ok: {}, {}, {}, {}",
+        count(project.inputs.blueprints.len(), "service"),
+        count(project.inputs.overlays.len(), "environment"),
+        count(clusters.len(), "cluster"),
+        count(objects, "object")
     ));
     Ok(Status::Success)
+}
+
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }

@@ -4,7 +4,7 @@
 
 pub mod schema;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::diag::Diagnostic;
@@ -41,6 +41,9 @@ pub struct OverlayInput {
 pub struct Inputs {
     pub blueprints: BTreeMap<String, BlueprintInput>,
     pub overlays: BTreeMap<String, OverlayInput>,
+    /// Every service a blueprint file names, including blueprints that were
+    /// refused, so a broken blueprint does not make its references "unknown".
+    pub service_names: BTreeSet<String>,
 }
 
 impl OverlayInput {
@@ -51,7 +54,13 @@ impl OverlayInput {
 
 /// Parse and validate every loaded file. Returns the inputs that passed and
 /// every diagnostic found.
-pub fn inputs(sources: &Sources, files: &[(FileId, Schema)]) -> (Inputs, Vec<Diagnostic>) {
+///
+/// `named` starts as the stems of all blueprint files found, refused or not.
+pub fn inputs(
+    sources: &Sources,
+    files: &[(FileId, Schema)],
+    mut named: BTreeSet<String>,
+) -> (Inputs, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut inputs = Inputs::default();
     for &(id, schema) in files {
@@ -63,6 +72,13 @@ pub fn inputs(sources: &Sources, files: &[(FileId, Schema)]) -> (Inputs, Vec<Dia
                 continue;
             }
         };
+        if let Some(name) = tree
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Node::as_str)
+        {
+            named.insert(name.to_owned());
+        }
         let errors = schema::check(&tree, schema);
         if !errors.is_empty() {
             diags.extend(errors);
@@ -75,8 +91,9 @@ pub fn inputs(sources: &Sources, files: &[(FileId, Schema)]) -> (Inputs, Vec<Dia
         }
     }
     for overlay in inputs.overlays.values() {
-        check_overlay_references(overlay, &inputs.blueprints, &mut diags);
+        check_overlay_references(overlay, &named, &mut diags);
     }
+    inputs.service_names = named;
     (inputs, diags)
 }
 
@@ -314,10 +331,10 @@ fn check_regions(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
 /// Overlays may only name services and regions that exist.
 fn check_overlay_references(
     overlay: &OverlayInput,
-    blueprints: &BTreeMap<String, BlueprintInput>,
+    named: &BTreeSet<String>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let services: Vec<&str> = blueprints.keys().map(String::as_str).collect();
+    let services: Vec<&str> = named.iter().map(String::as_str).collect();
     let regions: Vec<&str> = overlay
         .head
         .environment

@@ -212,9 +212,22 @@ fn type_error(node: &Node, field: &str, kind: &TypeKind) -> Diagnostic {
 
 fn found_name(node: &Node) -> &'static str {
     match &node.value {
-        Value::Scalar(s) => s.kind.type_name(),
+        Value::Scalar(s) => with_article(s.kind.type_name()),
         Value::Seq(_) => "a list",
         Value::Map(_) => "a map",
+    }
+}
+
+/// JSON Schema type names as the contract talks about them.
+fn with_article(json_type: &str) -> &'static str {
+    match json_type {
+        "string" => "a string",
+        "integer" => "an integer",
+        "number" => "a number",
+        "boolean" => "a boolean",
+        "object" => "a map",
+        "array" => "a list",
+        _ => "null",
     }
 }
 

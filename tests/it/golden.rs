@@ -2,29 +2,7 @@
 //! compared byte for byte. Regenerate with
 //! `cargo run --release -- render --all -o golden` and review the diff.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
-use crate::support::{root, run_in, updating};
-
-/// Every file under `dir`, by relative path.
-fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            let rel = e
-                .path()
-                .strip_prefix(dir)
-                .expect("under dir")
-                .to_string_lossy()
-                .replace('\\', "/");
-            (rel, std::fs::read(e.path()).expect("readable"))
-        })
-        .collect()
-}
+use crate::support::{read_tree, root, run_in, updating};
 
 #[test]
 fn golden_tree_matches_a_fresh_render() {

@@ -1,5 +1,8 @@
 //! One integration-test binary, a module per feature.
 
+mod cli;
 mod golden;
+mod hardening;
 mod schemas;
 mod support;
+mod yaml11;

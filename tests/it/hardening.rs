@@ -1,0 +1,211 @@
+//! The refusals of `../shared/design/hardening.md` that need a file system
+//! a fixture cannot hold (symlinks, huge or binary files), and the promises
+//! about the output folder.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+
+use crate::cli::project;
+use crate::support::{Run, read_tree, root, run_in};
+
+fn base() -> tempfile::TempDir {
+    project(&root().join("tests/fixtures/cases/validate-ok"))
+}
+
+fn refused(run: &Run, file: &str, message: &str) {
+    assert_eq!(run.code, 1, "exit code; stderr:\n{}", run.stderr);
+    assert!(run.stderr.contains(file), "names `{file}`:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains(message),
+        "says `{message}`:\n{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn symlinks_leading_outside_the_root_are_refused() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    let target = outside.path().join("web.yaml");
+    fs::copy(
+        root().join("tests/fixtures/base/blueprints/web.yaml"),
+        &target,
+    )
+    .expect("copy");
+    let dir = base();
+    let p = dir.path();
+    symlink(&target, p.join("blueprints/absolute.yaml")).expect("symlink");
+    symlink(
+        "../../../../../../../../etc/hostname",
+        p.join("blueprints/dotdot.yaml"),
+    )
+    .expect("symlink");
+    // A sibling whose name extends the root's: `/tmp/x` vs `/tmp/x2`.
+    let sibling = format!("{}2", p.display());
+    fs::create_dir_all(&sibling).expect("mkdir");
+    fs::write(format!("{sibling}/web.yaml"), "x: 1\n").expect("write");
+    symlink(
+        format!("{sibling}/web.yaml"),
+        p.join("blueprints/prefix.yaml"),
+    )
+    .expect("symlink");
+    let run = run_in(p, &["validate"]);
+    for file in [
+        "blueprints/absolute.yaml",
+        "blueprints/dotdot.yaml",
+        "blueprints/prefix.yaml",
+    ] {
+        refused(&run, file, "symlink leads outside the project root");
+    }
+    fs::remove_dir_all(sibling).expect("cleanup");
+}
+
+#[test]
+fn symlinks_inside_the_root_are_followed() {
+    let dir = base();
+    let p = dir.path();
+    fs::create_dir_all(p.join("shared")).expect("mkdir");
+    fs::rename(
+        p.join("blueprints/worker.yaml"),
+        p.join("shared/worker.yaml"),
+    )
+    .expect("move");
+    symlink("../shared/worker.yaml", p.join("blueprints/worker.yaml")).expect("symlink");
+    let run = run_in(p, &["validate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn symlink_loops_are_refused_without_hanging() {
+    let dir = base();
+    let p = dir.path();
+    symlink("..", p.join("blueprints/loop")).expect("symlink");
+    let run = run_in(p, &["validate"]);
+    refused(&run, "blueprints/loop", "symlink loop");
+}
+
+#[test]
+fn oversized_binary_and_utf16_files_are_refused() {
+    let dir = base();
+    let p = dir.path();
+    let big = format!("# {}\n", "x".repeat(1024 * 1024));
+    fs::write(p.join("blueprints/big.yaml"), big).expect("write");
+    fs::write(
+        p.join("blueprints/latin1.yaml"),
+        b"apiVersion: slipway.dev/v1alpha1\nkind: Blueprint # caf\xe9\n",
+    )
+    .expect("write");
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "kind: Blueprint\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    fs::write(p.join("blueprints/utf16.yaml"), utf16).expect("write");
+    let run = run_in(p, &["validate"]);
+    refused(&run, "blueprints/big.yaml", "the limit is 1048576");
+    refused(&run, "blueprints/latin1.yaml", "not valid UTF-8");
+    refused(&run, "blueprints/utf16.yaml", "UTF-16");
+}
+
+#[test]
+fn names_that_would_become_paths_are_refused() {
+    let dir = base();
+    let p = dir.path();
+    let web = fs::read_to_string(p.join("blueprints/web.yaml")).expect("read");
+    fs::write(
+        p.join("blueprints/evil.yaml"),
+        web.replace("name: web", "name: ../../evil"),
+    )
+    .expect("write");
+    let dev = fs::read_to_string(p.join("overlays/dev.yaml")).expect("read");
+    fs::write(
+        p.join("overlays/dev.yaml"),
+        dev.replace("{name: us-east-1,", "{name: a/b,"),
+    )
+    .expect("write");
+    let run = run_in(p, &["render", "--all", "-o", "out"]);
+    refused(
+        &run,
+        "blueprints/evil.yaml:5:9",
+        "invalid service name `../../evil`",
+    );
+    refused(&run, "overlays/dev.yaml", "invalid region name `a/b`");
+    assert!(!p.join("out").exists());
+}
+
+#[test]
+fn crlf_files_are_accepted() {
+    let dir = base();
+    let p = dir.path();
+    for file in ["blueprints/web.yaml", "overlays/dev.yaml"] {
+        let text = fs::read_to_string(p.join(file)).expect("read");
+        fs::write(p.join(file), text.replace('\n', "\r\n")).expect("write");
+    }
+    let run = run_in(p, &["render", "--env", "dev"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains('\r'));
+}
+
+#[test]
+fn a_failed_render_leaves_the_output_folder_as_it_was() {
+    let dir = base();
+    let p = dir.path();
+    assert_eq!(run_in(p, &["render", "--all", "-o", "out"]).code, 0);
+    fs::write(p.join("out/README.md"), "not slipway's").expect("write");
+    let before = read_tree(&p.join("out"));
+    let web = fs::read_to_string(p.join("blueprints/web.yaml")).expect("read");
+    fs::write(
+        p.join("blueprints/web.yaml"),
+        web.replace("2.4.1", "2.4.2")
+            .replace("maxReplicas: 4", "maxReplica: 4"),
+    )
+    .expect("write");
+    let run = run_in(p, &["render", "--all", "-o", "out"]);
+    refused(&run, "blueprints/web.yaml", "unknown field `maxReplica`");
+    assert_eq!(before, read_tree(&p.join("out")));
+}
+
+#[test]
+fn removed_services_are_pruned_and_foreign_files_survive() {
+    let dir = base();
+    let p = dir.path();
+    assert_eq!(run_in(p, &["render", "--all", "-o", "out"]).code, 0);
+    fs::write(p.join("out/dev/us-east-1/worker/notes.txt"), "mine").expect("write");
+    fs::remove_file(p.join("blueprints/worker.yaml")).expect("remove");
+    let run = run_in(p, &["render", "--all", "-o", "out"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("2 removed"), "{}", run.stderr);
+    assert!(
+        !p.join("out/dev/us-east-1/worker/deployment-worker.yaml")
+            .exists()
+    );
+    assert_eq!(
+        fs::read_to_string(p.join("out/dev/us-east-1/worker/notes.txt")).expect("kept"),
+        "mine"
+    );
+    let again = run_in(p, &["render", "--all", "-o", "out"]);
+    assert!(
+        again.stderr.contains("0 written, 4 unchanged, 0 removed"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn rendering_one_environment_never_prunes_another() {
+    let dir = base();
+    let p = dir.path();
+    let dev = fs::read_to_string(p.join("overlays/dev.yaml")).expect("read");
+    fs::write(
+        p.join("overlays/qa.yaml"),
+        dev.replace("name: dev", "name: qa").replace("-dev", "-qa"),
+    )
+    .expect("write");
+    assert_eq!(run_in(p, &["render", "--all", "-o", "out"]).code, 0);
+    let run = run_in(p, &["render", "--env", "dev", "-o", "out"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(p.join("out/qa/us-east-1/web/deployment-web.yaml").exists());
+}
