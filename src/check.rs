@@ -80,3 +80,97 @@ fn check_object(rendered: &Rendered, id: &ObjectId, diags: &mut Vec<Diagnostic>)
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+    use crate::source::{FileId, Span};
+
+    fn origin(start: u32) -> Span {
+        Span {
+            file: FileId(0),
+            start,
+            end: start + 1,
+        }
+    }
+
+    fn meta(name: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("shop".into()),
+            ..ObjectMeta::default()
+        }
+    }
+
+    fn account(service: &str, name: &str, at: u32) -> Rendered {
+        let object = Object::ServiceAccount(ServiceAccount {
+            metadata: meta(name),
+            ..ServiceAccount::default()
+        });
+        Rendered {
+            service: service.into(),
+            origin: origin(at),
+            object,
+        }
+    }
+
+    #[test]
+    fn a_clean_cluster_passes() {
+        assert!(cluster(&[account("web", "web", 1), account("api", "api", 2)]).is_empty());
+    }
+
+    #[test]
+    fn two_services_rendering_the_same_object_are_refused_naming_both() {
+        let diags = cluster(&[account("web", "shared", 1), account("api", "shared", 2)]);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(
+            diags[0].message,
+            "`web` and `api` both render ServiceAccount `shop/shared`"
+        );
+        assert_eq!(diags[0].related[0].0, origin(1));
+    }
+
+    #[test]
+    fn names_and_label_values_kubernetes_would_refuse() {
+        let mut bad = account("web", "Web_1", 1);
+        if let Object::ServiceAccount(sa) = &mut bad.object {
+            sa.metadata.labels = Some(BTreeMap::from([("team".into(), "x".repeat(64))]));
+        }
+        let messages: Vec<String> = cluster(&[bad]).into_iter().map(|d| d.message).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].starts_with("ServiceAccount name `Web_1`"));
+        assert!(messages[1].contains("label values are limited to 63"));
+    }
+
+    #[test]
+    fn oversized_config_maps_and_annotations_are_refused() {
+        let big = "x".repeat(MAX_CONFIG_MAP_BYTES);
+        let mut metadata = meta("web-config");
+        metadata.annotations = Some(BTreeMap::from([(
+            "note".into(),
+            "y".repeat(MAX_ANNOTATION_BYTES),
+        )]));
+        let config = ConfigMap {
+            metadata,
+            data: Some(BTreeMap::from([("k".into(), big)])),
+            ..ConfigMap::default()
+        };
+        let rendered = Rendered {
+            service: "web".into(),
+            origin: origin(1),
+            object: Object::ConfigMap(config),
+        };
+        let messages: Vec<String> = cluster(&[rendered])
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].starts_with("annotations of ConfigMap `web-config`"));
+        assert!(messages[1].starts_with("ConfigMap `web-config` is"));
+    }
+}

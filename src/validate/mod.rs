@@ -72,11 +72,11 @@ pub fn inputs(
                 continue;
             }
         };
-        if let Some(name) = tree
+        let name = tree
             .get("metadata")
             .and_then(|m| m.get("name"))
-            .and_then(Node::as_str)
-        {
+            .and_then(Node::as_str);
+        if let (Schema::Blueprint, Some(name)) = (schema, name) {
             named.insert(name.to_owned());
         }
         let errors = schema::check(&tree, schema);

@@ -209,3 +209,29 @@ fn rendering_one_environment_never_prunes_another() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(p.join("out/qa/us-east-1/web/deployment-web.yaml").exists());
 }
+
+#[test]
+fn dash_c_runs_from_another_folder() {
+    let dir = base();
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let project = dir.path().to_str().expect("utf-8 path");
+    let run = run_in(
+        elsewhere.path(),
+        &["-C", project, "render", "--env", "dev", "-o", "out"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        dir.path()
+            .join("out/dev/us-east-1/web/deployment-web.yaml")
+            .exists()
+    );
+    let nowhere = run_in(elsewhere.path(), &["validate"]);
+    assert_eq!(nowhere.code, 2);
+    assert!(
+        nowhere
+            .stderr
+            .contains("neither `blueprints/` nor `overlays/`"),
+        "{}",
+        nowhere.stderr
+    );
+}
