@@ -40,11 +40,11 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(span: Span, message: impl Into<String>) -> Self {
+    fn new(severity: Severity, location: Location, message: impl Into<String>) -> Self {
         Self {
-            severity: Severity::Error,
+            severity,
             message: message.into(),
-            location: Location::Span(span),
+            location,
             label: String::new(),
             related: Vec::new(),
             hint: None,
@@ -52,11 +52,17 @@ impl Diagnostic {
         }
     }
 
+    pub fn error(span: Span, message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, Location::Span(span), message)
+    }
+
+    pub fn warning(span: Span, message: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, Location::Span(span), message)
+    }
+
+    /// An error about a whole file that could not be read as text.
     pub fn file_error(name: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            location: Location::File(name.into()),
-            ..Self::error(Span::default_for_file(), message)
-        }
+        Self::new(Severity::Error, Location::File(name.into()), message)
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
@@ -99,16 +105,6 @@ impl Diagnostic {
                 self.message.clone(),
             ),
             Location::File(name) => (name.clone(), 0, self.message.clone()),
-        }
-    }
-}
-
-impl Span {
-    fn default_for_file() -> Self {
-        Span {
-            file: FileId(0),
-            start: 0,
-            end: 0,
         }
     }
 }

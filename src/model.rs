@@ -150,7 +150,7 @@ impl Service {
             .collect();
         let replicas = replicas(raw, cx.sources, &mut diags);
         check_cpu_requests(raw, &replicas, &mut diags);
-        let disruption = disruption(raw, &replicas, cx.sources, &mut diags);
+        let disruption = disruption(raw, &replicas, &mut diags);
         let files = files(raw, &mut diags);
         check_references(raw, &ports, cx.services, &mut diags);
         let service = Service {
@@ -463,19 +463,20 @@ fn check_cpu_requests(raw: &input::Blueprint, replicas: &Replicas, diags: &mut V
 fn disruption(
     raw: &input::Blueprint,
     replicas: &Replicas,
-    sources: &Sources,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Disruption> {
     let availability = raw.availability.as_ref()?;
-    let span = raw.metadata.name.span;
     match (&availability.min_available, &availability.max_unavailable) {
-        (Some(_), Some(_)) => {
+        (Some(min), Some(max)) => {
             diags.push(
                 Diagnostic::error(
-                    span,
+                    min.span,
                     "`availability` sets both `minAvailable` and `maxUnavailable` after merging",
                 )
-                .with_hint("set the other one to `null` in the overlay that switches between them"),
+                .with_related(max.span, "maxUnavailable set here")
+                .with_hint(
+                    "set the one you do not want to `null` in the overlay that adds the other",
+                ),
             );
             None
         }
@@ -483,18 +484,23 @@ fn disruption(
             let lowest = match replicas {
                 Replicas::Fixed(n) | Replicas::Auto { min: n, .. } => *n,
             };
-            if matches!(min, IntOrPercent::Int(m) if *m >= lowest)
-                || matches!(min, IntOrPercent::Percent(p) if p == "100%")
-            {
-                diags.push(Diagnostic {
-                    severity: crate::diag::Severity::Warning,
-                    ..Diagnostic::error(span, format!("`minAvailable` leaves no pod to evict with {lowest} replica(s): node drains will block"))
-                        .with_hint(format!("lower `minAvailable` below {lowest}, or use `maxUnavailable: 1` ({})", sources.locate(span)))
-                });
+            let blocks = match &min.value {
+                IntOrPercent::Int(m) => *m >= lowest,
+                IntOrPercent::Percent(p) => p == "100%",
+            };
+            if blocks {
+                diags.push(
+                    Diagnostic::warning(min.span, format!("`minAvailable` leaves no pod to evict at {lowest} replica(s): node drains will block"))
+                    .with_hint(if lowest > 1 {
+                        format!("lower `minAvailable` below {lowest}, or use `maxUnavailable: 1`")
+                    } else {
+                        "one replica cannot be both protected and evicted: run 2 or more, or use `maxUnavailable: 1`".to_owned()
+                    }),
+                );
             }
-            Some(Disruption::MinAvailable(min.clone()))
+            Some(Disruption::MinAvailable(min.value.clone()))
         }
-        (None, Some(max)) => Some(Disruption::MaxUnavailable(max.clone())),
+        (None, Some(max)) => Some(Disruption::MaxUnavailable(max.value.clone())),
         (None, None) => None,
     }
 }

@@ -95,26 +95,11 @@ impl Sources {
         &self.files[id.0 as usize]
     }
 
-    pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (FileId(i as u32), f))
-    }
-
     /// `file:line:col` of the start of a span.
     pub fn locate(&self, span: Span) -> String {
         let file = self.get(span.file);
         let at = file.line_col(span.start as usize);
         format!("{}:{}:{}", file.name, at.line, at.col)
-    }
-
-    /// The source text a span covers.
-    pub fn snippet(&self, span: Span) -> &str {
-        self.get(span.file)
-            .text
-            .get(span.start as usize..span.end as usize)
-            .unwrap_or("")
     }
 }
 

@@ -179,8 +179,8 @@ pub struct Scaling {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Availability {
-    pub min_available: Option<IntOrPercent>,
-    pub max_unavailable: Option<IntOrPercent>,
+    pub min_available: Option<Spanned<IntOrPercent>>,
+    pub max_unavailable: Option<Spanned<IntOrPercent>>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
