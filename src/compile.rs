@@ -11,9 +11,10 @@ use crate::input::{self, Region};
 use crate::load::{Loaded, load};
 use crate::lower::{self, Rendered};
 use crate::merge;
-use crate::model::{Context, Service};
+use crate::model::{self, Context, Service};
 use crate::node::Node;
 use crate::node::de::{Spanned, from_node};
+use crate::policy;
 use crate::source::Sources;
 use crate::suggest::did_you_mean;
 use crate::template::{EnvScope, RegionScope, Scope, ServiceScope, Templates};
@@ -40,6 +41,8 @@ pub struct Cluster {
     pub env: String,
     pub region: String,
     pub objects: Vec<Rendered>,
+    /// Mesh identities allowed to call services that are not rendered here.
+    pub external_principals: BTreeSet<String>,
 }
 
 /// Is any of these diagnostics an error (not just a warning)?
@@ -101,7 +104,7 @@ impl Project {
     /// rendered, so one run reports every problem.
     pub fn render(&self, selection: &Selection) -> (Vec<Cluster>, Vec<Diagnostic>) {
         let templates = Templates::default();
-        let services = &self.inputs.service_names;
+        let known = &self.inputs.service_names;
         let mut diagnostics = Vec::new();
         let mut clusters = Vec::new();
         for overlay in self.inputs.overlays.values() {
@@ -116,7 +119,7 @@ impl Project {
                 {
                     continue;
                 }
-                let mut objects = Vec::new();
+                let mut services = Vec::new();
                 for blueprint in self.inputs.blueprints.values() {
                     if !selected(blueprint, region, selection) {
                         continue;
@@ -125,18 +128,30 @@ impl Project {
                         overlay,
                         region,
                         blueprint,
-                        services,
+                        services: known,
                         templates: &templates,
                     };
-                    if let Some(rendered) = target.render(&self.sources, &mut diagnostics) {
-                        objects.extend(rendered);
-                    }
+                    services.extend(target.resolve(&self.sources, &mut diagnostics));
                 }
-                diagnostics.extend(check::cluster(&objects));
+                let model = model::Cluster {
+                    env: environment(overlay),
+                    region: region.name.value.clone(),
+                    services,
+                };
+                let before = diagnostics.len();
+                diagnostics.extend(model.check());
+                diagnostics.extend(policy::check(&model));
+                if has_errors(&diagnostics[before..]) {
+                    continue;
+                }
+                let objects = lower::cluster(&model);
+                let external_principals = model.external_principals();
+                diagnostics.extend(check::cluster(&objects, &external_principals));
                 clusters.push(Cluster {
                     env: overlay.name().to_owned(),
                     region: region.name.value.clone(),
                     objects,
+                    external_principals,
                 });
             }
         }
@@ -160,6 +175,43 @@ fn selected(blueprint: &BlueprintInput, region: &Region, selection: &Selection) 
     in_region && selection.service.as_ref().is_none_or(|s| s == name)
 }
 
+/// The environment-wide settings of an overlay.
+fn environment(overlay: &OverlayInput) -> model::Environment {
+    let env = &overlay.head.environment;
+    model::Environment {
+        name: overlay.name().to_owned(),
+        production: PRODUCTION_NAMES.contains(&overlay.name()),
+        prometheus_url: env
+            .prometheus_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_PROMETHEUS_URL.to_owned()),
+        gateway_service_account: env
+            .gateway_service_account
+            .clone()
+            .unwrap_or_else(|| DEFAULT_GATEWAY_SERVICE_ACCOUNT.to_owned()),
+        prometheus_principal: {
+            let account = env
+                .prometheus_service_account
+                .as_deref()
+                .unwrap_or(DEFAULT_PROMETHEUS_SERVICE_ACCOUNT);
+            let (namespace, name) = account.split_once('/').unwrap_or(("monitoring", account));
+            model::principal(namespace, name)
+        },
+        tracing: env.tracing.clone(),
+        namespace_origin: env.namespace.span,
+    }
+}
+
+/// Environments treated as production by policy.
+pub const PRODUCTION_NAMES: [&str; 2] = ["prod", "production"];
+/// Prometheus as the Prometheus Operator names it in a `monitoring` namespace.
+pub const DEFAULT_PROMETHEUS_URL: &str =
+    "http://prometheus-operated.monitoring.svc.cluster.local:9090";
+/// Prometheus' ServiceAccount in kube-prometheus, as `<namespace>/<name>`.
+pub const DEFAULT_PROMETHEUS_SERVICE_ACCOUNT: &str = "monitoring/prometheus-k8s";
+/// The ServiceAccount of Istio's default ingress gateway.
+pub const DEFAULT_GATEWAY_SERVICE_ACCOUNT: &str = "istio-ingressgateway-service-account";
+
 /// One (environment, region, service).
 struct Target<'a> {
     overlay: &'a OverlayInput,
@@ -170,14 +222,14 @@ struct Target<'a> {
 }
 
 impl Target<'_> {
-    fn render(&self, sources: &Sources, diags: &mut Vec<Diagnostic>) -> Option<Vec<Rendered>> {
+    fn resolve(&self, sources: &Sources, diags: &mut Vec<Diagnostic>) -> Option<Service> {
         let chain = merge::chain(
             &self.overlay.tree,
             &self.region.name.value,
             &self.blueprint.name.value,
         );
         let mut tree = merge::merged(&self.blueprint.tree, &chain);
-        let (scope, namespace) = self.scope(&tree, diags)?;
+        let (scope, namespace, gateway) = self.scope(&tree, diags)?;
         let before = diags.len();
         self.templates.expand(&mut tree, &scope, diags);
         if diags.len() > before {
@@ -201,20 +253,22 @@ impl Target<'_> {
         let cx = Context {
             sources,
             namespace,
+            gateway,
             services: self.services,
         };
         let (service, found) = Service::resolve(&raw, &cx);
         diags.extend(found);
-        Some(lower::service(&service?))
+        service
     }
 
-    /// The template scope, built in dependency order: the namespace sees
+    /// The template scope, the namespace and the gateway, built in
+    /// dependency order: the namespace sees
     /// `service` and `env.name`; domain and gateway also see `region`.
     fn scope(
         &self,
         merged: &Node,
         diags: &mut Vec<Diagnostic>,
-    ) -> Option<(Scope, Spanned<String>)> {
+    ) -> Option<(Scope, Spanned<String>, Spanned<String>)> {
         let env = &self.overlay.head.environment;
         let team = merged
             .get("metadata")
@@ -241,8 +295,9 @@ impl Target<'_> {
             primary: self.region.primary,
         });
         scope.env.domain = Some(self.field(&env.domain, &scope, diags)?.value);
-        scope.env.gateway = Some(self.field(&env.gateway, &scope, diags)?.value);
-        Some((scope, namespace))
+        let gateway = self.field(&env.gateway, &scope, diags)?;
+        scope.env.gateway = Some(gateway.value.clone());
+        Some((scope, namespace, gateway))
     }
 
     fn field(

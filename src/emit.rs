@@ -13,14 +13,15 @@ use crate::compile::Cluster;
 use crate::lower::Rendered;
 
 /// Path of an object's file in the rendered tree:
-/// `<env>/<region>/<service>/<kind>-<name>.yaml`, all lowercase.
+/// `<env>/<region>/<owner folder>/<kind>-<name>.yaml`, all lowercase; the
+/// owner folder is the service's name, `_namespaces/<namespace>` or `_gateway`.
 pub fn path_of(cluster: &Cluster, rendered: &Rendered) -> String {
     let id = rendered.object.id();
     format!(
         "{}/{}/{}/{}-{}.yaml",
         cluster.env,
         cluster.region,
-        rendered.service,
+        rendered.owner.dir(),
         id.kind.to_ascii_lowercase(),
         id.name
     )

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod crd;
 pub mod diag;
 pub mod emit;
 pub mod input;
@@ -13,6 +14,7 @@ pub mod model;
 pub mod names;
 pub mod node;
 pub mod parse;
+pub mod policy;
 pub mod source;
 pub mod suggest;
 pub mod template;

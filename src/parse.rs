@@ -171,6 +171,7 @@ impl Builder<'_> {
         let Some(frame) = self.stack.pop() else {
             return Ok(());
         };
+        let end = self.collection_end(&frame, end);
         let (node, anchor) = match frame {
             Frame::Seq {
                 span,
@@ -197,6 +198,31 @@ impl Builder<'_> {
             ),
         };
         self.complete(node, anchor)
+    }
+
+    /// A flow collection ends at its closing bracket; a block collection at
+    /// its last item, not at the next line where the parser noticed its end.
+    fn collection_end(&self, frame: &Frame, end: Span) -> Span {
+        let last = match frame {
+            Frame::Seq { items, .. } => items.last().map(|n| n.span.end),
+            Frame::Map { entries, .. } => entries.last().map(|e| e.value.span.end),
+        };
+        match last {
+            Some(last)
+                if self
+                    .file
+                    .text
+                    .get(last as usize..end.start as usize)
+                    .is_some_and(|gap| gap.contains('\n')) =>
+            {
+                Span {
+                    start: last,
+                    end: last,
+                    ..end
+                }
+            }
+            _ => end,
+        }
     }
 
     fn alias(&mut self, id: usize, span: Span) -> Result<(), Diagnostic> {

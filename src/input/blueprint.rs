@@ -202,7 +202,7 @@ pub struct Route {
     pub headers: BTreeMap<String, HeaderMatch>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Retries {
     pub attempts: i32,
@@ -210,7 +210,7 @@ pub struct Retries {
     pub retry_on: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderMatch {
     pub exact: Option<String>,
@@ -227,35 +227,35 @@ pub struct Mesh {
     pub traffic_policy: Option<TrafficPolicy>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultInjection {
     pub delay: Option<FaultDelay>,
     pub abort: Option<FaultAbort>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FaultDelay {
     pub percent: f64,
     pub fixed_delay: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FaultAbort {
     pub percent: f64,
     pub http_status: i32,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TrafficPolicy {
     pub outlier_detection: Option<OutlierDetection>,
     pub connection_pool: Option<ConnectionPool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OutlierDetection {
     #[serde(rename = "consecutive5xxErrors")]
@@ -265,14 +265,14 @@ pub struct OutlierDetection {
     pub max_ejection_percent: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionPool {
     pub http: Option<HttpPool>,
     pub tcp: Option<TcpPool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HttpPool {
     #[serde(rename = "http1MaxPendingRequests")]
@@ -283,7 +283,7 @@ pub struct HttpPool {
     pub max_retries: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TcpPool {
     pub max_connections: Option<u32>,
@@ -293,8 +293,8 @@ pub struct TcpPool {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Delivery {
-    pub strategy: Option<Strategy>,
-    pub canary: Option<Canary>,
+    pub strategy: Option<Spanned<Strategy>>,
+    pub canary: Option<Spanned<Canary>>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -312,14 +312,14 @@ pub struct Canary {
     pub analysis: Option<Analysis>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CanaryStep {
     pub set_weight: Option<u32>,
     pub pause: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Analysis {
     pub success_rate: Option<f64>,
@@ -331,7 +331,7 @@ pub struct Analysis {
 #[serde(deny_unknown_fields)]
 pub struct Monitoring {
     pub metrics: Option<Metrics>,
-    pub slo: Option<Slo>,
+    pub slo: Option<Spanned<Slo>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -342,7 +342,7 @@ pub struct Metrics {
     pub interval: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Slo {
     pub availability: Option<f64>,

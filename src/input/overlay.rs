@@ -19,18 +19,23 @@ pub struct OverlayMetadata {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Environment {
     pub namespace: Spanned<String>,
     pub domain: Spanned<String>,
     pub gateway: Spanned<String>,
+    pub gateway_service_account: Option<String>,
+    pub prometheus_url: Option<String>,
+    pub prometheus_service_account: Option<String>,
     pub tracing: Option<Tracing>,
     pub regions: Vec<Region>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Tracing {
     pub sampling_percent: f64,
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,9 +25,17 @@ pub fn labels(service: &Service) -> BTreeMap<String, String> {
     let mut labels = selector_labels(service);
     labels.insert("app.kubernetes.io/instance".into(), service.name.clone());
     labels.insert("app.kubernetes.io/part-of".into(), service.team.clone());
-    labels.insert("app.kubernetes.io/managed-by".into(), "slipway".into());
+    labels.extend(managed_by());
     labels.insert("team".into(), service.team.clone());
     labels
+}
+
+/// The label that marks objects slipway manages.
+pub fn managed_by() -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        "app.kubernetes.io/managed-by".to_owned(),
+        "slipway".to_owned(),
+    )])
 }
 
 /// Labels of the workload and its pods, which also carry the version.

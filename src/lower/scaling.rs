@@ -7,7 +7,12 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use k8s_openapi::Resource;
+use k8s_openapi::api::apps::v1::Deployment;
+
 use super::meta::{object_meta, selector};
+use crate::crd::Kind;
+use crate::crd::argo::RolloutSpec;
 use crate::input::IntOrPercent;
 use crate::model::{Disruption, Replicas, Service};
 
@@ -24,11 +29,7 @@ pub fn autoscaler(service: &Service) -> Option<HorizontalPodAutoscaler> {
     Some(HorizontalPodAutoscaler {
         metadata: object_meta(service, &service.name),
         spec: HorizontalPodAutoscalerSpec {
-            scale_target_ref: CrossVersionObjectReference {
-                api_version: Some("apps/v1".into()),
-                kind: "Deployment".into(),
-                name: service.name.clone(),
-            },
+            scale_target_ref: scale_target(service),
             min_replicas: Some(min),
             max_replicas: max,
             metrics: Some(vec![MetricSpec {
@@ -49,6 +50,20 @@ pub fn autoscaler(service: &Service) -> Option<HorizontalPodAutoscaler> {
     })
 }
 
+/// The Deployment, or the Rollout that replaces it for a canary.
+fn scale_target(service: &Service) -> CrossVersionObjectReference {
+    let (api_version, kind) = match service.canary {
+        Some(_) => (RolloutSpec::API_VERSION, RolloutSpec::KIND),
+        None => (Deployment::API_VERSION, Deployment::KIND),
+    };
+    CrossVersionObjectReference {
+        api_version: Some(api_version.into()),
+        kind: kind.into(),
+        name: service.name.clone(),
+    }
+}
+
+/// One budget over stable and canary pods alike: they share the selector.
 pub fn disruption_budget(service: &Service) -> Option<PodDisruptionBudget> {
     let disruption = service.disruption.as_ref()?;
     let (min_available, max_unavailable) = match disruption {

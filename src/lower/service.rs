@@ -19,6 +19,28 @@ pub fn service_account(service: &model::Service) -> ServiceAccount {
 
 /// A ClusterIP Service over the declared ports; none for a service without ports.
 pub fn service(service: &model::Service) -> Option<Service> {
+    ports_service(service, &service.name)
+}
+
+/// The Service Argo Rollouts points at the canary pods: `<name>-canary`.
+/// It carries `slipway.dev/traffic: canary`, so monitors can leave it out.
+pub fn canary_service(service: &model::Service) -> Option<Service> {
+    let mut canary = ports_service(service, &canary_name(service))?;
+    canary
+        .metadata
+        .labels
+        .get_or_insert_default()
+        .insert(TRAFFIC_LABEL.into(), "canary".into());
+    Some(canary)
+}
+
+pub const TRAFFIC_LABEL: &str = "slipway.dev/traffic";
+
+pub fn canary_name(service: &model::Service) -> String {
+    format!("{}-canary", service.name)
+}
+
+fn ports_service(service: &model::Service, name: &str) -> Option<Service> {
     if service.ports.is_empty() {
         return None;
     }
@@ -34,7 +56,7 @@ pub fn service(service: &model::Service) -> Option<Service> {
         })
         .collect();
     Some(Service {
-        metadata: object_meta(service, &service.name),
+        metadata: object_meta(service, name),
         spec: Some(ServiceSpec {
             selector: Some(selector_labels(service)),
             ports: Some(ports),

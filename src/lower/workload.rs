@@ -28,26 +28,31 @@ pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 const FILES_VOLUME: &str = "files";
 const TMP_VOLUME: &str = "tmp";
 
-pub fn deployment(service: &Service, config: Option<&ConfigMap>) -> Deployment {
+pub fn deployment(service: &Service, template: PodTemplateSpec) -> Deployment {
     let mut metadata = object_meta(service, &service.name);
     metadata.labels = Some(workload_labels(service));
     Deployment {
         metadata,
         spec: DeploymentSpec {
-            // An autoscaled workload leaves replicas to the HPA, or Argo CD and the HPA fight over it.
-            replicas: match service.replicas {
-                Replicas::Fixed(n) => Some(n),
-                Replicas::Auto { .. } => None,
-            },
+            replicas: fixed_replicas(service),
             selector: selector(service),
-            template: pod_template(service, config),
+            template,
             ..DeploymentSpec::default()
         },
         ..Deployment::default()
     }
 }
 
-fn pod_template(service: &Service, config: Option<&ConfigMap>) -> PodTemplateSpec {
+/// A workload scaled by an HPA leaves `replicas` out, or Argo CD and the HPA
+/// fight over it.
+pub fn fixed_replicas(service: &Service) -> Option<i32> {
+    match service.replicas {
+        Replicas::Fixed(n) => Some(n),
+        Replicas::Auto { .. } => None,
+    }
+}
+
+pub fn pod_template(service: &Service, config: Option<&ConfigMap>) -> PodTemplateSpec {
     let mut labels = workload_labels(service);
     labels.insert("sidecar.istio.io/inject".into(), "true".into());
     let config_name = config.and_then(|c| c.metadata.name.clone());

@@ -177,7 +177,8 @@ fn removed_services_are_pruned_and_foreign_files_survive() {
     fs::remove_file(p.join("blueprints/worker.yaml")).expect("remove");
     let run = run_in(p, &["render", "--all", "-o", "out"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("2 removed"), "{}", run.stderr);
+    // The worker's ServiceAccount, Deployment and AuthorizationPolicy.
+    assert!(run.stderr.contains("3 removed"), "{}", run.stderr);
     assert!(
         !p.join("out/dev/us-east-1/worker/deployment-worker.yaml")
             .exists()
@@ -188,7 +189,7 @@ fn removed_services_are_pruned_and_foreign_files_survive() {
     );
     let again = run_in(p, &["render", "--all", "-o", "out"]);
     assert!(
-        again.stderr.contains("0 written, 4 unchanged, 0 removed"),
+        again.stderr.contains("0 written, 8 unchanged, 0 removed"),
         "{}",
         again.stderr
     );

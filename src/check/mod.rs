@@ -1,0 +1,188 @@
+//! Checks over the rendered objects of one cluster: what the API server
+//! would refuse, caught at compile time and pinned to the blueprint.
+
+mod references;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diag::Diagnostic;
+use crate::emit::to_yaml;
+use crate::lower::{Object, ObjectId, Rendered};
+use crate::names;
+
+/// Kubernetes' limit on the total size of an object's annotations.
+pub const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
+/// Kubernetes' limit on a ConfigMap's data.
+pub const MAX_CONFIG_MAP_BYTES: usize = 1024 * 1024;
+
+/// Every problem in one cluster's objects. `external` lists the mesh
+/// identities that live outside them (the ingress gateway, Prometheus).
+pub fn cluster(objects: &[Rendered], external: &BTreeSet<String>) -> Vec<Diagnostic> {
+    let mut diags = references::check(objects, external);
+    let mut seen: BTreeMap<ObjectId, &Rendered> = BTreeMap::new();
+    for rendered in objects {
+        let id = rendered.object.id();
+        check_object(rendered, &id, &mut diags);
+        if let Some(first) = seen.insert(id.clone(), rendered) {
+            diags.push(
+                Diagnostic::error(
+                    rendered.origin,
+                    format!(
+                        "{} and {} both render {} `{}/{}`",
+                        first.owner, rendered.owner, id.kind, id.namespace, id.name
+                    ),
+                )
+                .with_related(first.origin, "also rendered from here")
+                .with_hint("two services may not produce the same object; rename one of them"),
+            );
+        }
+    }
+    diags
+}
+
+fn check_object(rendered: &Rendered, id: &ObjectId, diags: &mut Vec<Diagnostic>) {
+    let at = |message: String| Diagnostic::error(rendered.origin, message);
+    let name_rule = match rendered.object {
+        Object::Service(_) => names::dns1035_label(&id.name, 63),
+        _ => names::dns1123_label(&id.name, 253),
+    };
+    if let Err(reason) = name_rule {
+        diags.push(at(format!("{} name `{}` {reason}", id.kind, id.name)));
+    }
+    let meta = rendered.object.metadata();
+    for (key, value) in meta.labels.iter().flatten() {
+        if let Err(reason) = names::label_value(value) {
+            diags.push(at(format!(
+                "label `{key}` of {} `{}`: value `{value}` {reason}",
+                id.kind, id.name
+            )));
+        }
+    }
+    let annotations: usize = meta
+        .annotations
+        .iter()
+        .flatten()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    if annotations > MAX_ANNOTATION_BYTES {
+        diags.push(at(format!(
+            "annotations of {} `{}` are {annotations} bytes; the limit is {MAX_ANNOTATION_BYTES}",
+            id.kind, id.name
+        )));
+    }
+    if let Object::ConfigMap(config) = &rendered.object {
+        let size = to_yaml(config).len();
+        if size > MAX_CONFIG_MAP_BYTES {
+            diags.push(
+                at(format!(
+                    "ConfigMap `{}` is {size} bytes; the limit is {MAX_CONFIG_MAP_BYTES}",
+                    id.name
+                ))
+                .with_hint("large files belong in the image or a volume, not in `files`"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+    use crate::lower::Owner;
+    use crate::source::{FileId, Span};
+
+    /// The per-object checks alone: these sets have no workloads to refer to.
+    fn only_names(objects: &[Rendered]) -> Vec<Diagnostic> {
+        cluster(objects, &BTreeSet::new())
+            .into_iter()
+            .filter(|d| !d.message.contains("selects no pods"))
+            .collect()
+    }
+
+    fn origin(start: u32) -> Span {
+        Span {
+            file: FileId(0),
+            start,
+            end: start + 1,
+        }
+    }
+
+    fn meta(name: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("shop".into()),
+            ..ObjectMeta::default()
+        }
+    }
+
+    fn account(service: &str, name: &str, at: u32) -> Rendered {
+        let object = Object::ServiceAccount(ServiceAccount {
+            metadata: meta(name),
+            ..ServiceAccount::default()
+        });
+        Rendered {
+            owner: Owner::Service(service.into()),
+            origin: origin(at),
+            object,
+        }
+    }
+
+    #[test]
+    fn a_clean_cluster_passes() {
+        assert!(only_names(&[account("web", "web", 1), account("api", "api", 2)]).is_empty());
+    }
+
+    #[test]
+    fn two_services_rendering_the_same_object_are_refused_naming_both() {
+        let diags = only_names(&[account("web", "shared", 1), account("api", "shared", 2)]);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(
+            diags[0].message,
+            "service `web` and service `api` both render ServiceAccount `shop/shared`"
+        );
+        assert_eq!(diags[0].related[0].0, origin(1));
+    }
+
+    #[test]
+    fn names_and_label_values_kubernetes_would_refuse() {
+        let mut bad = account("web", "Web_1", 1);
+        if let Object::ServiceAccount(sa) = &mut bad.object {
+            sa.metadata.labels = Some(BTreeMap::from([("team".into(), "x".repeat(64))]));
+        }
+        let messages: Vec<String> = only_names(&[bad]).into_iter().map(|d| d.message).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].starts_with("ServiceAccount name `Web_1`"));
+        assert!(messages[1].contains("label values are limited to 63"));
+    }
+
+    #[test]
+    fn oversized_config_maps_and_annotations_are_refused() {
+        let big = "x".repeat(MAX_CONFIG_MAP_BYTES);
+        let mut metadata = meta("web-config");
+        metadata.annotations = Some(BTreeMap::from([(
+            "note".into(),
+            "y".repeat(MAX_ANNOTATION_BYTES),
+        )]));
+        let config = ConfigMap {
+            metadata,
+            data: Some(BTreeMap::from([("k".into(), big)])),
+            ..ConfigMap::default()
+        };
+        let rendered = Rendered {
+            owner: Owner::Service("web".into()),
+            origin: origin(1),
+            object: Object::ConfigMap(config),
+        };
+        let messages: Vec<String> = only_names(&[rendered])
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].starts_with("annotations of ConfigMap `web-config`"));
+        assert!(messages[1].starts_with("ConfigMap `web-config` is"));
+    }
+}

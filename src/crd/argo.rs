@@ -1,0 +1,120 @@
+//! Argo Rollouts: argoproj.io/v1alpha1 Rollout and AnalysisTemplate.
+
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use serde::Serialize;
+
+use super::kind;
+
+pub type Rollout = super::Custom<RolloutSpec>;
+pub type AnalysisTemplate = super::Custom<AnalysisTemplateSpec>;
+
+kind!(RolloutSpec, "argoproj.io/v1alpha1", "Rollout");
+kind!(
+    AnalysisTemplateSpec,
+    "argoproj.io/v1alpha1",
+    "AnalysisTemplate"
+);
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RolloutSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    pub selector: LabelSelector,
+    pub template: PodTemplateSpec,
+    pub strategy: RolloutStrategy,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RolloutStrategy {
+    pub canary: CanaryStrategy,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryStrategy {
+    pub canary_service: String,
+    pub stable_service: String,
+    pub traffic_routing: TrafficRouting,
+    pub steps: Vec<CanaryStep>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<RolloutAnalysis>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TrafficRouting {
+    pub istio: IstioRouting,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IstioRouting {
+    pub virtual_services: Vec<VirtualServiceRef>,
+}
+
+/// `name` is `<name>` or `<name>.<namespace>` for a VirtualService in another namespace.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct VirtualServiceRef {
+    pub name: String,
+    pub routes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryStep {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_weight: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Pause>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Pause {
+    pub duration: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RolloutAnalysis {
+    pub templates: Vec<TemplateRef>,
+    pub args: Vec<Arg>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateRef {
+    pub template_name: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Arg {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AnalysisTemplateSpec {
+    pub args: Vec<Arg>,
+    pub metrics: Vec<Metric>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metric {
+    pub name: String,
+    pub interval: String,
+    pub success_condition: String,
+    pub failure_limit: i32,
+    pub provider: MetricProvider,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct MetricProvider {
+    pub prometheus: PrometheusQuery,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PrometheusQuery {
+    pub address: String,
+    pub query: String,
+}

@@ -1,0 +1,47 @@
+//! Typed objects for the custom resources slipway renders: Istio, Argo
+//! Rollouts and the Prometheus Operator. Small serde structs with exactly the
+//! fields slipway sets, field names as in the upstream CRDs; every optional
+//! field is left out when unset, so nothing the API server would default is
+//! written (and Argo CD sees no drift).
+
+pub mod argo;
+pub mod istio;
+pub mod monitoring;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+/// The API version and kind of a custom resource's spec type.
+pub trait Kind {
+    const API_VERSION: &'static str;
+    const KIND: &'static str;
+}
+
+/// A custom resource: `apiVersion`, `kind`, `metadata`, `spec`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Custom<S> {
+    pub metadata: ObjectMeta,
+    pub spec: S,
+}
+
+impl<S: Kind + Serialize> Serialize for Custom<S> {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        let mut object = serializer.serialize_struct(S::KIND, 4)?;
+        object.serialize_field("apiVersion", S::API_VERSION)?;
+        object.serialize_field("kind", S::KIND)?;
+        object.serialize_field("metadata", &self.metadata)?;
+        object.serialize_field("spec", &self.spec)?;
+        object.end()
+    }
+}
+
+macro_rules! kind {
+    ($spec:ty, $api_version:literal, $kind:literal) => {
+        impl $crate::crd::Kind for $spec {
+            const API_VERSION: &'static str = $api_version;
+            const KIND: &'static str = $kind;
+        }
+    };
+}
+pub(crate) use kind;

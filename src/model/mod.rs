@@ -1,0 +1,227 @@
+//! The resolved model of one service in one (environment, region): defaults
+//! applied, references resolved, every rule that needs merged values
+//! checked. Lowering reads only this.
+
+mod monitoring;
+mod scaling;
+mod traffic;
+mod workload;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use monitoring::{Metrics, Slo};
+pub use scaling::{Disruption, Replicas};
+pub use traffic::{Analysis, Canary, Gateway, Mesh, Port, Route, is_http};
+pub use workload::{
+    Container, EnvValue, EnvVar, MountedFile, Probe, ProbeAction, Quantities, is_quantity,
+};
+
+use crate::diag::Diagnostic;
+use crate::input::{self, NodeGroup};
+use crate::names;
+use crate::node::de::Spanned;
+use crate::source::{Sources, Span};
+
+/// HPA CPU target when a blueprint scales but sets none.
+pub const DEFAULT_CPU_TARGET: i32 = 80;
+
+/// One environment, as the mesh and monitoring objects need it.
+#[derive(Debug)]
+pub struct Environment {
+    pub name: String,
+    /// Production environments (`prod`, `production`) refuse fault injection.
+    pub production: bool,
+    /// Where the analysis of canaries queries Prometheus.
+    pub prometheus_url: String,
+    /// The ServiceAccount of the ingress gateway's pods, in the gateway's namespace.
+    pub gateway_service_account: String,
+    /// The mesh identity of Prometheus, allowed to scrape metrics ports.
+    pub prometheus_principal: String,
+    pub tracing: Option<input::Tracing>,
+    /// The overlay's namespace template, where namespace-wide objects come from.
+    pub namespace_origin: Span,
+}
+
+/// Every resolved service of one cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    pub env: Environment,
+    pub region: String,
+    pub services: Vec<Service>,
+}
+
+impl Cluster {
+    /// Rules across the services of one cluster.
+    pub fn check(&self) -> Vec<Diagnostic> {
+        traffic::route_conflicts(&self.services)
+    }
+
+    /// Mesh identities that are not rendered here but may be allowed to
+    /// call services: the ingress gateways and Prometheus.
+    pub fn external_principals(&self) -> BTreeSet<String> {
+        let gateways = self
+            .services
+            .iter()
+            .map(|s| self.env.gateway_principal(&s.gateway));
+        gateways
+            .chain([self.env.prometheus_principal.clone()])
+            .collect()
+    }
+}
+
+impl Environment {
+    /// The identity of the ingress gateway's pods.
+    pub fn gateway_principal(&self, gateway: &Gateway) -> String {
+        principal(&gateway.namespace, &self.gateway_service_account)
+    }
+}
+
+#[derive(Debug)]
+pub struct Service {
+    pub name: String,
+    pub team: String,
+    pub namespace: String,
+    /// Where the service is defined: `metadata.name` of its blueprint.
+    pub origin: Span,
+    pub annotations: BTreeMap<String, String>,
+    /// Image tag of the main container, when it is a valid label value.
+    pub version: Option<String>,
+    /// The first container is the main one: it carries the ports.
+    pub containers: Vec<Container>,
+    pub ports: Vec<Port>,
+    pub node_group: NodeGroup,
+    pub spread_across_zones: bool,
+    pub replicas: Replicas,
+    pub disruption: Option<Disruption>,
+    /// Files of all containers, served from one content-addressed ConfigMap.
+    pub files: Vec<MountedFile>,
+    pub gateway: Gateway,
+    pub routes: Vec<Route>,
+    pub mesh: Mesh,
+    pub canary: Option<Canary>,
+    pub metrics: Option<Metrics>,
+    pub slo: Option<Slo>,
+}
+
+/// What a service is resolved against.
+pub struct Context<'a> {
+    pub sources: &'a Sources,
+    pub namespace: Spanned<String>,
+    pub gateway: Spanned<String>,
+    /// Every service that has a blueprint.
+    pub services: &'a BTreeSet<String>,
+}
+
+impl Service {
+    /// Resolve a merged, template-expanded blueprint. The service is `None`
+    /// when any diagnostic is an error; warnings come back either way.
+    pub fn resolve(raw: &input::Blueprint, cx: &Context<'_>) -> (Option<Service>, Vec<Diagnostic>) {
+        let mut diags = Vec::new();
+        let name = raw.metadata.name.value.clone();
+        let team = raw
+            .metadata
+            .team
+            .as_ref()
+            .map_or_else(|| name.clone(), |t| t.value.clone());
+        check_namespace(&cx.namespace, &mut diags);
+        let gateway = Gateway::parse(&cx.gateway, &mut diags);
+        let ports = traffic::ports(raw, &mut diags);
+        let containers: Vec<Container> = raw
+            .containers
+            .iter()
+            .enumerate()
+            .map(|(i, (cname, c))| workload::container(cname, c, i == 0, &ports, &mut diags))
+            .collect();
+        let replicas = scaling::replicas(raw, cx.sources, &mut diags);
+        scaling::check_cpu_requests(raw, &replicas, &mut diags);
+        let service = Service {
+            version: version_of(&containers[0].image),
+            namespace: cx.namespace.value.clone(),
+            origin: raw.metadata.name.span,
+            annotations: raw.metadata.annotations.clone(),
+            node_group: raw
+                .placement
+                .as_ref()
+                .and_then(|p| p.node_group)
+                .unwrap_or(NodeGroup::Application),
+            spread_across_zones: raw
+                .placement
+                .as_ref()
+                .and_then(|p| p.spread_across_zones)
+                .unwrap_or(false),
+            disruption: scaling::disruption(raw, &replicas, &mut diags),
+            files: workload::files(raw, &mut diags),
+            routes: traffic::routes(raw, &ports, &mut diags),
+            mesh: traffic::mesh(raw, cx.services, &mut diags),
+            canary: traffic::canary(raw, &ports, &mut diags),
+            metrics: monitoring::metrics(raw, &ports, &mut diags),
+            slo: monitoring::slo(raw, &ports, &mut diags),
+            gateway: gateway.unwrap_or_else(|| Gateway {
+                namespace: String::new(),
+                name: String::new(),
+            }),
+            name,
+            team,
+            containers,
+            ports,
+            replicas,
+        };
+        let ok = !diags.iter().any(Diagnostic::is_error);
+        (ok.then_some(service), diags)
+    }
+
+    /// The Service's name in DNS: `<name>.<namespace>.svc.cluster.local`.
+    pub fn fqdn(&self) -> String {
+        fqdn(&self.name, &self.namespace)
+    }
+
+    /// The mesh identity of the service's pods.
+    pub fn principal(&self) -> String {
+        principal(&self.namespace, &self.name)
+    }
+}
+
+pub fn fqdn(name: &str, namespace: &str) -> String {
+    format!("{name}.{namespace}.svc.cluster.local")
+}
+
+/// A SPIFFE principal as Istio's AuthorizationPolicy names it.
+pub fn principal(namespace: &str, service_account: &str) -> String {
+    format!("cluster.local/ns/{namespace}/sa/{service_account}")
+}
+
+fn check_namespace(namespace: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
+    if let Err(reason) = names::dns1123_label(&namespace.value, 63) {
+        diags.push(
+            Diagnostic::error(namespace.span, format!("namespace `{}` {reason}", namespace.value))
+                .with_label("the namespace template renders an invalid name")
+                .with_hint("a namespace is a DNS-1123 label: lowercase letters, digits and `-`, at most 63 characters"),
+        );
+    }
+}
+
+/// The tag of an image reference, if it is usable as a label value.
+fn version_of(image: &str) -> Option<String> {
+    let last = image.rsplit('/').next()?;
+    let tag = last.split('@').next()?.split_once(':')?.1;
+    names::label_value(tag).ok().map(|()| tag.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_come_from_tags() {
+        assert_eq!(
+            version_of("registry.example.com/a/b:1.8.2").as_deref(),
+            Some("1.8.2")
+        );
+        assert_eq!(
+            version_of("registry.example.com:5000/a/b:2.0").as_deref(),
+            Some("2.0")
+        );
+        assert_eq!(version_of("registry.example.com:5000/a/b").as_deref(), None);
+        assert_eq!(version_of("r/a@sha256:abcd").as_deref(), None);
+    }
+}

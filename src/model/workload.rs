@@ -1,0 +1,339 @@
+//! Containers: images, env, resources, probes and files.
+
+use std::collections::BTreeMap;
+
+use super::traffic::{Port, unknown_port};
+use crate::diag::Diagnostic;
+use crate::input::{self, PortRef};
+use crate::node::de::Spanned;
+use crate::source::Span;
+
+#[derive(Debug)]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
+    pub env: Vec<EnvVar>,
+    pub requests: Quantities,
+    pub limits: Quantities,
+    pub liveness: Option<Probe>,
+    pub readiness: Option<Probe>,
+}
+
+#[derive(Debug, Default)]
+pub struct Quantities {
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: EnvValue,
+}
+
+#[derive(Debug)]
+pub enum EnvValue {
+    Text(String),
+    Secret { secret: String, key: String },
+}
+
+#[derive(Debug)]
+pub struct Probe {
+    pub action: ProbeAction,
+    pub initial_delay_seconds: Option<i32>,
+    pub period_seconds: Option<i32>,
+    pub timeout_seconds: Option<i32>,
+    pub failure_threshold: Option<i32>,
+}
+
+#[derive(Debug)]
+pub enum ProbeAction {
+    Http {
+        path: String,
+        port: PortRef,
+        scheme: Option<String>,
+    },
+    Grpc {
+        port: i32,
+        service: Option<String>,
+    },
+    Tcp {
+        port: PortRef,
+    },
+    Exec {
+        command: Vec<String>,
+    },
+}
+
+#[derive(Debug)]
+pub struct MountedFile {
+    pub container: String,
+    /// Key in the ConfigMap, derived from the target path.
+    pub key: String,
+    pub target: String,
+    pub content: String,
+}
+
+pub(super) fn container(
+    name: &str,
+    raw: &input::Container,
+    main: bool,
+    ports: &[Port],
+    diags: &mut Vec<Diagnostic>,
+) -> Container {
+    let env = raw
+        .variables
+        .iter()
+        .map(|(k, v)| EnvVar {
+            name: k.clone(),
+            value: EnvValue::Text(v.clone()),
+        })
+        .chain(raw.secrets.iter().map(|(k, s)| EnvVar {
+            name: k.clone(),
+            value: EnvValue::Secret {
+                secret: s.secret.clone(),
+                key: s.key.clone(),
+            },
+        }));
+    let mut env: Vec<EnvVar> = env.collect();
+    env.sort_by(|a, b| a.name.cmp(&b.name));
+    let resources = raw.resources.as_ref();
+    Container {
+        name: name.to_owned(),
+        image: raw.image.value.clone(),
+        command: raw.command.clone(),
+        args: raw.args.clone(),
+        env,
+        requests: quantities(resources.and_then(|r| r.requests.as_ref()), diags),
+        limits: quantities(resources.and_then(|r| r.limits.as_ref()), diags),
+        liveness: raw
+            .liveness_probe
+            .as_ref()
+            .and_then(|p| probe(p, main, ports, diags)),
+        readiness: raw
+            .readiness_probe
+            .as_ref()
+            .and_then(|p| probe(p, main, ports, diags)),
+    }
+}
+
+fn quantities(list: Option<&input::ResourceList>, diags: &mut Vec<Diagnostic>) -> Quantities {
+    let Some(list) = list else {
+        return Quantities::default();
+    };
+    let mut check = |q: &Option<Spanned<String>>| {
+        q.as_ref().map(|q| {
+            if !is_quantity(&q.value) {
+                diags.push(
+                    Diagnostic::error(
+                        q.span,
+                        format!("`{}` is not a Kubernetes quantity", q.value),
+                    )
+                    .with_hint("write e.g. `250m` or `0.5` for CPU, `512Mi` or `2Gi` for memory"),
+                );
+            }
+            q.value.clone()
+        })
+    };
+    Quantities {
+        cpu: check(&list.cpu),
+        memory: check(&list.memory),
+    }
+}
+
+/// The Kubernetes quantity grammar: a decimal number and an optional suffix.
+pub fn is_quantity(text: &str) -> bool {
+    const SUFFIXES: [&str; 14] = [
+        "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P",
+    ];
+    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let number = SUFFIXES
+        .iter()
+        .find_map(|s| body.strip_suffix(s))
+        .or_else(|| body.strip_suffix('E'))
+        .unwrap_or(body);
+    let number = match number.split_once(['e', 'E']) {
+        Some((n, e))
+            if !e.is_empty()
+                && e.trim_start_matches(['+', '-'])
+                    .bytes()
+                    .all(|b| b.is_ascii_digit()) =>
+        {
+            n
+        }
+        Some(_) => return false,
+        None => number,
+    };
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    !(int.is_empty() && frac.is_empty()) && digits(int) && digits(frac)
+}
+
+fn probe(
+    raw: &input::Probe,
+    main: bool,
+    ports: &[Port],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Probe> {
+    let mut port_ref = |port: &Spanned<PortRef>| check_port_ref(port, main, ports, diags);
+    let action = if let Some(http) = &raw.http_get {
+        ProbeAction::Http {
+            path: http.path.clone(),
+            port: port_ref(&http.port)?,
+            scheme: http.scheme.clone(),
+        }
+    } else if let Some(grpc) = &raw.grpc {
+        let port = match port_ref(&grpc.port)? {
+            PortRef::Number(n) => i32::from(n),
+            PortRef::Name(name) => ports
+                .iter()
+                .find(|p| p.name == name)
+                .map_or(0, |p| p.target_port),
+        };
+        ProbeAction::Grpc {
+            port,
+            service: grpc.service.clone(),
+        }
+    } else if let Some(tcp) = &raw.tcp_socket {
+        ProbeAction::Tcp {
+            port: port_ref(&tcp.port)?,
+        }
+    } else {
+        ProbeAction::Exec {
+            command: raw.exec.as_ref()?.command.clone(),
+        }
+    };
+    Some(Probe {
+        action,
+        initial_delay_seconds: raw.initial_delay_seconds,
+        period_seconds: raw.period_seconds,
+        timeout_seconds: raw.timeout_seconds,
+        failure_threshold: raw.failure_threshold,
+    })
+}
+
+/// A probe's named port must be one of the main container's ports.
+fn check_port_ref(
+    port: &Spanned<PortRef>,
+    main: bool,
+    ports: &[Port],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<PortRef> {
+    let PortRef::Name(name) = &port.value else {
+        return Some(port.value.clone());
+    };
+    if !main {
+        diags.push(
+            Diagnostic::error(
+                port.span,
+                format!("port `{name}` is a service port of the main container"),
+            )
+            .with_hint("probes of other containers name their port by number"),
+        );
+        return None;
+    }
+    if ports.iter().any(|p| &p.name == name) {
+        return Some(port.value.clone());
+    }
+    diags.push(unknown_port(port.span, name, ports));
+    None
+}
+
+pub(super) fn files(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<MountedFile> {
+    let mut out: Vec<MountedFile> = Vec::new();
+    let mut seen: BTreeMap<String, (Span, &str)> = BTreeMap::new();
+    for (container, c) in &raw.containers {
+        for file in &c.files {
+            let target = &file.value.target;
+            if let Err(reason) = check_target(&target.value) {
+                diags.push(Diagnostic::error(
+                    target.span,
+                    format!("invalid file target `{}`: {reason}", target.value),
+                ));
+                continue;
+            }
+            let key = config_key(&target.value);
+            if let Some((first, content)) =
+                seen.insert(key.clone(), (target.span, &file.value.content))
+            {
+                if content != file.value.content
+                    || out
+                        .iter()
+                        .any(|f| f.key == key && &f.container == container)
+                {
+                    diags.push(
+                        Diagnostic::error(target.span, format!("two different files target `{}`", target.value))
+                            .with_related(first, "first file")
+                            .with_hint("files of one service share a ConfigMap; give them distinct target paths"),
+                    );
+                    continue;
+                }
+            }
+            out.push(MountedFile {
+                container: container.clone(),
+                key,
+                target: target.value.clone(),
+                content: file.value.content.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn check_target(target: &str) -> Result<(), &'static str> {
+    if !target.starts_with('/') {
+        return Err("must be an absolute path");
+    }
+    if target.ends_with('/') {
+        return Err("must name a file, not a folder");
+    }
+    if target.split('/').any(|part| part == ".." || part == ".") {
+        return Err("must not contain `.` or `..`");
+    }
+    if target.contains("//") || target.chars().any(char::is_control) {
+        return Err("must be a clean path");
+    }
+    Ok(())
+}
+
+/// ConfigMap key for a target path: `/etc/orders/config.yaml` -> `etc_orders_config.yaml`.
+fn config_key(target: &str) -> String {
+    target
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities() {
+        for ok in ["250m", "0.5", "1", "512Mi", "2Gi", "1e3", "100k", "1E"] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in ["", "m", "1.2.3", "12 Mi", "1MB", "abc", "-"] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_keys_are_valid() {
+        assert_eq!(
+            config_key("/etc/orders/config.yaml"),
+            "etc_orders_config.yaml"
+        );
+        assert!(check_target("/etc/../passwd").is_err());
+        assert!(check_target("etc/x").is_err());
+    }
+}

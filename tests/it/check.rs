@@ -1,0 +1,210 @@
+//! The check stage over deliberately broken object sets: each test renders
+//! the example platform's prod us-east-1 cluster (which passes), breaks one
+//! reference, and expects exactly the diagnostic that names it.
+
+use slipway::compile::{Selection, open};
+use slipway::crd::istio::StringMatch;
+use slipway::lower::{Object, Rendered};
+
+use crate::support::root;
+
+fn cluster() -> (Vec<Rendered>, std::collections::BTreeSet<String>) {
+    let (project, diags) = open(root()).expect("example platform opens");
+    assert!(diags.is_empty(), "{diags:?}");
+    let selection = Selection {
+        env: Some("prod".into()),
+        region: Some("us-east-1".into()),
+        service: None,
+    };
+    let (mut clusters, diags) = project.render(&selection);
+    assert!(diags.is_empty(), "{diags:?}");
+    let cluster = clusters.remove(0);
+    (cluster.objects, cluster.external_principals)
+}
+
+/// Break the object set, run the checks, return their messages.
+fn broken(edit: impl FnOnce(&mut Vec<Rendered>)) -> Vec<String> {
+    let (mut objects, external) = cluster();
+    assert!(
+        slipway::check::cluster(&objects, &external).is_empty(),
+        "the unbroken set passes"
+    );
+    edit(&mut objects);
+    slipway::check::cluster(&objects, &external)
+        .into_iter()
+        .map(|d| d.message)
+        .collect()
+}
+
+fn find<'a>(objects: &'a mut [Rendered], kind: &str, name: &str) -> &'a mut Object {
+    let rendered = objects
+        .iter_mut()
+        .find(|r| {
+            let id = r.object.id();
+            id.kind == kind && id.name == name
+        })
+        .unwrap_or_else(|| panic!("{kind} {name} is rendered"));
+    &mut rendered.object
+}
+
+fn remove(objects: &mut Vec<Rendered>, kind: &str, name: &str) {
+    objects.retain(|r| {
+        let id = r.object.id();
+        !(id.kind == kind && id.name == name)
+    });
+}
+
+fn one(messages: &[String], expected: &str) {
+    assert!(
+        messages.iter().any(|m| m == expected),
+        "expected {expected:?} in {messages:#?}"
+    );
+}
+
+#[test]
+fn service_must_select_pods_and_their_ports() {
+    let messages = broken(|o| {
+        if let Object::Service(s) = find(o, "Service", "orders") {
+            let ports = s
+                .spec
+                .as_mut()
+                .and_then(|spec| spec.ports.as_mut())
+                .expect("ports");
+            ports[0].target_port =
+                Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(9999));
+        }
+    });
+    one(
+        &messages,
+        "Service `commerce-prod/orders` sends port 9090 to 9999, which its pods do not expose",
+    );
+    let messages = broken(|o| remove(o, "Deployment", "orders"));
+    one(
+        &messages,
+        "Service `commerce-prod/orders` selects no pods of any rendered workload",
+    );
+    one(
+        &messages,
+        "HorizontalPodAutoscaler `commerce-prod/orders` scales Deployment `commerce-prod/orders`, which is not rendered",
+    );
+    one(
+        &messages,
+        "PodDisruptionBudget `commerce-prod/orders` selects no pods of any rendered workload",
+    );
+    one(
+        &messages,
+        "AuthorizationPolicy `commerce-prod/orders` selects no pods of any rendered workload",
+    );
+}
+
+#[test]
+fn virtual_service_destinations_ports_and_weights() {
+    let messages = broken(|o| {
+        if let Object::VirtualService(vs) = find(o, "VirtualService", "api-example-com") {
+            let checkout = vs
+                .spec
+                .http
+                .iter_mut()
+                .find(|h| h.name == "checkout-0")
+                .expect("route");
+            checkout.route[1].weight = Some(10);
+            let catalog = vs
+                .spec
+                .http
+                .iter_mut()
+                .find(|h| h.name == "catalog-1")
+                .expect("route");
+            catalog.route[0].destination.port.number = 8080;
+            catalog.matches[0].uri = Some(StringMatch::Prefix("/x".into()));
+        }
+        remove(o, "Service", "api-gateway");
+    });
+    one(
+        &messages,
+        "route `checkout-0` of VirtualService `istio-system/api-example-com` has weights that add up to 110, not 100",
+    );
+    one(
+        &messages,
+        "route `catalog-1` of VirtualService `istio-system/api-example-com` sends traffic to port 8080 of `catalog.commerce-prod.svc.cluster.local`, which has no such port",
+    );
+    one(
+        &messages,
+        "route `api-gateway-0` of VirtualService `istio-system/api-example-com` sends traffic to `api-gateway.platform-prod.svc.cluster.local`, which no rendered Service has",
+    );
+    one(
+        &messages,
+        "DestinationRule `platform-prod/api-gateway` is for host `api-gateway.platform-prod.svc.cluster.local`, which no rendered Service has",
+    );
+}
+
+#[test]
+fn rollout_references_routes_services_and_analysis() {
+    let messages = broken(|o| {
+        remove(o, "AnalysisTemplate", "checkout");
+        remove(o, "Service", "checkout-canary");
+        if let Object::VirtualService(vs) = find(o, "VirtualService", "api-example-com") {
+            vs.spec.http.retain(|h| h.name != "checkout-0");
+        }
+        remove(o, "VirtualService", "checkout");
+    });
+    one(
+        &messages,
+        "Rollout `commerce-prod/checkout` names canary Service `commerce-prod/checkout-canary`, which is not rendered",
+    );
+    one(
+        &messages,
+        "Rollout `commerce-prod/checkout` shifts route `checkout-0`, which VirtualService `istio-system/api-example-com` does not have",
+    );
+    one(
+        &messages,
+        "Rollout `commerce-prod/checkout` shifts weights in VirtualService `commerce-prod/checkout`, which is not rendered",
+    );
+    one(
+        &messages,
+        "Rollout `commerce-prod/checkout` runs AnalysisTemplate `commerce-prod/checkout`, which is not rendered",
+    );
+}
+
+#[test]
+fn service_monitor_needs_a_service_and_a_named_port() {
+    let messages = broken(|o| {
+        if let Object::ServiceMonitor(m) = find(o, "ServiceMonitor", "orders") {
+            m.spec.endpoints[0].port = "metrics".into();
+        }
+        if let Object::ServiceMonitor(m) = find(o, "ServiceMonitor", "catalog") {
+            m.spec.selector.match_labels =
+                Some([("app.kubernetes.io/name".to_owned(), "katalog".to_owned())].into());
+        }
+    });
+    one(
+        &messages,
+        "ServiceMonitor `commerce-prod/orders` scrapes port `metrics`, which Service `commerce-prod/orders` does not name",
+    );
+    one(
+        &messages,
+        "ServiceMonitor `commerce-prod/catalog` selects no rendered Service",
+    );
+}
+
+#[test]
+fn authorization_policy_principals_must_be_rendered() {
+    let messages = broken(|o| remove(o, "ServiceAccount", "checkout"));
+    one(
+        &messages,
+        "AuthorizationPolicy `commerce-prod/orders` allows `cluster.local/ns/commerce-prod/sa/checkout`, which is no rendered ServiceAccount",
+    );
+}
+
+#[test]
+fn every_namespace_with_workloads_has_strict_mtls() {
+    let messages = broken(|o| {
+        if let Object::PeerAuthentication(p) = find(o, "PeerAuthentication", "default") {
+            p.spec.mtls.mode = "PERMISSIVE".into();
+        }
+    });
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(
+        messages[0].ends_with("but has no STRICT mTLS PeerAuthentication"),
+        "{messages:#?}"
+    );
+}
