@@ -39,7 +39,8 @@ pub struct Selection {
 /// The rendered objects of one cluster: an (environment, region).
 pub struct Cluster {
     pub env: String,
-    pub region: String,
+    /// `None` for the objects of the whole environment (Argo CD's).
+    pub region: Option<String>,
     pub objects: Vec<Rendered>,
     /// Mesh identities allowed to call services that are not rendered here.
     pub external_principals: BTreeSet<String>,
@@ -104,59 +105,87 @@ impl Project {
     /// rendered, so one run reports every problem.
     pub fn render(&self, selection: &Selection) -> (Vec<Cluster>, Vec<Diagnostic>) {
         let templates = Templates::default();
-        let known = &self.inputs.service_names;
         let mut diagnostics = Vec::new();
         let mut clusters = Vec::new();
-        for overlay in self.inputs.overlays.values() {
-            if selection.env.as_ref().is_some_and(|e| e != overlay.name()) {
-                continue;
-            }
-            for region in &overlay.head.environment.regions {
-                if selection
-                    .region
-                    .as_ref()
-                    .is_some_and(|r| r != &region.name.value)
-                {
-                    continue;
-                }
-                let mut services = Vec::new();
-                for blueprint in self.inputs.blueprints.values() {
-                    if !selected(blueprint, region, selection) {
-                        continue;
-                    }
-                    let target = Target {
-                        overlay,
-                        region,
-                        blueprint,
-                        services: known,
-                        templates: &templates,
-                    };
-                    services.extend(target.resolve(&self.sources, &mut diagnostics));
-                }
-                let model = model::Cluster {
-                    env: environment(overlay),
-                    region: region.name.value.clone(),
-                    services,
-                };
-                let before = diagnostics.len();
-                diagnostics.extend(model.check());
-                diagnostics.extend(policy::check(&model));
-                if has_errors(&diagnostics[before..]) {
-                    continue;
-                }
-                let objects = lower::cluster(&model);
+        let overlays = self.inputs.overlays.values();
+        for overlay in overlays.filter(|o| selection.env.as_ref().is_none_or(|e| e == o.name())) {
+            let regions = overlay.head.environment.regions.iter();
+            let models: Vec<model::Cluster> = regions
+                .filter(|r| {
+                    selection
+                        .region
+                        .as_ref()
+                        .is_none_or(|name| name == &r.name.value)
+                })
+                .filter_map(|region| {
+                    self.resolve(overlay, region, selection, &templates, &mut diagnostics)
+                })
+                .collect();
+            for model in &models {
+                let objects = lower::cluster(model);
                 let external_principals = model.external_principals();
                 diagnostics.extend(check::cluster(&objects, &external_principals));
                 clusters.push(Cluster {
                     env: overlay.name().to_owned(),
-                    region: region.name.value.clone(),
+                    region: Some(model.region.clone()),
                     objects,
                     external_principals,
+                });
+            }
+            // Argo CD objects describe the whole environment: only a render
+            // of all of it has them.
+            let whole = selection.region.is_none() && selection.service.is_none();
+            if let (true, Some(first)) = (whole, models.first()) {
+                let objects = lower::argocd::environment(&first.env, &models);
+                diagnostics.extend(check::cluster(&objects, &BTreeSet::new()));
+                clusters.push(Cluster {
+                    env: overlay.name().to_owned(),
+                    region: None,
+                    objects,
+                    external_principals: BTreeSet::new(),
                 });
             }
         }
         normalize(&mut diagnostics, &self.sources);
         (clusters, diagnostics)
+    }
+
+    /// Resolve the selected services of one (environment, region) and run
+    /// the checks across them; `None` if any was refused.
+    fn resolve(
+        &self,
+        overlay: &OverlayInput,
+        region: &Region,
+        selection: &Selection,
+        templates: &Templates,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<model::Cluster> {
+        let before = diagnostics.len();
+        let mut services = Vec::new();
+        for blueprint in self
+            .inputs
+            .blueprints
+            .values()
+            .filter(|b| selected(b, region, selection))
+        {
+            let target = Target {
+                overlay,
+                region,
+                blueprint,
+                services: &self.inputs.service_names,
+                templates,
+            };
+            services.extend(target.resolve(&self.sources, diagnostics));
+        }
+        let model = model::Cluster {
+            env: environment(overlay),
+            region: region.name.value.clone(),
+            cluster: region.cluster.value.clone(),
+            services,
+        };
+        diagnostics.extend(model.check());
+        diagnostics.extend(policy::check(&model));
+        (!has_errors(&diagnostics[before..])).then_some(model)
     }
 }
 
@@ -178,9 +207,10 @@ fn selected(blueprint: &BlueprintInput, region: &Region, selection: &Selection) 
 /// The environment-wide settings of an overlay.
 fn environment(overlay: &OverlayInput) -> model::Environment {
     let env = &overlay.head.environment;
+    let production = PRODUCTION_NAMES.contains(&overlay.name());
     model::Environment {
         name: overlay.name().to_owned(),
-        production: PRODUCTION_NAMES.contains(&overlay.name()),
+        production,
         prometheus_url: env
             .prometheus_url
             .clone()
@@ -199,8 +229,27 @@ fn environment(overlay: &OverlayInput) -> model::Environment {
         },
         tracing: env.tracing.clone(),
         namespace_origin: env.namespace.span,
+        gitops: env.argocd.as_ref().map(|argocd| model::GitOps {
+            repo_url: argocd.repo_url.clone(),
+            target_revision: argocd
+                .target_revision
+                .clone()
+                .unwrap_or_else(|| "HEAD".to_owned()),
+            path: argocd
+                .path
+                .clone()
+                .unwrap_or_else(|| DEFAULT_GITOPS_PATH.to_owned()),
+            namespace: argocd
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "argocd".to_owned()),
+            automated: argocd.automated_sync.unwrap_or(!production),
+        }),
     }
 }
+
+/// Where the rendered tree lives in the GitOps repository, unless the overlay says.
+pub const DEFAULT_GITOPS_PATH: &str = "rendered";
 
 /// Environments treated as production by policy.
 pub const PRODUCTION_NAMES: [&str; 2] = ["prod", "production"];

@@ -14,17 +14,15 @@ use crate::lower::Rendered;
 
 /// Path of an object's file in the rendered tree:
 /// `<env>/<region>/<owner folder>/<kind>-<name>.yaml`, all lowercase; the
-/// owner folder is the service's name, `_namespaces/<namespace>` or `_gateway`.
+/// owner folder is the service's name, `_namespaces/<namespace>` or
+/// `_gateway`. Objects of a whole environment are in `<env>/_argocd/`.
 pub fn path_of(cluster: &Cluster, rendered: &Rendered) -> String {
     let id = rendered.object.id();
-    format!(
-        "{}/{}/{}/{}-{}.yaml",
-        cluster.env,
-        cluster.region,
-        rendered.owner.dir(),
-        id.kind.to_ascii_lowercase(),
-        id.name
-    )
+    let folder = match &cluster.region {
+        Some(region) => format!("{}/{region}/{}", cluster.env, rendered.owner.dir()),
+        None => format!("{}/{}", cluster.env, rendered.owner.dir()),
+    };
+    format!("{folder}/{}-{}.yaml", id.kind.to_ascii_lowercase(), id.name)
 }
 
 /// The rendered tree: relative path -> YAML, one object per file.

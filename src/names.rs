@@ -25,6 +25,19 @@ pub fn dns1123_label(name: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// A DNS-1123 subdomain (most object names): dot-separated DNS-1123 labels,
+/// at most 253 characters in all.
+pub fn dns1123_subdomain(name: &str) -> Result<(), String> {
+    if name.len() > 253 {
+        return Err(format!(
+            "is {} characters long; the limit is 253",
+            name.len()
+        ));
+    }
+    name.split('.')
+        .try_for_each(|label| dns1123_label(label, 63))
+}
+
 /// A DNS-1035 label (Service names): a DNS-1123 label that starts with a letter.
 pub fn dns1035_label(name: &str, max: usize) -> Result<(), String> {
     dns1123_label(name, max)?;
@@ -115,6 +128,9 @@ mod tests {
         assert!(dns1123_label(&"a".repeat(41), 40).is_err());
         assert!(dns1035_label("9lives", 63).is_err());
         assert!(dns1035_label("lives9", 63).is_ok());
+        assert!(dns1123_subdomain("prod.us-east-1.orders").is_ok());
+        assert!(dns1123_subdomain("prod..orders").is_err());
+        assert!(dns1123_subdomain("Prod.orders").is_err());
     }
 
     #[test]

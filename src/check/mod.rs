@@ -44,7 +44,8 @@ fn check_object(rendered: &Rendered, id: &ObjectId, diags: &mut Vec<Diagnostic>)
     let at = |message: String| Diagnostic::error(rendered.origin, message);
     let name_rule = match rendered.object {
         Object::Service(_) => names::dns1035_label(&id.name, 63),
-        _ => names::dns1123_label(&id.name, 253),
+        Object::Namespace(_) => names::dns1123_label(&id.name, 63),
+        _ => names::dns1123_subdomain(&id.name),
     };
     if let Err(reason) = name_rule {
         diags.push(at(format!("{} name `{}` {reason}", id.kind, id.name)));

@@ -5,6 +5,7 @@
 //! written (and Argo CD sees no drift).
 
 pub mod argo;
+pub mod argocd;
 pub mod istio;
 pub mod monitoring;
 

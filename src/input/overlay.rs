@@ -28,7 +28,19 @@ pub struct Environment {
     pub prometheus_url: Option<String>,
     pub prometheus_service_account: Option<String>,
     pub tracing: Option<Tracing>,
+    pub argocd: Option<ArgoCd>,
     pub regions: Vec<Region>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ArgoCd {
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    pub target_revision: Option<String>,
+    pub path: Option<String>,
+    pub namespace: Option<String>,
+    pub automated_sync: Option<bool>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 use sha2::{Digest, Sha256};
 
-use super::meta::object_meta;
+use super::meta::{object_meta, sync_before_workloads};
 use crate::model::Service;
 
 /// Hex digits of the content hash kept in the name.
@@ -22,8 +22,10 @@ pub fn config_map(service: &Service) -> Option<ConfigMap> {
         .map(|f| (f.key.clone(), f.content.clone()))
         .collect();
     let name = format!("{}-{}", service.name, content_hash(&data));
+    let mut metadata = object_meta(service, &name);
+    sync_before_workloads(&mut metadata);
     Some(ConfigMap {
-        metadata: object_meta(service, &name),
+        metadata,
         data: Some(data),
         immutable: Some(true),
         ..ConfigMap::default()

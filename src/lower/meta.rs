@@ -57,3 +57,11 @@ pub fn object_meta(service: &Service, name: &str) -> ObjectMeta {
         ..ObjectMeta::default()
     }
 }
+
+/// Argo CD syncs what a workload uses (ConfigMaps, AnalysisTemplates) one
+/// wave before the workload.
+pub fn sync_before_workloads(meta: &mut ObjectMeta) {
+    meta.annotations
+        .get_or_insert_default()
+        .insert("argocd.argoproj.io/sync-wave".into(), "-1".into());
+}

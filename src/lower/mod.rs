@@ -3,6 +3,7 @@
 //! model. Lowering never touches the filesystem and never fails: everything
 //! that could go wrong was refused while resolving the model.
 
+pub mod argocd;
 mod config;
 mod mesh;
 mod meta;
@@ -24,6 +25,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use crate::crd::argo::{AnalysisTemplate, Rollout};
+use crate::crd::argocd::{AppProject, Application};
 use crate::crd::istio::{
     AuthorizationPolicy, DestinationRule, PeerAuthentication, Telemetry, VirtualService,
 };
@@ -52,6 +54,8 @@ pub enum Object {
     AuthorizationPolicy(AuthorizationPolicy),
     ServiceMonitor(ServiceMonitor),
     PrometheusRule(PrometheusRule),
+    AppProject(AppProject),
+    Application(Box<Application>),
 }
 
 /// What identifies an object in a cluster.
@@ -72,6 +76,8 @@ pub enum Owner {
     Namespace(String),
     /// `_gateway/`: the routes of the environment's gateway, one VirtualService per host.
     Gateway,
+    /// `<env>/_argocd/`: the environment's Argo CD projects and applications.
+    ArgoCd,
 }
 
 impl Owner {
@@ -81,6 +87,7 @@ impl Owner {
             Owner::Service(name) => name.clone(),
             Owner::Namespace(namespace) => format!("_namespaces/{namespace}"),
             Owner::Gateway => "_gateway".to_owned(),
+            Owner::ArgoCd => "_argocd".to_owned(),
         }
     }
 }
@@ -91,6 +98,7 @@ impl fmt::Display for Owner {
             Owner::Service(name) => write!(f, "service `{name}`"),
             Owner::Namespace(namespace) => write!(f, "namespace `{namespace}`"),
             Owner::Gateway => f.write_str("the gateway routes"),
+            Owner::ArgoCd => f.write_str("Argo CD"),
         }
     }
 }
@@ -122,6 +130,8 @@ macro_rules! each_object {
             Object::AuthorizationPolicy($bind) => $body,
             Object::ServiceMonitor($bind) => $body,
             Object::PrometheusRule($bind) => $body,
+            Object::AppProject($bind) => $body,
+            Object::Application($bind) => $body,
         }
     };
 }
@@ -158,6 +168,8 @@ impl Object {
             Object::AuthorizationPolicy(o) => custom(o),
             Object::ServiceMonitor(o) => custom(o),
             Object::PrometheusRule(o) => custom(o),
+            Object::AppProject(o) => custom(o),
+            Object::Application(o) => custom(o),
         }
     }
 
@@ -205,7 +217,7 @@ pub fn cluster(cluster: &model::Cluster) -> Vec<Rendered> {
     out
 }
 
-fn owned(owner: Owner, origin: Span, mut objects: Vec<Object>) -> Vec<Rendered> {
+pub(crate) fn owned(owner: Owner, origin: Span, mut objects: Vec<Object>) -> Vec<Rendered> {
     objects.sort_by_key(rank);
     objects
         .into_iter()
@@ -229,7 +241,7 @@ fn rank(object: &Object) -> usize {
 /// The order of objects within an owner's folder and in the stream: what
 /// an object uses comes before it (the namespace before what lives in it, a
 /// ConfigMap before the workload that mounts it).
-pub const KIND_ORDER: [&str; 16] = [
+pub const KIND_ORDER: [&str; 18] = [
     "Namespace",
     "PeerAuthentication",
     "Telemetry",
@@ -246,6 +258,8 @@ pub const KIND_ORDER: [&str; 16] = [
     "AuthorizationPolicy",
     "ServiceMonitor",
     "PrometheusRule",
+    "AppProject",
+    "Application",
 ];
 
 /// Every object of one service in one cluster.

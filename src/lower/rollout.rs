@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 
 use super::mesh::{gateway_route_name, route_name};
-use super::meta::{object_meta, selector, workload_labels};
+use super::meta::{object_meta, selector, sync_before_workloads, workload_labels};
 use super::service::canary_name;
 use super::workload::fixed_replicas;
 use crate::crd::argo::{
@@ -150,8 +150,10 @@ pub fn analysis_template(
             ),
         ));
     }
+    let mut metadata = object_meta(service, &service.name);
+    sync_before_workloads(&mut metadata);
     Some(AnalysisTemplate {
-        metadata: object_meta(service, &service.name),
+        metadata,
         spec: AnalysisTemplateSpec {
             args: vec![
                 Arg {

@@ -40,6 +40,30 @@ pub struct Environment {
     pub tracing: Option<input::Tracing>,
     /// The overlay's namespace template, where namespace-wide objects come from.
     pub namespace_origin: Span,
+    /// How Argo CD syncs the environment, if the overlay says.
+    pub gitops: Option<GitOps>,
+}
+
+/// Argo CD settings of an environment, defaults applied.
+#[derive(Debug)]
+pub struct GitOps {
+    pub repo_url: String,
+    pub target_revision: String,
+    /// Folder of the rendered tree in the GitOps repository.
+    pub path: String,
+    /// Namespace Argo CD runs in.
+    pub namespace: String,
+    pub automated: bool,
+}
+
+impl GitOps {
+    /// Path of a rendered folder in the GitOps repository.
+    pub fn path_of(&self, folder: &str) -> String {
+        match self.path.trim_matches('/') {
+            "" | "." => folder.to_owned(),
+            prefix => format!("{prefix}/{folder}"),
+        }
+    }
 }
 
 /// Every resolved service of one cluster.
@@ -47,6 +71,8 @@ pub struct Environment {
 pub struct Cluster {
     pub env: Environment,
     pub region: String,
+    /// The Argo CD cluster name of the region.
+    pub cluster: String,
     pub services: Vec<Service>,
 }
 

@@ -1,5 +1,6 @@
 //! One integration-test binary, a module per feature.
 
+mod argocd;
 mod check;
 mod cli;
 mod golden;

@@ -1,0 +1,297 @@
+//! Argo CD: per environment, an AppProject per team (its clusters and
+//! namespaces, the kinds slipway renders), a shared project for namespaces
+//! and gateway routes, and one Application per rendered folder, so every
+//! Application's path is a folder of the published tree and every
+//! destination a declared cluster.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::mesh::{gateway_route_name, route_name};
+use super::meta::managed_by;
+use super::{Object, Owner, Rendered, owned};
+use crate::crd::argocd::{
+    AppProject, AppProjectSpec, Application, ApplicationSpec, Automated, Destination, GroupKind,
+    IgnoreDifference, Source, SyncPolicy,
+};
+use crate::model::{Cluster, Environment, GitOps, Service, is_http};
+
+/// Argo CD's cascading-delete finalizer.
+const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
+/// Kinds of a service's folder.
+const SERVICE_KINDS: [(&str, &str); 13] = [
+    ("", "ServiceAccount"),
+    ("", "ConfigMap"),
+    ("", "Service"),
+    ("apps", "Deployment"),
+    ("argoproj.io", "Rollout"),
+    ("argoproj.io", "AnalysisTemplate"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("policy", "PodDisruptionBudget"),
+    ("networking.istio.io", "DestinationRule"),
+    ("networking.istio.io", "VirtualService"),
+    ("security.istio.io", "AuthorizationPolicy"),
+    ("monitoring.coreos.com", "ServiceMonitor"),
+    ("monitoring.coreos.com", "PrometheusRule"),
+];
+/// Namespaced kinds of the shared folders: `_namespaces/*` and `_gateway`.
+const SHARED_KINDS: [(&str, &str); 3] = [
+    ("security.istio.io", "PeerAuthentication"),
+    ("telemetry.istio.io", "Telemetry"),
+    ("networking.istio.io", "VirtualService"),
+];
+
+/// Every Argo CD object of one environment, given all its clusters.
+pub fn environment(env: &Environment, clusters: &[Cluster]) -> Vec<Rendered> {
+    let Some(gitops) = &env.gitops else {
+        return Vec::new();
+    };
+    let mut objects: Vec<Object> = projects(env, gitops, clusters)
+        .into_iter()
+        .map(Object::AppProject)
+        .collect();
+    for cluster in clusters {
+        objects.extend(
+            applications(env, gitops, cluster)
+                .into_iter()
+                .map(|a| Object::Application(Box::new(a))),
+        );
+    }
+    owned(Owner::ArgoCd, env.namespace_origin, objects)
+}
+
+/// The shared project's name; team projects are `<team>-<env>`.
+pub fn shared_project(env: &Environment) -> String {
+    format!("slipway-{}", env.name)
+}
+
+fn team_project(env: &Environment, team: &str) -> String {
+    format!("{team}-{}", env.name)
+}
+
+fn meta(gitops: &GitOps, name: String) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: Some(gitops.namespace.clone()),
+        labels: Some(managed_by()),
+        ..ObjectMeta::default()
+    }
+}
+
+fn group_kinds(kinds: &[(&str, &str)]) -> Vec<GroupKind> {
+    kinds
+        .iter()
+        .map(|(group, kind)| GroupKind {
+            group: (*group).into(),
+            kind: (*kind).into(),
+        })
+        .collect()
+}
+
+fn projects(env: &Environment, gitops: &GitOps, clusters: &[Cluster]) -> Vec<AppProject> {
+    let mut teams: BTreeMap<&str, BTreeSet<Destination>> = BTreeMap::new();
+    let mut shared = BTreeSet::new();
+    for cluster in clusters {
+        for service in &cluster.services {
+            let destination = Destination {
+                name: cluster.cluster.clone(),
+                namespace: service.namespace.clone(),
+            };
+            teams
+                .entry(&service.team)
+                .or_default()
+                .insert(destination.clone());
+            shared.insert(destination);
+            if !service.routes.is_empty() {
+                shared.insert(Destination {
+                    name: cluster.cluster.clone(),
+                    namespace: service.gateway.namespace.clone(),
+                });
+            }
+        }
+    }
+    let project = |name: String,
+                   description: String,
+                   destinations: BTreeSet<Destination>,
+                   cluster_kinds,
+                   kinds| AppProject {
+        metadata: meta(gitops, name),
+        spec: AppProjectSpec {
+            description,
+            source_repos: vec![gitops.repo_url.clone()],
+            destinations: destinations.into_iter().collect(),
+            cluster_resource_whitelist: cluster_kinds,
+            namespace_resource_whitelist: kinds,
+        },
+    };
+    let mut out = vec![project(
+        shared_project(env),
+        format!(
+            "Namespaces, mTLS, tracing and gateway routes of {}, rendered by slipway",
+            env.name
+        ),
+        shared,
+        group_kinds(&[("", "Namespace")]),
+        group_kinds(&SHARED_KINDS),
+    )];
+    for (team, destinations) in teams {
+        out.push(project(
+            team_project(env, team),
+            format!(
+                "Services of team {team} in {}, rendered by slipway",
+                env.name
+            ),
+            destinations,
+            Vec::new(),
+            group_kinds(&SERVICE_KINDS),
+        ));
+    }
+    out
+}
+
+/// One Application per folder of the cluster: each namespace, each service,
+/// and the gateway routes.
+fn applications(env: &Environment, gitops: &GitOps, cluster: &Cluster) -> Vec<Application> {
+    let folder =
+        |owner: &Owner| gitops.path_of(&format!("{}/{}/{}", env.name, cluster.region, owner.dir()));
+    let app = |name: String,
+               project: String,
+               owner: Owner,
+               namespace: &str,
+               ignore: Vec<IgnoreDifference>| Application {
+        metadata: ObjectMeta {
+            // Deleting the Application (its service is gone) deletes what it deployed.
+            finalizers: Some(vec![RESOURCES_FINALIZER.into()]),
+            ..meta(gitops, format!("{}.{}.{name}", env.name, cluster.region))
+        },
+        spec: ApplicationSpec {
+            project,
+            source: Source {
+                repo_url: gitops.repo_url.clone(),
+                target_revision: gitops.target_revision.clone(),
+                path: folder(&owner),
+            },
+            destination: Destination {
+                name: cluster.cluster.clone(),
+                namespace: namespace.to_owned(),
+            },
+            sync_policy: sync_policy(gitops, !ignore.is_empty()),
+            ignore_differences: ignore,
+        },
+    };
+    let namespaces: BTreeSet<&str> = cluster
+        .services
+        .iter()
+        .map(|s| s.namespace.as_str())
+        .collect();
+    let mut apps: Vec<Application> = namespaces
+        .into_iter()
+        .map(|ns| {
+            app(
+                format!("namespace.{ns}"),
+                shared_project(env),
+                Owner::Namespace(ns.to_owned()),
+                ns,
+                Vec::new(),
+            )
+        })
+        .collect();
+    for service in &cluster.services {
+        let owner = Owner::Service(service.name.clone());
+        let project = team_project(env, &service.team);
+        apps.push(app(
+            service.name.clone(),
+            project,
+            owner,
+            &service.namespace,
+            mesh_weights(service),
+        ));
+    }
+    if let Some(routed) = cluster.services.iter().find(|s| !s.routes.is_empty()) {
+        let ignore = gateway_weights(cluster);
+        apps.push(app(
+            "routes.gateway".into(),
+            shared_project(env),
+            Owner::Gateway,
+            &routed.gateway.namespace,
+            ignore,
+        ));
+    }
+    apps
+}
+
+/// Automated sync with prune and self-heal, unless the environment is
+/// synced by hand; `RespectIgnoreDifferences` wherever weights are ignored.
+fn sync_policy(gitops: &GitOps, ignores: bool) -> Option<SyncPolicy> {
+    let policy = SyncPolicy {
+        automated: gitops.automated.then_some(Automated {
+            prune: true,
+            self_heal: true,
+        }),
+        sync_options: if ignores {
+            vec!["RespectIgnoreDifferences=true".into()]
+        } else {
+            Vec::new()
+        },
+    };
+    (policy.automated.is_some() || !policy.sync_options.is_empty()).then_some(policy)
+}
+
+/// The route weights Argo Rollouts rewrites, by route name.
+fn weights(routes: impl IntoIterator<Item = String>) -> Vec<String> {
+    routes
+        .into_iter()
+        .map(|name| format!(r#".spec.http[] | select(.name == "{name}") | .route[].weight"#))
+        .collect()
+}
+
+fn ignore_weights(name: String, namespace: String, routes: Vec<String>) -> IgnoreDifference {
+    IgnoreDifference {
+        group: "networking.istio.io".into(),
+        kind: "VirtualService".into(),
+        name,
+        namespace,
+        jq_path_expressions: weights(routes),
+    }
+}
+
+/// A canary's in-mesh VirtualService: the weights of its HTTP routes.
+fn mesh_weights(service: &Service) -> Vec<IgnoreDifference> {
+    if service.canary.is_none() {
+        return Vec::new();
+    }
+    let routes = service
+        .ports
+        .iter()
+        .filter(|p| is_http(p.protocol))
+        .map(|p| p.name.clone())
+        .collect();
+    vec![ignore_weights(
+        service.name.clone(),
+        service.namespace.clone(),
+        routes,
+    )]
+}
+
+/// The gateway hosts' VirtualServices: the weights of canary services' routes.
+fn gateway_weights(cluster: &Cluster) -> Vec<IgnoreDifference> {
+    let mut by_host: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for service in cluster.services.iter().filter(|s| s.canary.is_some()) {
+        for (index, route) in service.routes.iter().enumerate() {
+            let key = (
+                gateway_route_name(&route.host),
+                service.gateway.namespace.clone(),
+            );
+            by_host
+                .entry(key)
+                .or_default()
+                .push(route_name(service, index));
+        }
+    }
+    by_host
+        .into_iter()
+        .map(|((name, namespace), routes)| ignore_weights(name, namespace, routes))
+        .collect()
+}
