@@ -5,6 +5,7 @@ pub mod cli;
 pub mod compile;
 pub mod crd;
 pub mod diag;
+pub mod diff;
 pub mod emit;
 pub mod input;
 pub mod load;

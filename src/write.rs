@@ -74,6 +74,52 @@ pub fn write_tree(
     Ok(report)
 }
 
+/// The rendered tree on disk, as a previous render left it: the files the
+/// manifest says slipway wrote, or, without a manifest, every YAML file.
+/// A folder that does not exist is an empty tree.
+pub fn read_rendered(out: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    if !out.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let owned: Vec<String> = if out.join(MANIFEST).exists() {
+        read_manifest(out)?
+            .files
+            .into_keys()
+            .filter(|rel| check_relative(rel).is_ok())
+            .collect()
+    } else {
+        yaml_files(out)
+    };
+    let mut tree = BTreeMap::new();
+    for rel in owned {
+        let path = out.join(&rel);
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                tree.insert(rel, text);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+        }
+    }
+    Ok(tree)
+}
+
+fn yaml_files(out: &Path) -> Vec<String> {
+    walkdir::WalkDir::new(out)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "yaml"))
+        .filter_map(|e| {
+            e.path()
+                .strip_prefix(out)
+                .ok()
+                .map(|p| crate::source::display_name(Path::new(""), p))
+        })
+        .collect()
+}
+
 /// Paths come from validated names, but every write is checked to stay
 /// under the output root all the same.
 fn check_relative(rel: &str) -> anyhow::Result<()> {

@@ -2,6 +2,8 @@
 //! pipeline in `crate::compile`, print data to stdout and everything else
 //! to stderr.
 
+mod check;
+mod diff;
 mod render;
 mod validate;
 
@@ -46,6 +48,8 @@ pub enum Colour {
 pub enum Command {
     Render(render::Args),
     Validate(validate::Args),
+    Diff(diff::Args),
+    Check(check::Args),
 }
 
 /// How a command ended.
@@ -69,28 +73,30 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
             .map_err(|e| anyhow::anyhow!("cannot change to `{}`: {e}", dir.display()))?;
     }
     let out = Output {
-        colour: use_colour(cli.color),
+        colour: use_colour(cli.color, std::io::stderr().is_terminal()),
+        colour_stdout: use_colour(cli.color, std::io::stdout().is_terminal()),
     };
     match cli.command {
         Command::Render(args) => render::run(&args, &out),
         Command::Validate(args) => validate::run(&args, &out),
+        Command::Diff(args) => diff::run(&args, &out),
+        Command::Check(args) => check::run(&args, &out),
     }
 }
 
-fn use_colour(choice: Colour) -> bool {
+/// Colour on a stream: `--color`, then `NO_COLOR`, then whether it is a terminal.
+fn use_colour(choice: Colour, terminal: bool) -> bool {
     match choice {
         Colour::Always => true,
         Colour::Never => false,
-        Colour::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stderr().is_terminal()
-        }
+        Colour::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal,
     }
 }
 
 /// Where commands report.
 pub struct Output {
     colour: bool,
+    colour_stdout: bool,
 }
 
 impl Output {
@@ -107,6 +113,11 @@ impl Output {
             n => format!("error: {n} problems found; nothing was written\n"),
         };
         let _ = write!(std::io::stderr().lock(), "{text}{summary}");
+    }
+
+    /// Should data on stdout (a diff) be coloured?
+    pub fn colour_stdout(&self) -> bool {
+        self.colour_stdout
     }
 
     /// A status line on stderr.

@@ -1,0 +1,70 @@
+//! `slipway diff`
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::{Output, Status, compile};
+use crate::compile::Selection;
+use crate::diff::{Change, compare, listing, unified};
+use crate::emit;
+use crate::write::read_rendered;
+
+/// Show what a fresh render would change in a rendered tree, object by
+/// object: added, removed and changed objects, a unified diff of each
+/// changed one, and a summary line
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  slipway diff --env staging                  compare staging with rendered/
+  slipway diff --env prod --against /tmp/gitops/rendered
+
+Objects whose YAML means the same (keys in another order) are unchanged.
+Exit codes, like `git diff --exit-code`: 0 no changes, 1 changes, 2 error
+(including invalid input).")]
+pub struct Args {
+    /// Environment to compare (default: every environment)
+    #[arg(long, value_name = "ENV")]
+    env: Option<String>,
+
+    /// The rendered tree to compare against
+    #[arg(long, value_name = "DIR", default_value = "rendered")]
+    against: PathBuf,
+}
+
+pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
+    let selection = Selection {
+        env: args.env.clone(),
+        ..Selection::default()
+    };
+    let clusters = match compile(out, &selection)? {
+        Ok((_, clusters)) => clusters,
+        Err(_) => return Ok(Status::Failure),
+    };
+    let fresh = emit::tree(&clusters);
+    let prefix = args.env.as_ref().map(|env| format!("{env}/"));
+    let mut rendered = read_rendered(&args.against)?;
+    rendered.retain(|path, _| prefix.as_ref().is_none_or(|p| path.starts_with(p)));
+    let comparison = compare(&rendered, &fresh);
+    let colour = out.colour_stdout();
+    let mut text = listing(&comparison);
+    for difference in comparison
+        .differences
+        .iter()
+        .filter(|d| d.change == Change::Changed)
+    {
+        text.push('\n');
+        text.push_str(&unified(difference, colour));
+    }
+    if !comparison.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&comparison.summary());
+    text.push('\n');
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(if comparison.is_empty() {
+        Status::Success
+    } else {
+        Status::Invalid
+    })
+}

@@ -1,0 +1,124 @@
+//! `diff` and `check` against a rendered tree: exit codes and output.
+
+use std::fs;
+
+use crate::cli::project;
+use crate::support::{root, run_in};
+
+fn rendered_base() -> tempfile::TempDir {
+    let dir = project(&root().join("tests/fixtures/cases/validate-ok"));
+    let run = run_in(dir.path(), &["render", "--all", "-o", "rendered"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    dir
+}
+
+fn edit(path: &std::path::Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).expect("read");
+    assert!(text.contains(from), "{from} in {}", path.display());
+    fs::write(path, text.replace(from, to)).expect("write");
+}
+
+#[test]
+fn check_passes_when_up_to_date_and_lists_stale_files() {
+    let dir = rendered_base();
+    let p = dir.path();
+    let ok = run_in(p, &["check"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(
+        ok.stderr.contains("`rendered` is up to date"),
+        "{}",
+        ok.stderr
+    );
+    edit(
+        &p.join("blueprints/web.yaml"),
+        "maxReplicas: 4",
+        "maxReplicas: 6",
+    );
+    let stale = run_in(p, &["check"]);
+    assert_eq!(stale.code, 1);
+    assert!(
+        stale.stderr.contains(
+            "stale: rendered/dev/us-east-1/web/horizontalpodautoscaler-web.yaml (out of date)"
+        ),
+        "{}",
+        stale.stderr
+    );
+    assert!(
+        stale
+            .stderr
+            .contains("run `slipway render --all -o rendered`"),
+        "{}",
+        stale.stderr
+    );
+    assert!(stale.stdout.is_empty());
+}
+
+#[test]
+fn check_against_another_folder_and_a_missing_one() {
+    let dir = rendered_base();
+    let p = dir.path();
+    fs::rename(p.join("rendered"), p.join("deploy")).expect("move");
+    assert_eq!(run_in(p, &["check", "--against", "deploy"]).code, 0);
+    let missing = run_in(p, &["check"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("(missing)"), "{}", missing.stderr);
+}
+
+#[test]
+fn diff_shows_changed_added_and_removed_objects() {
+    let dir = rendered_base();
+    let p = dir.path();
+    let same = run_in(p, &["diff", "--env", "dev"]);
+    assert_eq!(same.code, 0, "{}", same.stderr);
+    assert!(
+        same.stdout.starts_with("0 added, 0 removed, 0 changed,"),
+        "{}",
+        same.stdout
+    );
+    edit(
+        &p.join("blueprints/web.yaml"),
+        "maxReplicas: 4",
+        "maxReplicas: 6",
+    );
+    fs::remove_file(p.join("blueprints/worker.yaml")).expect("remove");
+    let changed = run_in(p, &["diff", "--env", "dev"]);
+    assert_eq!(changed.code, 1, "{}", changed.stderr);
+    let out = &changed.stdout;
+    assert!(out.contains("removed Deployment storefront-dev/worker  (dev/us-east-1/worker/deployment-worker.yaml)"), "{out}");
+    assert!(
+        out.contains("changed HorizontalPodAutoscaler storefront-dev/web"),
+        "{out}"
+    );
+    assert!(
+        out.contains("-  maxReplicas: 4\n+  maxReplicas: 6\n"),
+        "{out}"
+    );
+    assert!(out.contains("\n0 added, 3 removed, 1 changed, "), "{out}");
+    assert!(!out.contains('\x1b'), "no colour when piped");
+}
+
+#[test]
+fn diff_ignores_reordered_keys() {
+    let dir = rendered_base();
+    let p = dir.path();
+    let file = p.join("rendered/dev/us-east-1/web/serviceaccount-web.yaml");
+    let text = fs::read_to_string(&file).expect("read");
+    let (head, metadata) = text.split_once("metadata:").expect("metadata");
+    fs::write(&file, format!("metadata:{metadata}{head}")).expect("write");
+    let run = run_in(p, &["diff"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn diff_on_invalid_input_is_an_error() {
+    let dir = rendered_base();
+    let p = dir.path();
+    edit(
+        &p.join("blueprints/web.yaml"),
+        "maxReplicas: 4",
+        "maxReplica: 4",
+    );
+    let run = run_in(p, &["diff", "--env", "dev"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("unknown field `maxReplica`"));
+}
