@@ -16,6 +16,7 @@ pub mod names;
 pub mod node;
 pub mod parse;
 pub mod policy;
+pub mod publish;
 pub mod source;
 pub mod suggest;
 pub mod template;

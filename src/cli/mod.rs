@@ -4,6 +4,7 @@
 
 mod check;
 mod diff;
+mod publish;
 mod render;
 mod validate;
 
@@ -50,6 +51,7 @@ pub enum Command {
     Validate(validate::Args),
     Diff(diff::Args),
     Check(check::Args),
+    Publish(publish::Args),
 }
 
 /// How a command ended.
@@ -81,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Validate(args) => validate::run(&args, &out),
         Command::Diff(args) => diff::run(&args, &out),
         Command::Check(args) => check::run(&args, &out),
+        Command::Publish(args) => publish::run(&args, &out),
     }
 }
 

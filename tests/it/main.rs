@@ -6,6 +6,7 @@ mod cli;
 mod gitops;
 mod golden;
 mod hardening;
+mod publish;
 mod schemas;
 mod support;
 mod yaml11;

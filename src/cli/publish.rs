@@ -1,0 +1,178 @@
+//! `slipway publish`
+
+use std::collections::BTreeSet;
+
+use anyhow::bail;
+
+use super::{Output, Status, compile};
+use crate::compile::{DEFAULT_GITOPS_PATH, Project, Selection};
+use crate::emit;
+use crate::publish::git::{redact, source_commit};
+use crate::publish::github::{DEFAULT_API, GitHub, repository_of};
+use crate::publish::{Outcome, Request, body, publish};
+
+/// Render everything and publish it to the GitOps repository: clone it into
+/// a scratch folder with the system git, write the tree under --path
+/// (removing only files slipway wrote before), commit, push, and with --pr
+/// open or update a pull request
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  slipway publish --repo ../gitops                       commit to main of a local repository
+  slipway publish --repo https://github.com/example/platform-gitops.git --pr
+  slipway publish --repo git@github.com:example/gitops.git --branch slipway/staging --pr
+
+No change: no commit, no push. A push rejected because another job pushed
+first is retried on the new tip (never forced); any other refusal (protected
+branch, hook) is an error. --pr needs GITHUB_TOKEN; GITHUB_API_URL selects a
+GitHub Enterprise API (default https://api.github.com). The token is never
+printed.")]
+pub struct Args {
+    /// The GitOps repository: a URL or a local path
+    #[arg(long, value_name = "URL|PATH")]
+    repo: String,
+
+    /// Folder of the tree in the repository [default: the overlays' `argocd.path`, else rendered]
+    #[arg(long, value_name = "DIR")]
+    path: Option<String>,
+
+    /// Branch to push to [default: --base, or slipway/render with --pr]
+    #[arg(long, value_name = "BRANCH")]
+    branch: Option<String>,
+
+    /// Branch to start from, and the pull request's base
+    #[arg(long, value_name = "BRANCH", default_value = "main")]
+    base: String,
+
+    /// Subject line of the commit (the body always summarises the change)
+    #[arg(long, value_name = "TEXT")]
+    message: Option<String>,
+
+    /// Open a pull request for the branch, or update the open one
+    #[arg(long)]
+    pr: bool,
+
+    /// The repository on GitHub [default: from a GitHub --repo URL]
+    #[arg(long, value_name = "OWNER/NAME")]
+    github_repo: Option<String>,
+}
+
+/// The branch a pull request comes from, unless --branch says.
+const PR_BRANCH: &str = "slipway/render";
+
+pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
+    let (project, clusters) = match compile(out, &Selection::default())? {
+        Ok(compiled) => compiled,
+        Err(status) => return Ok(status),
+    };
+    let path = tree_path(&project, args.path.as_deref())?;
+    let branch = args.branch.clone().unwrap_or_else(|| {
+        if args.pr {
+            PR_BRANCH.into()
+        } else {
+            args.base.clone()
+        }
+    });
+    if args.pr && branch == args.base {
+        bail!(
+            "a pull request needs a branch other than its base `{}`; pass --branch",
+            args.base
+        );
+    }
+    let github = args.pr.then(|| github(args)).transpose()?;
+    let files = emit::tree(&clusters);
+    let source = source_commit(std::path::Path::new("."));
+    let secrets: Vec<String> = std::env::var("GITHUB_TOKEN").ok().into_iter().collect();
+    let repo = redact(&args.repo, &secrets);
+    let request = Request {
+        repo: &args.repo,
+        path: &path,
+        branch: &branch,
+        base: &args.base,
+        message: args.message.as_deref(),
+        source: source.as_deref(),
+        files: &files,
+        secrets,
+    };
+    match publish(&request)? {
+        Outcome::Unchanged => {
+            out.note(&format!(
+                "nothing to publish: `{branch}` of {repo} already holds this render"
+            ));
+        }
+        Outcome::Published {
+            commit,
+            comparison,
+            attempts,
+        } => {
+            let retried = if attempts > 1 {
+                format!(" after {attempts} attempts")
+            } else {
+                String::new()
+            };
+            out.note(&format!(
+                "published {} to `{branch}` of {repo}{retried}: {}",
+                &commit[..12.min(commit.len())],
+                comparison.summary()
+            ));
+            if let Some(github) = github {
+                let title = args
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "slipway: publish rendered manifests".into());
+                let text = format!(
+                    "Rendered by slipway{}.\n\n```\n{}\n```\n",
+                    source.map(|s| format!(" from {s}")).unwrap_or_default(),
+                    body(&comparison)
+                );
+                let pr = github.open_or_update(&branch, &args.base, &title, &text)?;
+                let verb = if pr.created { "opened" } else { "updated" };
+                out.note(&format!("{verb} pull request #{} {}", pr.number, pr.url));
+            }
+        }
+    }
+    Ok(Status::Success)
+}
+
+/// Where the tree goes: --path, or the folder the Argo CD Applications
+/// point at. The two must agree, or Argo CD would sync empty folders.
+fn tree_path(project: &Project, given: Option<&str>) -> anyhow::Result<String> {
+    let configured: BTreeSet<String> = project
+        .inputs
+        .overlays
+        .values()
+        .filter_map(|o| o.head.environment.argocd.as_ref())
+        .map(|a| {
+            a.path
+                .clone()
+                .unwrap_or_else(|| DEFAULT_GITOPS_PATH.to_owned())
+        })
+        .collect();
+    match (given, configured.len()) {
+        (Some(path), 0) => Ok(path.to_owned()),
+        (Some(path), _) if configured.contains(path) && configured.len() == 1 => {
+            Ok(path.to_owned())
+        }
+        (None, 0) => Ok(DEFAULT_GITOPS_PATH.to_owned()),
+        (None, 1) => Ok(configured.into_iter().next().unwrap_or_default()),
+        _ => bail!(
+            "the overlays' `argocd.path` ({}) and --path must name one folder: Argo CD syncs from there",
+            configured.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+fn github(args: &Args) -> anyhow::Result<GitHub> {
+    let Ok(token) = std::env::var("GITHUB_TOKEN") else {
+        bail!("--pr needs a token in GITHUB_TOKEN");
+    };
+    let api = std::env::var("GITHUB_API_URL").unwrap_or_else(|_| DEFAULT_API.to_owned());
+    let repository = match (&args.github_repo, repository_of(&args.repo)) {
+        (Some(given), _) => given.clone(),
+        (None, Some(parsed)) => parsed,
+        (None, None) => bail!(
+            "cannot tell the GitHub repository from `{}`; pass --github-repo OWNER/NAME",
+            args.repo
+        ),
+    };
+    GitHub::new(&api, token, &repository)
+}

@@ -1,0 +1,249 @@
+//! The system `git`, run as a child process in a scratch clone. Output that
+//! reaches the user passes through [`redact`], so credentials in a remote URL
+//! never appear.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use anyhow::{Context, bail};
+
+/// A git working tree slipway drives.
+pub struct Git {
+    dir: PathBuf,
+    /// Secrets to mask in anything git prints.
+    secrets: Vec<String>,
+}
+
+/// How a push ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Push {
+    Pushed,
+    /// Someone else pushed first: fetch, redo, try again.
+    Behind,
+}
+
+impl Git {
+    /// A fresh repository in `dir` whose `origin` is `remote`.
+    pub fn init(dir: &Path, remote: &str, secrets: Vec<String>) -> anyhow::Result<Git> {
+        let git = Git {
+            dir: dir.to_path_buf(),
+            secrets,
+        };
+        git.run(&["init", "--quiet"])?;
+        git.run(&["remote", "add", "origin", remote])?;
+        Ok(git)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("git");
+        command
+            .args(args)
+            .current_dir(&self.dir)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C");
+        command
+    }
+
+    fn output(&self, args: &[&str]) -> anyhow::Result<Output> {
+        self.command(args)
+            .output()
+            .context("cannot run `git`; is it installed?")
+    }
+
+    /// Run git; its stdout, or an error with what it said.
+    pub fn run(&self, args: &[&str]) -> anyhow::Result<String> {
+        let output = self.output(args)?;
+        if !output.status.success() {
+            bail!("`git {}` failed: {}", args[0], self.said(&output));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn said(&self, output: &Output) -> String {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout)
+        );
+        redact(text.trim(), &self.secrets)
+    }
+
+    /// Does the remote have this branch?
+    pub fn remote_has(&self, branch: &str) -> anyhow::Result<bool> {
+        let refs = self.run(&[
+            "ls-remote",
+            "--heads",
+            "origin",
+            &format!("refs/heads/{branch}"),
+        ])?;
+        Ok(!refs.trim().is_empty())
+    }
+
+    /// Fetch a branch's tip (shallow: history is not needed to add a commit).
+    pub fn fetch(&self, branch: &str) -> anyhow::Result<()> {
+        let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+        self.run(&["fetch", "--quiet", "--depth=1", "origin", &refspec])
+            .map(drop)
+    }
+
+    /// Check out `branch` at the remote's `start` branch, or as a new
+    /// branch with no history when the remote has nothing to start from.
+    pub fn start(&self, branch: &str, start: Option<&str>) -> anyhow::Result<()> {
+        let _ = match start {
+            Some(start) => self.run(&[
+                "checkout",
+                "--quiet",
+                "--force",
+                "-B",
+                branch,
+                &format!("origin/{start}"),
+            ])?,
+            None => self.run(&["checkout", "--quiet", "--orphan", branch])?,
+        };
+        // Leftovers of an attempt whose push was rejected.
+        self.run(&["clean", "--quiet", "-d", "--force"]).map(drop)
+    }
+
+    /// Stage everything under `path`; were there changes?
+    pub fn stage(&self, path: &str) -> anyhow::Result<bool> {
+        self.run(&["add", "--all", "--", path])?;
+        let quiet = self.output(&["diff", "--cached", "--quiet"])?;
+        Ok(!quiet.status.success())
+    }
+
+    /// Commit what is staged, as the configured user or else as slipway.
+    pub fn commit(&self, message: &str) -> anyhow::Result<()> {
+        let configured = self.output(&["config", "user.email"])?.status.success();
+        let mut args = Vec::new();
+        if !configured && std::env::var_os("GIT_AUTHOR_EMAIL").is_none() {
+            args.extend([
+                "-c",
+                "user.name=slipway",
+                "-c",
+                "user.email=slipway@users.noreply.github.com",
+            ]);
+        }
+        args.extend(["commit", "--quiet", "--no-verify", "-m", message]);
+        self.run(&args).map(drop)
+    }
+
+    pub fn head(&self) -> anyhow::Result<String> {
+        Ok(self.run(&["rev-parse", "HEAD"])?.trim().to_owned())
+    }
+
+    /// Push HEAD to `branch`, never forcing. A rejection because the remote
+    /// moved is [`Push::Behind`]; any other refusal is an error.
+    pub fn push(&self, branch: &str) -> anyhow::Result<Push> {
+        let refspec = format!("HEAD:refs/heads/{branch}");
+        let output = self.output(&["push", "--porcelain", "origin", &refspec])?;
+        if output.status.success() {
+            return Ok(Push::Pushed);
+        }
+        let said = self.said(&output);
+        if moved_meanwhile(&said) {
+            return Ok(Push::Behind);
+        }
+        bail!("the push to `{branch}` was refused: {said}")
+    }
+}
+
+/// Did the push lose a race (the branch moved, or another push was
+/// updating it at the same moment), rather than being refused?
+fn moved_meanwhile(said: &str) -> bool {
+    let rejected = said.contains("[rejected]")
+        && (said.contains("fetch first") || said.contains("non-fast-forward"));
+    let raced = said.contains("[remote rejected]")
+        && [
+            "cannot lock ref",
+            "reference already exists",
+            "incorrect old value",
+        ]
+        .iter()
+        .any(|m| said.contains(m));
+    rejected || raced
+}
+
+/// The commit a project folder is at, if it is a git checkout.
+pub fn source_commit(project: &Path) -> Option<String> {
+    let output = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(project)
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// Mask credentials: the user-info part of URLs, and the given secrets.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(secret.as_str(), "***");
+    }
+    let mut masked = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        masked.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '/' || c == '\'' || c == '"')
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(userinfo) => {
+                masked.push_str("***");
+                rest = &tail[userinfo..];
+            }
+            None => rest = tail,
+        }
+    }
+    masked.push_str(rest);
+    masked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lost_races_are_told_from_refusals() {
+        assert!(moved_meanwhile(
+            "!\tHEAD:refs/heads/main\t[rejected] (fetch first)"
+        ));
+        assert!(moved_meanwhile(
+            "!\tHEAD:refs/heads/main\t[rejected] (non-fast-forward)"
+        ));
+        assert!(moved_meanwhile(
+            "remote: error: cannot lock ref 'refs/heads/main'\n!\tHEAD:refs/heads/main\t[remote rejected] (failed to update ref)"
+        ));
+        assert!(!moved_meanwhile(
+            "!\tHEAD:refs/heads/main\t[remote rejected] (pre-receive hook declined)"
+        ));
+        assert!(!moved_meanwhile(
+            "!\tHEAD:refs/heads/main\t[remote rejected] (protected branch hook declined)"
+        ));
+    }
+
+    #[test]
+    fn credentials_are_masked() {
+        let text =
+            "fatal: unable to access 'https://x-access-token:ghp_abc123@github.com/o/r.git/': 403";
+        assert_eq!(
+            redact(text, &[]),
+            "fatal: unable to access 'https://***@github.com/o/r.git/': 403"
+        );
+        assert_eq!(
+            redact("token ghp_abc123 leaked", &["ghp_abc123".into()]),
+            "token *** leaked"
+        );
+        assert_eq!(
+            redact("see https://github.com/o/r", &[]),
+            "see https://github.com/o/r"
+        );
+    }
+}

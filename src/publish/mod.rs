@@ -1,0 +1,164 @@
+//! Publishing the rendered tree to the GitOps repository: a scratch clone,
+//! the tree written under a path (removing only files slipway wrote), one
+//! commit, a push that never forces, and retries when another job pushed
+//! first. Then, if asked, a pull request.
+
+pub mod git;
+pub mod github;
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+
+use crate::diff::{Comparison, compare, listing};
+use crate::write::{read_rendered, write_tree};
+use git::{Git, Push};
+
+/// Attempts at a push that keeps finding the branch moved.
+pub const MAX_ATTEMPTS: usize = 8;
+
+/// What to publish, and where.
+pub struct Request<'a> {
+    /// URL or path of the GitOps repository.
+    pub repo: &'a str,
+    /// Folder of the tree in the repository.
+    pub path: &'a str,
+    /// Branch to push to.
+    pub branch: &'a str,
+    /// Branch to start from when `branch` does not exist yet.
+    pub base: &'a str,
+    /// Subject line of the commit, instead of the default.
+    pub message: Option<&'a str>,
+    /// The commit of the blueprints the tree was rendered from.
+    pub source: Option<&'a str>,
+    /// The rendered tree, by path under `path`.
+    pub files: &'a BTreeMap<String, String>,
+    /// Strings to mask in everything printed (tokens).
+    pub secrets: Vec<String>,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// The branch already holds exactly this tree: nothing was committed.
+    Unchanged,
+    Published {
+        commit: String,
+        comparison: Comparison,
+        attempts: usize,
+    },
+}
+
+/// Publish the tree: commit it on top of the branch and push.
+pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
+    check_path(request.path)?;
+    let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
+    let git = Git::init(scratch.path(), request.repo, request.secrets.clone())?;
+    for attempt in 1..=MAX_ATTEMPTS {
+        let start =
+            [request.branch, request.base]
+                .into_iter()
+                .find_map(|b| match git.remote_has(b) {
+                    Ok(true) => Some(git.fetch(b).map(|()| b)),
+                    Ok(false) => None,
+                    Err(e) => Some(Err(e)),
+                });
+        git.start(request.branch, start.transpose()?)?;
+        let out = git.dir().join(request.path);
+        let before = read_rendered(&out)?;
+        write_tree(&out, request.files, |_| true)?;
+        if !git.stage(request.path)? {
+            return Ok(Outcome::Unchanged);
+        }
+        let comparison = compare(&before, request.files);
+        git.commit(&commit_message(request, &comparison))?;
+        match git.push(request.branch)? {
+            Push::Pushed => {
+                return Ok(Outcome::Published {
+                    commit: git.head()?,
+                    comparison,
+                    attempts: attempt,
+                });
+            }
+            Push::Behind => std::thread::sleep(backoff(attempt)),
+        }
+    }
+    bail!(
+        "gave up after {MAX_ATTEMPTS} attempts: `{}` kept moving while slipway pushed",
+        request.branch
+    )
+}
+
+/// The folder must be a plain relative path inside the repository.
+fn check_path(path: &str) -> anyhow::Result<()> {
+    let plain = Path::new(path)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if path.is_empty() || !plain {
+        bail!("`--path {path}` must be a relative folder inside the repository");
+    }
+    Ok(())
+}
+
+/// Wait longer after each rejected push, with jitter so that racing jobs
+/// do not retry in lockstep.
+fn backoff(attempt: usize) -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let jitter = u64::from((nanos ^ std::process::id()) % 250);
+    Duration::from_millis(100 * attempt as u64 + jitter)
+}
+
+/// Names the source commit and summarises the change.
+pub fn commit_message(request: &Request<'_>, comparison: &Comparison) -> String {
+    let subject = request.message.map_or_else(
+        || {
+            format!(
+                "slipway: publish rendered manifests ({})",
+                short_summary(comparison)
+            )
+        },
+        str::to_owned,
+    );
+    let source = request.source.map_or_else(
+        || "a working tree that is not a git checkout".to_owned(),
+        |s| format!("commit {s}"),
+    );
+    format!(
+        "{subject}\n\nRendered by slipway from {source}.\n\n{}",
+        body(comparison)
+    )
+}
+
+/// `3 added, 1 changed, 2 removed`, leaving out what is zero.
+fn short_summary(comparison: &Comparison) -> String {
+    use crate::diff::Change::{Added, Changed, Removed};
+    let parts: Vec<String> = [(Added, "added"), (Changed, "changed"), (Removed, "removed")]
+        .into_iter()
+        .map(|(change, word)| (comparison.count(change), word))
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, word)| format!("{n} {word}"))
+        .collect();
+    parts.join(", ")
+}
+
+/// The change, object by object (at most [`LISTED`] lines), and a summary.
+pub fn body(comparison: &Comparison) -> String {
+    let listed = listing(comparison);
+    let lines: Vec<&str> = listed.lines().collect();
+    let mut text: String = lines
+        .iter()
+        .take(LISTED)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if lines.len() > LISTED {
+        text.push_str(&format!("... and {} more\n", lines.len() - LISTED));
+    }
+    text.push_str(&comparison.summary());
+    text
+}
+
+/// Objects listed by name in a commit message or pull request.
+const LISTED: usize = 50;

@@ -1,0 +1,446 @@
+//! `slipway publish` against real git: bare repositories in temp folders as
+//! the GitOps remote, and a real local HTTP server in place of GitHub.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use crate::cli::project;
+use crate::support::{Run, root};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A bare repository and a project that publishes into it.
+struct Setup {
+    project: tempfile::TempDir,
+    remote: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let remote = tempfile::tempdir().expect("tempdir");
+        git(
+            remote.path(),
+            &["init", "--quiet", "--bare", "--initial-branch=main"],
+        );
+        Setup {
+            project: project(&root().join("tests/fixtures/cases/validate-ok")),
+            remote,
+        }
+    }
+
+    fn repo(&self) -> String {
+        self.remote.path().display().to_string()
+    }
+
+    fn publish(&self, extra: &[&str]) -> Run {
+        let repo = self.repo();
+        let mut args = vec!["publish", "--repo", repo.as_str()];
+        args.extend_from_slice(extra);
+        run_with(self.project.path(), &args, &[])
+    }
+
+    fn commits(&self, branch: &str) -> usize {
+        git(self.remote.path(), &["rev-list", "--count", branch])
+            .trim()
+            .parse()
+            .expect("count")
+    }
+
+    fn files(&self, branch: &str) -> Vec<String> {
+        git(
+            self.remote.path(),
+            &["ls-tree", "-r", "--name-only", branch],
+        )
+        .lines()
+        .map(str::to_owned)
+        .collect()
+    }
+}
+
+fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("GIT_AUTHOR_NAME", "test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env_remove("GITHUB_TOKEN")
+        .envs(env.iter().copied())
+        .output()
+        .expect("slipway runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn first_publish_commits_and_a_second_identical_one_does_not() {
+    let setup = Setup::new();
+    let first = setup.publish(&[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(first.stderr.contains("published "), "{}", first.stderr);
+    assert_eq!(setup.commits("main"), 1);
+    let files = setup.files("main");
+    assert!(
+        files.contains(&"rendered/dev/us-east-1/web/deployment-web.yaml".to_owned()),
+        "{files:?}"
+    );
+    assert!(files.contains(&"rendered/.slipway-manifest.json".to_owned()));
+    let message = git(setup.remote.path(), &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        message.starts_with("slipway: publish rendered manifests ("),
+        "{message}"
+    );
+    assert!(message.contains("Rendered by slipway from"), "{message}");
+    let second = setup.publish(&[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("nothing to publish"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(setup.commits("main"), 1, "no second commit");
+}
+
+#[test]
+fn removed_services_are_pruned_and_foreign_files_survive() {
+    let setup = Setup::new();
+    assert_eq!(setup.publish(&[]).code, 0);
+    // Someone else adds a file of their own beside the rendered tree.
+    let clone = tempfile::tempdir().expect("tempdir");
+    git(clone.path(), &["clone", "--quiet", &setup.repo(), "."]);
+    fs::write(
+        clone.path().join("rendered/dev/us-east-1/worker/NOTES.md"),
+        "ours",
+    )
+    .expect("write");
+    fs::write(clone.path().join("README.md"), "gitops").expect("write");
+    git(clone.path(), &["add", "."]);
+    git(
+        clone.path(),
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "--quiet",
+            "-m",
+            "notes",
+        ],
+    );
+    git(clone.path(), &["push", "--quiet", "origin", "main"]);
+    fs::remove_file(setup.project.path().join("blueprints/worker.yaml")).expect("remove");
+    let run = setup.publish(&[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("3 removed"), "{}", run.stderr);
+    let files = setup.files("main");
+    assert!(
+        !files.iter().any(|f| f.ends_with("deployment-worker.yaml")),
+        "{files:?}"
+    );
+    assert!(files.contains(&"rendered/dev/us-east-1/worker/NOTES.md".to_owned()));
+    assert!(files.contains(&"README.md".to_owned()));
+}
+
+#[test]
+fn racing_publishes_from_the_same_base_all_land() {
+    let setup = Setup::new();
+    let repo = setup.repo();
+    let dir: PathBuf = setup.project.path().to_path_buf();
+    let runs: Vec<Run> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let (repo, dir) = (repo.clone(), dir.clone());
+                scope.spawn(move || {
+                    let path = format!("team{i}");
+                    run_with(&dir, &["publish", "--repo", &repo, "--path", &path], &[])
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    assert_eq!(
+        setup.commits("main"),
+        4,
+        "every publish landed as its own commit"
+    );
+    let files = setup.files("main");
+    for i in 0..4 {
+        assert!(
+            files.contains(&format!("team{i}/dev/us-east-1/web/deployment-web.yaml")),
+            "team{i} landed"
+        );
+    }
+}
+
+#[test]
+fn a_push_refused_by_a_hook_fails_cleanly_without_retrying() {
+    let setup = Setup::new();
+    let log = setup.remote.path().join("hook.log");
+    let hook = setup.remote.path().join("hooks/pre-receive");
+    fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho invoked >> {}\necho 'main is protected' >&2\nexit 1\n",
+            log.display()
+        ),
+    )
+    .expect("hook");
+    Command::new("chmod")
+        .args(["+x", &hook.display().to_string()])
+        .status()
+        .expect("chmod");
+    let run = setup.publish(&[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("was refused"), "{}", run.stderr);
+    assert!(run.stderr.contains("main is protected"), "{}", run.stderr);
+    assert_eq!(
+        fs::read_to_string(&log).expect("log").lines().count(),
+        1,
+        "no retry loop"
+    );
+}
+
+#[test]
+fn credentials_in_the_repository_url_are_never_printed() {
+    let setup = Setup::new();
+    let run = run_with(
+        setup.project.path(),
+        &[
+            "publish",
+            "--repo",
+            "http://deploy:hunter2-secret@127.0.0.1:9/gitops.git",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        !run.stderr.contains("hunter2-secret") && !run.stdout.contains("hunter2-secret"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("127.0.0.1"), "{}", run.stderr);
+}
+
+/// One recorded HTTP request.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: BTreeMap<String, String>,
+    body: serde_json::Value,
+}
+
+/// A local HTTP server that answers each request with the next scripted
+/// (status, body), records what it was sent, and closes the connection.
+fn github_server(script: Vec<(u16, serde_json::Value)>) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for (status, answer) in script {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("request line");
+            let mut parts = line.split_whitespace();
+            let (method, path) = (
+                parts.next().unwrap_or("").to_owned(),
+                parts.next().unwrap_or("").to_owned(),
+            );
+            let mut headers = BTreeMap::new();
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).expect("header");
+                let header = header.trim_end();
+                if header.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = header.split_once(':') {
+                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+                }
+            }
+            let length: usize = headers
+                .get("content-length")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).expect("body");
+            let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+            log.lock().expect("lock").push(Seen {
+                method,
+                path,
+                headers,
+                body,
+            });
+            let text = answer.to_string();
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+const TOKEN: &str = "ghp_test_token_123456";
+
+fn publish_pr(setup: &Setup, api: &str) -> Run {
+    let repo = setup.repo();
+    run_with(
+        setup.project.path(),
+        &[
+            "publish",
+            "--repo",
+            &repo,
+            "--pr",
+            "--github-repo",
+            "example/gitops",
+        ],
+        &[("GITHUB_TOKEN", TOKEN), ("GITHUB_API_URL", api)],
+    )
+}
+
+#[test]
+fn pr_opens_a_pull_request() {
+    let setup = Setup::new();
+    let created = serde_json::json!({"number": 12, "html_url": "https://github.example/example/gitops/pull/12"});
+    let (api, seen) = github_server(vec![(201, created)]);
+    let run = publish_pr(&setup, &api);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("opened pull request #12"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(TOKEN) && !run.stdout.contains(TOKEN));
+    assert_eq!(setup.commits("slipway/render"), 1, "the branch was pushed");
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.len(), 1);
+    let request = &seen[0];
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/repos/example/gitops/pulls")
+    );
+    assert_eq!(
+        request.headers.get("authorization").map(String::as_str),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(
+        request.headers.get("accept").map(String::as_str),
+        Some("application/vnd.github+json")
+    );
+    assert_eq!(request.body["head"], "slipway/render");
+    assert_eq!(request.body["base"], "main");
+    assert!(
+        request.body["body"]
+            .as_str()
+            .unwrap_or("")
+            .contains("added"),
+        "{}",
+        request.body
+    );
+}
+
+#[test]
+fn pr_updates_the_pull_request_that_already_exists() {
+    let setup = Setup::new();
+    let exists = serde_json::json!({
+        "message": "Validation Failed",
+        "errors": [{"resource": "PullRequest", "code": "custom", "message": "A pull request already exists for example:slipway/render."}]
+    });
+    let listed = serde_json::json!([{"number": 7}]);
+    let updated = serde_json::json!({"number": 7, "html_url": "https://github.example/example/gitops/pull/7"});
+    let (api, seen) = github_server(vec![(422, exists), (200, listed), (200, updated)]);
+    let run = publish_pr(&setup, &api);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("updated pull request #7"),
+        "{}",
+        run.stderr
+    );
+    let seen = seen.lock().expect("lock");
+    let calls: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("POST", "/repos/example/gitops/pulls"),
+            (
+                "GET",
+                "/repos/example/gitops/pulls?state=open&head=example:slipway/render&base=main"
+            ),
+            ("PATCH", "/repos/example/gitops/pulls/7"),
+        ]
+    );
+    assert!(
+        seen[2].body["body"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unchanged"),
+        "{}",
+        seen[2].body
+    );
+    assert!(seen.iter().all(|s| {
+        s.headers
+            .get("authorization")
+            .is_some_and(|a| a.ends_with(TOKEN))
+    }));
+}
+
+#[test]
+fn pr_without_a_token_is_refused_before_anything_is_pushed() {
+    let setup = Setup::new();
+    let repo = setup.repo();
+    let run = run_with(
+        setup.project.path(),
+        &[
+            "publish",
+            "--repo",
+            &repo,
+            "--pr",
+            "--github-repo",
+            "example/gitops",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("GITHUB_TOKEN"), "{}", run.stderr);
+    let heads = git(setup.remote.path(), &["for-each-ref", "refs/heads"]);
+    assert!(heads.is_empty(), "nothing pushed: {heads}");
+}
