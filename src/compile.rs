@@ -2,7 +2,7 @@
 //! template -> resolve -> lower -> check. Commands call this; only `load`
 //! touches the filesystem, and nothing here writes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::check;
@@ -125,6 +125,7 @@ impl Project {
                 let objects = lower::cluster(model);
                 let external_principals = model.external_principals();
                 diagnostics.extend(check::cluster(&objects, &external_principals));
+                diagnostics.extend(policy::check_objects(&objects, &model.env.policy));
                 clusters.push(Cluster {
                     env: overlay.name().to_owned(),
                     region: Some(model.region.clone()),
@@ -148,6 +149,22 @@ impl Project {
         }
         normalize(&mut diagnostics, &self.sources);
         (clusters, diagnostics)
+    }
+
+    /// The rendered tree of some clusters (see [`crate::emit::tree`]), with
+    /// what policy finds in the bytes about to be written.
+    pub fn emit(&self, clusters: &[Cluster]) -> (BTreeMap<String, String>, Vec<Diagnostic>) {
+        let files = crate::emit::tree(clusters);
+        let mut diagnostics = Vec::new();
+        for overlay in self.inputs.overlays.values() {
+            let settings = environment(overlay).policy;
+            let prefix = format!("{}/", overlay.name());
+            diagnostics.extend(policy::check_tree(
+                files.iter().filter(|(p, _)| p.starts_with(&prefix)),
+                &settings,
+            ));
+        }
+        (files, diagnostics)
     }
 
     /// Resolve the selected services of one (environment, region) and run
@@ -229,6 +246,7 @@ fn environment(overlay: &OverlayInput) -> model::Environment {
         },
         tracing: env.tracing.clone(),
         namespace_origin: env.namespace.span,
+        policy: policy::Settings::new(production, &overlay.head.policy),
         gitops: env.argocd.as_ref().map(|argocd| model::GitOps {
             repo_url: argocd.repo_url.clone(),
             target_revision: argocd

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use super::{Output, Status, compile};
 use crate::compile::Selection;
 use crate::diff::{Change, compare};
-use crate::emit;
 use crate::write::read_rendered;
 
 /// Fail when the rendered tree is not what the blueprints and overlays
@@ -28,11 +27,10 @@ pub struct Args {
 const LISTED: usize = 20;
 
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
-    let clusters = match compile(out, &Selection::default())? {
-        Ok((_, clusters)) => clusters,
+    let fresh = match compile(out, &Selection::default())? {
+        Ok(compiled) => compiled.files,
         Err(status) => return Ok(status),
     };
-    let fresh = emit::tree(&clusters);
     let comparison = compare(&read_rendered(&args.against)?, &fresh);
     let dir = args.against.display();
     if comparison.is_empty() {

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use super::{Output, Status, compile};
 use crate::compile::Selection;
 use crate::diff::{Change, compare, listing, unified};
-use crate::emit;
 use crate::write::read_rendered;
 
 /// Show what a fresh render would change in a rendered tree, object by
@@ -35,11 +34,10 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         env: args.env.clone(),
         ..Selection::default()
     };
-    let clusters = match compile(out, &selection)? {
-        Ok((_, clusters)) => clusters,
+    let fresh = match compile(out, &selection)? {
+        Ok(compiled) => compiled.files,
         Err(_) => return Ok(Status::Failure),
     };
-    let fresh = emit::tree(&clusters);
     let prefix = args.env.as_ref().map(|env| format!("{env}/"));
     let mut rendered = read_rendered(&args.against)?;
     rendered.retain(|path, _| prefix.as_ref().is_none_or(|p| path.starts_with(p)));

@@ -8,6 +8,7 @@ mod publish;
 mod render;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -132,10 +133,7 @@ impl Output {
 /// Load, validate and render a selection of the project in the current
 /// folder, printing every diagnostic. `Err(status)` when the command must
 /// stop: invalid input (1) or an unknown environment, region or service (2).
-fn compile(
-    out: &Output,
-    selection: &Selection,
-) -> anyhow::Result<Result<(Project, Vec<Cluster>), Status>> {
+fn compile(out: &Output, selection: &Selection) -> anyhow::Result<Result<Compiled, Status>> {
     let (project, mut diagnostics) = open(Path::new("."))?;
     if !has_errors(&diagnostics) {
         if let Err(message) = project.check_selection(selection) {
@@ -145,10 +143,23 @@ fn compile(
     }
     let (clusters, found) = project.render(selection);
     diagnostics.extend(found);
+    let (files, found) = project.emit(&clusters);
+    diagnostics.extend(found);
     normalize(&mut diagnostics, &project.sources);
     out.diagnostics(&diagnostics, &project.sources);
     if has_errors(&diagnostics) {
         return Ok(Err(Status::Invalid));
     }
-    Ok(Ok((project, clusters)))
+    Ok(Ok(Compiled {
+        project,
+        clusters,
+        files,
+    }))
+}
+
+/// A selection rendered without errors: the objects, and the tree of files.
+struct Compiled {
+    project: Project,
+    clusters: Vec<Cluster>,
+    files: BTreeMap<String, String>,
 }

@@ -6,7 +6,6 @@ use anyhow::bail;
 
 use super::{Output, Status, compile};
 use crate::compile::{DEFAULT_GITOPS_PATH, Project, Selection};
-use crate::emit;
 use crate::publish::git::{redact, source_commit};
 use crate::publish::github::{DEFAULT_API, GitHub, repository_of};
 use crate::publish::{Outcome, Request, body, publish};
@@ -60,8 +59,8 @@ pub struct Args {
 const PR_BRANCH: &str = "slipway/render";
 
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
-    let (project, clusters) = match compile(out, &Selection::default())? {
-        Ok(compiled) => compiled,
+    let (project, files) = match compile(out, &Selection::default())? {
+        Ok(compiled) => (compiled.project, compiled.files),
         Err(status) => return Ok(status),
     };
     let path = tree_path(&project, args.path.as_deref())?;
@@ -79,7 +78,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         );
     }
     let github = args.pr.then(|| github(args)).transpose()?;
-    let files = emit::tree(&clusters);
+
     let source = source_commit(std::path::Path::new("."));
     let secrets: Vec<String> = std::env::var("GITHUB_TOKEN").ok().into_iter().collect();
     let repo = redact(&args.repo, &secrets);

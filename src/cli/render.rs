@@ -53,18 +53,18 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         region: args.region.clone(),
         service: args.service.clone(),
     };
-    let clusters = match compile(out, &selection)? {
-        Ok((_, clusters)) => clusters,
+    let compiled = match compile(out, &selection)? {
+        Ok(compiled) => compiled,
         Err(status) => return Ok(status),
     };
     match &args.output {
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(emit::stream(&clusters).as_bytes())?;
+            stdout.write_all(emit::stream(&compiled.clusters).as_bytes())?;
             stdout.flush()?;
         }
         Some(dir) => {
-            let files = emit::tree(&clusters);
+            let files = compiled.files;
             let report = write_tree(dir, &files, |path| in_scope(&selection, path))?;
             out.note(&format!(
                 "rendered {} objects into `{}`: {} written, {} unchanged, {} removed",

@@ -13,7 +13,7 @@ pub struct Args {}
 
 pub fn run(_args: &Args, out: &Output) -> anyhow::Result<Status> {
     let (project, clusters) = match compile(out, &Selection::default())? {
-        Ok(compiled) => compiled,
+        Ok(compiled) => (compiled.project, compiled.clusters),
         Err(status) => return Ok(status),
     };
     let objects: usize = clusters.iter().map(|c| c.objects.len()).sum();
@@ -21,7 +21,10 @@ pub fn run(_args: &Args, out: &Output) -> anyhow::Result<Status> {
         "ok: {}, {}, {}, {}",
         count(project.inputs.blueprints.len(), "service"),
         count(project.inputs.overlays.len(), "environment"),
-        count(clusters.len(), "cluster"),
+        count(
+            clusters.iter().filter(|c| c.region.is_some()).count(),
+            "cluster"
+        ),
         count(objects, "object")
     ));
     Ok(Status::Success)

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::node::de::Spanned;
@@ -10,6 +12,24 @@ use crate::node::de::Spanned;
 pub struct OverlayHead {
     pub metadata: OverlayMetadata,
     pub environment: Environment,
+    #[serde(default)]
+    pub policy: BTreeMap<String, RuleSetting>,
+}
+
+/// An overlay's setting of one policy rule.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSetting {
+    pub severity: RuleSeverity,
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleSeverity {
+    Error,
+    Warning,
+    Off,
 }
 
 #[derive(Debug, Deserialize)]

@@ -42,6 +42,8 @@ pub struct Environment {
     pub namespace_origin: Span,
     /// How Argo CD syncs the environment, if the overlay says.
     pub gitops: Option<GitOps>,
+    /// Severities of the policy rules here.
+    pub policy: crate::policy::Settings,
 }
 
 /// Argo CD settings of an environment, defaults applied.
@@ -118,6 +120,8 @@ pub struct Service {
     pub node_group: NodeGroup,
     pub spread_across_zones: bool,
     pub replicas: Replicas,
+    /// Where the lowest replica count was set (the blueprint's name if nowhere).
+    pub replicas_span: Span,
     pub disruption: Option<Disruption>,
     /// Files of all containers, served from one content-addressed ConfigMap.
     pub files: Vec<MountedFile>,
@@ -175,6 +179,11 @@ impl Service {
                 .as_ref()
                 .and_then(|p| p.spread_across_zones)
                 .unwrap_or(false),
+            replicas_span: raw
+                .scaling
+                .as_ref()
+                .and_then(|s| s.min_replicas.or(s.max_replicas))
+                .map_or(raw.metadata.name.span, |n| n.span),
             disruption: scaling::disruption(raw, &replicas, &mut diags),
             files: workload::files(raw, &mut diags),
             routes: traffic::routes(raw, &ports, &mut diags),

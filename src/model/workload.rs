@@ -12,6 +12,8 @@ use crate::source::Span;
 pub struct Container {
     pub name: String,
     pub image: String,
+    /// Where the image was set.
+    pub image_span: Span,
     pub command: Option<Vec<String>>,
     pub args: Option<Vec<String>>,
     pub env: Vec<EnvVar>,
@@ -102,6 +104,7 @@ pub(super) fn container(
     let resources = raw.resources.as_ref();
     Container {
         name: name.to_owned(),
+        image_span: raw.image.span,
         image: raw.image.value.clone(),
         command: raw.command.clone(),
         args: raw.args.clone(),

@@ -2,6 +2,7 @@
 //! then the semantic rules no schema can express are checked across files.
 //! All problems are collected, not just the first.
 
+mod credentials;
 pub mod schema;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -130,6 +131,7 @@ fn add_blueprint(inputs: &mut Inputs, tree: Node, stem: &str, diags: &mut Vec<Di
         check_name(team, "team", 63, diags);
     }
     check_blueprint_names(&tree, diags);
+    credentials::check(&tree, diags);
     if diags.len() > before {
         return;
     }
@@ -157,8 +159,10 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, stem: &str, diags: &mut Vec<Diag
     check_name(&head.metadata.name, "environment name", 63, diags);
     check_stem(&head.metadata.name, stem, diags);
     check_regions(&head, diags);
+    check_policy_ids(&tree, diags);
     for patch in patches(&tree) {
         check_blueprint_names(patch, diags);
+        credentials::check(patch, diags);
     }
     if diags.len() > before {
         return;
@@ -324,6 +328,23 @@ fn check_regions(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
                 );
             }
             primary = Some(region.name.span);
+        }
+    }
+}
+
+/// An overlay's `policy:` may only configure rules that exist.
+fn check_policy_ids(overlay: &Node, diags: &mut Vec<Diagnostic>) {
+    let ids: Vec<&str> = crate::policy::RULES.iter().map(|r| r.id).collect();
+    for entry in entries(overlay, &["policy"]) {
+        if !ids.contains(&entry.key.as_str()) {
+            let diag = Diagnostic::error(
+                entry.key_span,
+                format!("unknown policy rule `{}`", entry.key),
+            );
+            diags.push(match did_you_mean(&entry.key, ids.iter().copied()) {
+                Some(hint) => diag.with_hint(hint),
+                None => diag.with_hint(format!("rules: {}", ids.join(", "))),
+            });
         }
     }
 }

@@ -208,3 +208,49 @@ fn every_namespace_with_workloads_has_strict_mtls() {
         "{messages:#?}"
     );
 }
+
+/// Policy rules over rendered objects, both ways.
+fn policy_findings(edit: impl FnOnce(&mut Vec<Rendered>)) -> Vec<String> {
+    let (mut objects, _) = cluster();
+    let settings = slipway::policy::Settings::new(true, &Default::default());
+    assert!(
+        slipway::policy::check_objects(&objects, &settings).is_empty(),
+        "the unbroken set passes"
+    );
+    edit(&mut objects);
+    slipway::policy::check_objects(&objects, &settings)
+        .into_iter()
+        .map(|d| d.message)
+        .collect()
+}
+
+#[test]
+fn privileged_containers_and_host_network_are_refused() {
+    let messages = policy_findings(|o| {
+        if let Object::Deployment(d) = find(o, "Deployment", "orders") {
+            let spec = d.spec.template.spec.as_mut().expect("pod spec");
+            spec.host_network = Some(true);
+            let security = spec.containers[0]
+                .security_context
+                .as_mut()
+                .expect("security context");
+            security.privileged = Some(true);
+        }
+        if let Object::Rollout(r) = find(o, "Rollout", "checkout") {
+            r.spec
+                .template
+                .spec
+                .as_mut()
+                .expect("pod spec")
+                .host_network = Some(true);
+        }
+    });
+    assert_eq!(
+        messages,
+        [
+            "[no-host-network] Rollout `commerce-prod/checkout` uses the host network",
+            "[no-host-network] Deployment `commerce-prod/orders` uses the host network",
+            "[no-privileged] container `app` of Deployment `commerce-prod/orders` is privileged",
+        ]
+    );
+}
