@@ -151,6 +151,43 @@ impl Project {
         (clusters, diagnostics)
     }
 
+    /// One service's merged, template-expanded blueprint in one cluster, and
+    /// the layers it was merged from (for `explain`). The selection must
+    /// name an environment and a service; the region defaults to the
+    /// primary one.
+    pub fn merged(
+        &self,
+        selection: &Selection,
+    ) -> Result<(Node, Vec<(String, &Node)>), Vec<Diagnostic>> {
+        let overlay = selection
+            .env
+            .as_ref()
+            .and_then(|e| self.inputs.overlays.get(e))
+            .ok_or_else(Vec::new)?;
+        let blueprint = selection
+            .service
+            .as_ref()
+            .and_then(|s| self.inputs.blueprints.get(s))
+            .ok_or_else(Vec::new)?;
+        let regions = &overlay.head.environment.regions;
+        let region = match &selection.region {
+            Some(name) => regions.iter().find(|r| &r.name.value == name),
+            None => regions.iter().find(|r| r.primary).or(regions.first()),
+        }
+        .ok_or_else(Vec::new)?;
+        let templates = Templates::default();
+        let target = Target {
+            overlay,
+            region,
+            blueprint,
+            services: &self.inputs.service_names,
+            templates: &templates,
+        };
+        let mut diags = Vec::new();
+        let (tree, _, _) = target.expanded(&mut diags).ok_or(diags)?;
+        Ok((tree, layers(overlay, region, blueprint)))
+    }
+
     /// The rendered tree of some clusters (see [`crate::emit::tree`]), with
     /// what policy finds in the bytes about to be written.
     pub fn emit(&self, clusters: &[Cluster]) -> (BTreeMap<String, String>, Vec<Diagnostic>) {
@@ -221,6 +258,22 @@ fn selected(blueprint: &BlueprintInput, region: &Region, selection: &Selection) 
     in_region && selection.service.as_ref().is_none_or(|s| s == name)
 }
 
+/// The layers of the precedence chain for one service in one region,
+/// lowest first, each with a label: the blueprint, then the overlay's patches.
+fn layers<'a>(
+    overlay: &'a OverlayInput,
+    region: &Region,
+    blueprint: &'a BlueprintInput,
+) -> Vec<(String, &'a Node)> {
+    let patches = merge::labelled_chain(&overlay.tree, &region.name.value, &blueprint.name.value);
+    let patches = patches
+        .into_iter()
+        .map(|(label, node)| (format!("{} {label}", overlay.name()), node));
+    std::iter::once(("blueprint".to_owned(), &blueprint.tree))
+        .chain(patches)
+        .collect()
+}
+
 /// The environment-wide settings of an overlay.
 fn environment(overlay: &OverlayInput) -> model::Environment {
     let env = &overlay.head.environment;
@@ -289,7 +342,11 @@ struct Target<'a> {
 }
 
 impl Target<'_> {
-    fn resolve(&self, sources: &Sources, diags: &mut Vec<Diagnostic>) -> Option<Service> {
+    /// The merged blueprint with templates expanded, the namespace and the gateway.
+    fn expanded(
+        &self,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<(Node, Spanned<String>, Spanned<String>)> {
         let chain = merge::chain(
             &self.overlay.tree,
             &self.region.name.value,
@@ -299,9 +356,11 @@ impl Target<'_> {
         let (scope, namespace, gateway) = self.scope(&tree, diags)?;
         let before = diags.len();
         self.templates.expand(&mut tree, &scope, diags);
-        if diags.len() > before {
-            return None;
-        }
+        (diags.len() == before).then_some((tree, namespace, gateway))
+    }
+
+    fn resolve(&self, sources: &Sources, diags: &mut Vec<Diagnostic>) -> Option<Service> {
+        let (tree, namespace, gateway) = self.expanded(diags)?;
         let errors = schema::check(&tree, Schema::Blueprint);
         if !errors.is_empty() {
             let context = "found after merging overlays: a patch may have removed this (`null`) or created a partial entry";

@@ -7,6 +7,7 @@ pub mod crd;
 pub mod diag;
 pub mod diff;
 pub mod emit;
+pub mod explain;
 pub mod input;
 pub mod load;
 pub mod lower;

@@ -9,20 +9,42 @@
 
 use crate::node::{Node, Value};
 
-/// The patches that apply to `service` in `region`, lowest precedence first.
-pub fn chain<'a>(overlay: &'a Node, region: &str, service: &str) -> Vec<&'a Node> {
+/// The patches that apply to `service` in `region`, lowest precedence
+/// first, each with the name of its place in the overlay.
+pub fn labelled_chain<'a>(
+    overlay: &'a Node,
+    region: &str,
+    service: &str,
+) -> Vec<(String, &'a Node)> {
     let region_overrides = overlay.get("regionOverrides").and_then(|r| r.get(region));
     [
-        overlay.get("defaults"),
-        overlay.get("services").and_then(|s| s.get(service)),
-        region_overrides.and_then(|r| r.get("defaults")),
-        region_overrides
-            .and_then(|r| r.get("services"))
-            .and_then(|s| s.get(service)),
+        ("defaults".to_owned(), overlay.get("defaults")),
+        (
+            format!("services.{service}"),
+            overlay.get("services").and_then(|s| s.get(service)),
+        ),
+        (
+            format!("regionOverrides.{region}.defaults"),
+            region_overrides.and_then(|r| r.get("defaults")),
+        ),
+        (
+            format!("regionOverrides.{region}.services.{service}"),
+            region_overrides
+                .and_then(|r| r.get("services"))
+                .and_then(|s| s.get(service)),
+        ),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(label, node)| node.map(|n| (label, n)))
     .collect()
+}
+
+/// The patches that apply to `service` in `region`, lowest precedence first.
+pub fn chain<'a>(overlay: &'a Node, region: &str, service: &str) -> Vec<&'a Node> {
+    labelled_chain(overlay, region, service)
+        .into_iter()
+        .map(|(_, node)| node)
+        .collect()
 }
 
 /// A blueprint with every patch applied in order.

@@ -4,6 +4,7 @@
 
 mod check;
 mod diff;
+mod explain;
 mod publish;
 mod render;
 mod validate;
@@ -53,6 +54,7 @@ pub enum Command {
     Diff(diff::Args),
     Check(check::Args),
     Publish(publish::Args),
+    Explain(explain::Args),
 }
 
 /// How a command ended.
@@ -85,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Diff(args) => diff::run(&args, &out),
         Command::Check(args) => check::run(&args, &out),
         Command::Publish(args) => publish::run(&args, &out),
+        Command::Explain(args) => explain::run(&args, &out),
     }
 }
 

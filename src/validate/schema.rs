@@ -54,6 +54,54 @@ pub fn check(tree: &Node, schema: Schema) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// Is `path` a field of the blueprint contract? `Err` says where it leaves
+/// the contract, with a did-you-mean hint.
+pub fn check_field(path: &[crate::explain::Segment]) -> Result<(), String> {
+    use crate::explain::{Segment, display};
+    let schema = &BLUEPRINT.schema;
+    let mut node = schema;
+    for (depth, segment) in path.iter().enumerate() {
+        node = resolve_ref(schema, node);
+        let next = match segment {
+            Segment::Key(key) => node
+                .get("properties")
+                .and_then(|p| p.get(key))
+                .or_else(|| node.get("additionalProperties").filter(|a| a.is_object())),
+            Segment::Index(_) => node.get("items"),
+        };
+        let Some(next) = next else {
+            let known: Vec<&str> = node
+                .get("properties")
+                .and_then(Json::as_object)
+                .map(|p| p.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            let name = match segment {
+                Segment::Key(key) => key.clone(),
+                Segment::Index(i) => i.to_string(),
+            };
+            let hint = did_you_mean(&name, known.iter().copied())
+                .or_else(|| {
+                    (!known.is_empty()).then(|| format!("fields here: {}", known.join(", ")))
+                })
+                .unwrap_or_else(|| "this field has no parts".to_owned());
+            return Err(format!(
+                "`{}` is not a blueprint field; {hint}",
+                display(&path[..=depth])
+            ));
+        };
+        node = next;
+    }
+    Ok(())
+}
+
+fn resolve_ref<'a>(schema: &'a Json, node: &'a Json) -> &'a Json {
+    node.get("$ref")
+        .and_then(Json::as_str)
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+        .and_then(|name| schema.get("$defs")?.get(name))
+        .unwrap_or(node)
+}
+
 fn segments(location: &jsonschema::paths::Location) -> Vec<String> {
     location.iter().map(|s| s.to_string()).collect()
 }

@@ -3,6 +3,7 @@
 mod argocd;
 mod check;
 mod cli;
+mod explain;
 mod gitops;
 mod golden;
 mod hardening;
