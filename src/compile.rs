@@ -155,10 +155,7 @@ impl Project {
     /// the layers it was merged from (for `explain`). The selection must
     /// name an environment and a service; the region defaults to the
     /// primary one.
-    pub fn merged(
-        &self,
-        selection: &Selection,
-    ) -> Result<(Node, Vec<(String, &Node)>), Vec<Diagnostic>> {
+    pub fn merged(&self, selection: &Selection) -> Result<(Node, Layers<'_>), Vec<Diagnostic>> {
         let overlay = selection
             .env
             .as_ref()
@@ -257,6 +254,9 @@ fn selected(blueprint: &BlueprintInput, region: &Region, selection: &Selection) 
         .is_none_or(|only| only.iter().any(|s| &s.value == name));
     in_region && selection.service.as_ref().is_none_or(|s| s == name)
 }
+
+/// Labelled layers of the precedence chain, lowest precedence first.
+pub type Layers<'a> = Vec<(String, &'a Node)>;
 
 /// The layers of the precedence chain for one service in one region,
 /// lowest first, each with a label: the blueprint, then the overlay's patches.
