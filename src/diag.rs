@@ -238,3 +238,145 @@ fn mask(text: &str, span: Span) -> String {
     out.push_str(&text[end..]);
     out
 }
+
+/// Start and end (1-based line and column) of a span.
+fn bounds(span: Span, sources: &Sources) -> (crate::source::LineCol, crate::source::LineCol) {
+    let file = sources.get(span.file);
+    (
+        file.line_col(span.start as usize),
+        file.line_col(span.end as usize),
+    )
+}
+
+impl Diagnostic {
+    fn severity_name(&self) -> &'static str {
+        match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+
+    /// One diagnostic as a JSON object, for machines: severity, message,
+    /// file, line, column, endLine, endColumn, label, hint, related.
+    /// Never the source text, so never a secret.
+    pub fn to_json(&self, sources: &Sources) -> serde_json::Value {
+        let mut object = serde_json::Map::new();
+        object.insert("severity".into(), self.severity_name().into());
+        object.insert("message".into(), self.message.clone().into());
+        match &self.location {
+            Location::Span(span) => {
+                let (start, end) = bounds(*span, sources);
+                object.insert("file".into(), sources.get(span.file).name.clone().into());
+                object.insert("line".into(), start.line.into());
+                object.insert("column".into(), start.col.into());
+                object.insert("endLine".into(), end.line.into());
+                object.insert("endColumn".into(), end.col.into());
+            }
+            Location::File(name) => {
+                object.insert("file".into(), name.clone().into());
+            }
+        }
+        if !self.label.is_empty() {
+            object.insert("label".into(), self.label.clone().into());
+        }
+        if let Some(hint) = &self.hint {
+            object.insert("hint".into(), hint.clone().into());
+        }
+        let related: Vec<serde_json::Value> = self
+            .related
+            .iter()
+            .map(|(span, label)| {
+                let (start, _) = bounds(*span, sources);
+                serde_json::json!({"file": sources.get(span.file).name, "line": start.line, "column": start.col, "label": label})
+            })
+            .collect();
+        if !related.is_empty() {
+            object.insert("related".into(), related.into());
+        }
+        serde_json::Value::Object(object)
+    }
+
+    /// A GitHub Actions workflow command (`::error file=…,line=…,col=…::…`),
+    /// so the finding shows on the pull request's line.
+    pub fn github_annotation(&self, sources: &Sources) -> String {
+        let mut properties = Vec::new();
+        match &self.location {
+            Location::Span(span) => {
+                let (start, end) = bounds(*span, sources);
+                properties.push(format!(
+                    "file={}",
+                    escape_property(&sources.get(span.file).name)
+                ));
+                properties.push(format!(
+                    "line={},col={},endLine={},endColumn={}",
+                    start.line, start.col, end.line, end.col
+                ));
+            }
+            Location::File(name) => properties.push(format!("file={}", escape_property(name))),
+        }
+        properties.push("title=slipway".into());
+        let message = match &self.hint {
+            Some(hint) => format!("{}\nhint: {hint}", self.message),
+            None => self.message.clone(),
+        };
+        format!(
+            "::{} {}::{}",
+            self.severity_name(),
+            properties.join(","),
+            escape_data(&message)
+        )
+    }
+}
+
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (Sources, Diagnostic) {
+        let mut sources = Sources::default();
+        let id = sources.add(
+            "blueprints/web.yaml".into(),
+            "web.yaml".into(),
+            "a: 1\nscaling: {maxReplica: 4}\n".into(),
+        );
+        let span = Span {
+            file: id,
+            start: 15,
+            end: 25,
+        };
+        (
+            sources,
+            Diagnostic::error(span, "unknown field `maxReplica`")
+                .with_hint("did you mean `maxReplicas`?"),
+        )
+    }
+
+    #[test]
+    fn json_names_file_line_and_column() {
+        let (sources, diag) = sample();
+        assert_eq!(
+            diag.to_json(&sources).to_string(),
+            r#"{"severity":"error","message":"unknown field `maxReplica`","file":"blueprints/web.yaml","line":2,"column":11,"endLine":2,"endColumn":21,"hint":"did you mean `maxReplicas`?"}"#
+        );
+    }
+
+    #[test]
+    fn github_annotations_escape_what_they_must() {
+        let (sources, diag) = sample();
+        assert_eq!(
+            diag.github_annotation(&sources),
+            "::error file=blueprints/web.yaml,line=2,col=11,endLine=2,endColumn=21,title=slipway::unknown field `maxReplica`%0Ahint: did you mean `maxReplicas`?"
+        );
+        assert_eq!(escape_property("a,b:c%"), "a%2Cb%3Ac%25");
+    }
+}

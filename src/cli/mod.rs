@@ -33,12 +33,22 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Colour::Auto, global = true)]
     pub color: Colour,
 
+    /// How to print diagnostics on stderr: for people, or one JSON object per line
+    #[arg(long, value_enum, default_value_t = Format::Human, global = true)]
+    pub format: Format,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 const EXIT_CODES: &str =
     "Exit codes: 0 success, 1 invalid input (diagnostics on stderr), 2 usage or operational error.";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Colour {
@@ -80,6 +90,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
     let out = Output {
         colour: use_colour(cli.color, std::io::stderr().is_terminal()),
         colour_stdout: use_colour(cli.color, std::io::stdout().is_terminal()),
+        format: cli.format,
+        github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
     };
     match cli.command {
         Command::Render(args) => render::run(&args, &out),
@@ -104,6 +116,9 @@ fn use_colour(choice: Colour, terminal: bool) -> bool {
 pub struct Output {
     colour: bool,
     colour_stdout: bool,
+    format: Format,
+    /// Also print GitHub Actions annotations (`GITHUB_ACTIONS=true`).
+    github: bool,
 }
 
 impl Output {
@@ -112,14 +127,25 @@ impl Output {
         if diags.is_empty() {
             return;
         }
-        let text = render_diagnostics(diags, sources, self.colour);
-        let errors = diags.iter().filter(|d| d.is_error()).count();
-        let summary = match errors {
-            0 => String::new(),
-            1 => "error: 1 problem found; nothing was written\n".to_owned(),
-            n => format!("error: {n} problems found; nothing was written\n"),
+        let mut text = match self.format {
+            Format::Human => {
+                let errors = diags.iter().filter(|d| d.is_error()).count();
+                let summary = match errors {
+                    0 => String::new(),
+                    1 => "error: 1 problem found; nothing was written\n".to_owned(),
+                    n => format!("error: {n} problems found; nothing was written\n"),
+                };
+                render_diagnostics(diags, sources, self.colour) + &summary
+            }
+            Format::Json => diags
+                .iter()
+                .map(|d| d.to_json(sources).to_string() + "\n")
+                .collect(),
         };
-        let _ = write!(std::io::stderr().lock(), "{text}{summary}");
+        if self.github {
+            text.extend(diags.iter().map(|d| d.github_annotation(sources) + "\n"));
+        }
+        let _ = write!(std::io::stderr().lock(), "{text}");
     }
 
     /// Should data on stdout (a diff) be coloured?

@@ -100,6 +100,7 @@ fn every_failing_case_writes_nothing_and_names_a_location() {
                 l.contains("┌─ ")
                     || l.starts_with("error: blueprints/")
                     || l.starts_with("error: overlays/")
+                    || l.contains(r#""file":""#)
             });
             assert!(located, "{} names no file", entry.path().display());
         }
@@ -121,4 +122,26 @@ fn every_command_has_help_with_examples() {
             "{command} --help has examples"
         );
     }
+}
+
+#[test]
+fn github_actions_get_annotations_on_the_lines_responsible() {
+    let dir = project(&root().join("tests/fixtures/cases/unknown-field"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["validate"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("::error file=blueprints/web.yaml,line=24,col=27,endLine=24,endColumn=37,title=slipway::unknown field `maxReplica`%0Ahint: did you mean `maxReplicas`?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("┌─ blueprints/web.yaml:24:27"),
+        "the human report stays: {stderr}"
+    );
 }
