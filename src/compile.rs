@@ -54,16 +54,21 @@ pub fn has_errors(diagnostics: &[Diagnostic]) -> bool {
 /// Load and validate a project: the inputs that passed, and every
 /// diagnostic found. `Err` is operational (no project there).
 pub fn open(root: &Path) -> anyhow::Result<(Project, Vec<Diagnostic>)> {
+    Ok(validated(load(root)?))
+}
+
+/// Validate loaded inputs (from disk, or from memory for the fuzzer).
+pub fn validated(loaded: Loaded) -> (Project, Vec<Diagnostic>) {
     let Loaded {
         sources,
         files,
         blueprint_stems,
         mut diagnostics,
-    } = load(root)?;
+    } = loaded;
     let (inputs, found) = validate::inputs(&sources, &files, blueprint_stems);
     diagnostics.extend(found);
     normalize(&mut diagnostics, &sources);
-    Ok((Project { sources, inputs }, diagnostics))
+    (Project { sources, inputs }, diagnostics)
 }
 
 impl Project {

@@ -16,6 +16,22 @@ use crate::validate::schema::Schema;
 
 /// Largest input file accepted.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Size caps on the input; [`Limits::default`] is what slipway uses.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub file_bytes: u64,
+    pub total_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            file_bytes: MAX_FILE_BYTES,
+            total_bytes: MAX_TOTAL_BYTES,
+        }
+    }
+}
 /// Largest total input accepted.
 pub const MAX_TOTAL_BYTES: u64 = 512 * 1024 * 1024;
 
@@ -39,6 +55,11 @@ pub struct Loaded {
 /// sorted path order. Errors are operational (no such project); refused
 /// files are diagnostics.
 pub fn load(root: &Path) -> anyhow::Result<Loaded> {
+    load_with(root, Limits::default())
+}
+
+/// [`load`] with other size caps.
+pub fn load_with(root: &Path, limits: Limits) -> anyhow::Result<Loaded> {
     let root = root
         .canonicalize()
         .with_context(|| format!("cannot open project folder `{}`", root.display()))?;
@@ -58,7 +79,7 @@ pub fn load(root: &Path) -> anyhow::Result<Loaded> {
                     .blueprint_stems
                     .extend(path.file_stem().map(|s| s.to_string_lossy().into_owned()));
             }
-            match read(&path, &name, &mut total) {
+            match read(&path, &name, &mut total, limits) {
                 Ok(text) => {
                     if let Some(id) = add_text(&mut loaded, name, path, text) {
                         loaded.files.push((id, schema));
@@ -69,6 +90,41 @@ pub fn load(root: &Path) -> anyhow::Result<Loaded> {
         }
     }
     Ok(loaded)
+}
+
+/// Inputs given as bytes rather than read from disk (for the fuzzer):
+/// `(path, bytes)` with paths such as `blueprints/orders.yaml`. The same
+/// decoding and refusals apply as to files.
+pub fn from_memory(files: &[(&str, &[u8])]) -> Loaded {
+    let mut loaded = Loaded::default();
+    for (name, bytes) in files {
+        let Some((_, schema)) = INPUT_DIRS
+            .iter()
+            .find(|(dir, _)| name.starts_with(&format!("{dir}/")))
+        else {
+            continue;
+        };
+        let path = PathBuf::from(name);
+        if *schema == Schema::Blueprint {
+            loaded
+                .blueprint_stems
+                .extend(path.file_stem().map(|s| s.to_string_lossy().into_owned()));
+        }
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            loaded.diagnostics.push(Diagnostic::file_error(
+                *name,
+                format!(
+                    "file is {} bytes; the limit is {MAX_FILE_BYTES}",
+                    bytes.len()
+                ),
+            ));
+            continue;
+        }
+        if let Some(id) = add_text(&mut loaded, (*name).to_owned(), path, bytes.to_vec()) {
+            loaded.files.push((id, *schema));
+        }
+    }
+    loaded
 }
 
 /// Input files under `dir`, sorted; refused entries become diagnostics.
@@ -140,31 +196,38 @@ fn is_yaml(path: &Path) -> bool {
 }
 
 /// Read one file within the caps. `Err` is a refusal naming the file.
-fn read(path: &Path, name: &str, total: &mut u64) -> Result<Vec<u8>, Box<Diagnostic>> {
+fn read(
+    path: &Path,
+    name: &str,
+    total: &mut u64,
+    limits: Limits,
+) -> Result<Vec<u8>, Box<Diagnostic>> {
     let refuse = |message: String| Box::new(Diagnostic::file_error(name, message));
     let meta = fs::metadata(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
     if !meta.is_file() {
         return Err(refuse("not a regular file".into()));
     }
-    if meta.len() > MAX_FILE_BYTES {
+    if meta.len() > limits.file_bytes {
         return Err(Box::new(
-            Diagnostic::file_error(name, format!("file is {} bytes; the limit is {MAX_FILE_BYTES}", meta.len()))
+            Diagnostic::file_error(name, format!("file is {} bytes; the limit is {}", meta.len(), limits.file_bytes))
                 .with_hint("a blueprint or overlay is a few kilobytes; split large config files out of `files`"),
         ));
     }
     *total += meta.len();
-    if *total > MAX_TOTAL_BYTES {
+    if *total > limits.total_bytes {
         return Err(refuse(format!(
-            "input exceeds {MAX_TOTAL_BYTES} bytes in total"
+            "input exceeds {} bytes in total",
+            limits.total_bytes
         )));
     }
     let mut bytes = Vec::new();
     fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .and_then(|f| f.take(limits.file_bytes + 1).read_to_end(&mut bytes))
         .map_err(|e| refuse(format!("cannot read: {e}")))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    if bytes.len() as u64 > limits.file_bytes {
         return Err(refuse(format!(
-            "file grew past the limit of {MAX_FILE_BYTES} bytes while reading"
+            "file grew past the limit of {} bytes while reading",
+            limits.file_bytes
         )));
     }
     Ok(bytes)
@@ -221,5 +284,56 @@ fn decode(bytes: Vec<u8>) -> Result<String, String> {
             "file is not valid UTF-8 (invalid byte at offset {})",
             e.valid_up_to()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn total_input_size_is_capped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(dir.path().join("blueprints")).expect("mkdir");
+        for name in ["a", "b", "c"] {
+            fs::write(
+                dir.path().join(format!("blueprints/{name}.yaml")),
+                "x: 1\n".repeat(20),
+            )
+            .expect("write");
+        }
+        let limits = Limits {
+            file_bytes: 1000,
+            total_bytes: 250,
+        };
+        let loaded = load_with(dir.path(), limits).expect("loads");
+        assert_eq!(loaded.files.len(), 2, "the first two fit");
+        assert_eq!(loaded.diagnostics.len(), 1);
+        assert_eq!(
+            loaded.diagnostics[0].message,
+            "input exceeds 250 bytes in total"
+        );
+        let small = Limits {
+            file_bytes: 50,
+            total_bytes: 10_000,
+        };
+        let loaded = load_with(dir.path(), small).expect("loads");
+        assert_eq!(loaded.diagnostics.len(), 3);
+        assert_eq!(
+            loaded.diagnostics[0].message,
+            "file is 100 bytes; the limit is 50"
+        );
+    }
+
+    #[test]
+    fn inputs_from_memory_are_decoded_like_files() {
+        let loaded = from_memory(&[
+            ("blueprints/a.yaml", b"x: 1\n"),
+            ("overlays/dev.yaml", b"\xff\xfe"),
+            ("notes.txt", b"ignored"),
+        ]);
+        assert_eq!(loaded.files.len(), 1);
+        assert_eq!(loaded.diagnostics.len(), 1);
+        assert!(loaded.diagnostics[0].message.contains("UTF-16"));
     }
 }
