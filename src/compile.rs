@@ -2,8 +2,10 @@
 //! template -> resolve -> lower -> check. Commands call this; only `load`
 //! touches the filesystem, and nothing here writes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
+
+use rayon::prelude::*;
 
 use crate::check;
 use crate::diag::{Diagnostic, normalize};
@@ -109,51 +111,122 @@ impl Project {
     /// project whose inputs had errors too: what passed validation is
     /// rendered, so one run reports every problem.
     pub fn render(&self, selection: &Selection) -> (Vec<Cluster>, Vec<Diagnostic>) {
+        self.render_with(selection, |cluster| (vec![cluster], Vec::new()))
+    }
+
+    /// Render the selection straight to documents (path, YAML) in object
+    /// order, with every diagnostic, including what policy finds in the
+    /// bytes. Each cluster's typed objects are dropped as soon as they are
+    /// emitted, so memory holds documents, not objects.
+    pub fn render_documents(
+        &self,
+        selection: &Selection,
+    ) -> (Vec<(String, String)>, Vec<Diagnostic>) {
+        let (documents, mut diagnostics) = self.render_with(selection, |cluster| {
+            let documents = crate::emit::documents(std::slice::from_ref(&cluster));
+            let settings = self
+                .inputs
+                .overlays
+                .get(&cluster.env)
+                .map(|o| environment(o).policy);
+            let found = settings
+                .map(|s| policy::check_tree(documents.iter().map(|(p, d)| (p, d)), &s))
+                .unwrap_or_default();
+            (documents, found)
+        });
+        normalize(&mut diagnostics, &self.sources);
+        (documents, diagnostics)
+    }
+
+    /// Render every selected cluster and turn each into `T`s as soon as it
+    /// is lowered and checked.
+    fn render_with<T: Send>(
+        &self,
+        selection: &Selection,
+        finish: impl Fn(Cluster) -> (Vec<T>, Vec<Diagnostic>) + Sync,
+    ) -> (Vec<T>, Vec<Diagnostic>) {
         let templates = Templates::default();
-        let mut diagnostics = Vec::new();
-        let mut clusters = Vec::new();
-        let overlays = self.inputs.overlays.values();
-        for overlay in overlays.filter(|o| selection.env.as_ref().is_none_or(|e| e == o.name())) {
-            let regions = overlay.head.environment.regions.iter();
-            let models: Vec<model::Cluster> = regions
-                .filter(|r| {
-                    selection
-                        .region
-                        .as_ref()
-                        .is_none_or(|name| name == &r.name.value)
-                })
-                .filter_map(|region| {
-                    self.resolve(overlay, region, selection, &templates, &mut diagnostics)
-                })
-                .collect();
-            for model in &models {
-                let objects = lower::cluster(model);
-                let external_principals = model.external_principals();
-                diagnostics.extend(check::cluster(&objects, &external_principals));
-                diagnostics.extend(policy::check_objects(&objects, &model.env.policy));
-                clusters.push(Cluster {
-                    env: overlay.name().to_owned(),
-                    region: Some(model.region.clone()),
-                    objects,
-                    external_principals,
-                });
-            }
-            // Argo CD objects describe the whole environment: only a render
-            // of all of it has them.
-            let whole = selection.region.is_none() && selection.service.is_none();
-            if let (true, Some(first)) = (whole, models.first()) {
-                let objects = lower::argocd::environment(&first.env, &models);
-                diagnostics.extend(check::cluster(&objects, &BTreeSet::new()));
-                clusters.push(Cluster {
-                    env: overlay.name().to_owned(),
-                    region: None,
-                    objects,
-                    external_principals: BTreeSet::new(),
-                });
-            }
+        let overlays: Vec<&OverlayInput> = self
+            .inputs
+            .overlays
+            .values()
+            .filter(|o| selection.env.as_ref().is_none_or(|e| e == o.name()))
+            .collect();
+        let rendered: Vec<(Vec<T>, Vec<Diagnostic>)> = overlays
+            .par_iter()
+            .map(|overlay| self.render_environment(overlay, selection, &templates, &finish))
+            .collect();
+        let (mut out, mut diagnostics) = (Vec::new(), Vec::new());
+        for (items, found) in rendered {
+            out.extend(items);
+            diagnostics.extend(found);
         }
         normalize(&mut diagnostics, &self.sources);
-        (clusters, diagnostics)
+        (out, diagnostics)
+    }
+
+    /// The selected clusters of one environment, rendered in parallel, then
+    /// the environment's Argo CD objects.
+    fn render_environment<T: Send>(
+        &self,
+        overlay: &OverlayInput,
+        selection: &Selection,
+        templates: &Templates,
+        finish: &(impl Fn(Cluster) -> (Vec<T>, Vec<Diagnostic>) + Sync),
+    ) -> (Vec<T>, Vec<Diagnostic>) {
+        let regions: Vec<&Region> = overlay
+            .head
+            .environment
+            .regions
+            .iter()
+            .filter(|r| {
+                selection
+                    .region
+                    .as_ref()
+                    .is_none_or(|name| name == &r.name.value)
+            })
+            .collect();
+        let resolved: Vec<(Option<model::Cluster>, Vec<Diagnostic>)> = regions
+            .par_iter()
+            .map(|region| self.resolve(overlay, region, selection, templates))
+            .collect();
+        let mut diagnostics = Vec::new();
+        let mut models = Vec::new();
+        for (model, found) in resolved {
+            diagnostics.extend(found);
+            models.extend(model);
+        }
+        let lowered: Vec<(Vec<T>, Vec<Diagnostic>)> = models
+            .par_iter()
+            .map(|model| {
+                let (cluster, mut found) = lower_cluster(overlay, model);
+                let (items, more) = finish(cluster);
+                found.extend(more);
+                (items, found)
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (items, found) in lowered {
+            out.extend(items);
+            diagnostics.extend(found);
+        }
+        // Argo CD objects describe the whole environment: only a render of
+        // all of it has them.
+        let whole = selection.region.is_none() && selection.service.is_none();
+        if let (true, Some(first)) = (whole, models.first()) {
+            let objects = lower::argocd::environment(&first.env, &models);
+            diagnostics.extend(check::cluster(&objects, &BTreeSet::new()));
+            let cluster = Cluster {
+                env: overlay.name().to_owned(),
+                region: None,
+                objects,
+                external_principals: BTreeSet::new(),
+            };
+            let (items, found) = finish(cluster);
+            out.extend(items);
+            diagnostics.extend(found);
+        }
+        (out, diagnostics)
     }
 
     /// One service's merged, template-expanded blueprint in one cluster, and
@@ -190,22 +263,6 @@ impl Project {
         Ok((tree, layers(overlay, region, blueprint)))
     }
 
-    /// The rendered tree of some clusters (see [`crate::emit::tree`]), with
-    /// what policy finds in the bytes about to be written.
-    pub fn emit(&self, clusters: &[Cluster]) -> (BTreeMap<String, String>, Vec<Diagnostic>) {
-        let files = crate::emit::tree(clusters);
-        let mut diagnostics = Vec::new();
-        for overlay in self.inputs.overlays.values() {
-            let settings = environment(overlay).policy;
-            let prefix = format!("{}/", overlay.name());
-            diagnostics.extend(policy::check_tree(
-                files.iter().filter(|(p, _)| p.starts_with(&prefix)),
-                &settings,
-            ));
-        }
-        (files, diagnostics)
-    }
-
     /// Resolve the selected services of one (environment, region) and run
     /// the checks across them; `None` if any was refused.
     fn resolve(
@@ -214,24 +271,33 @@ impl Project {
         region: &Region,
         selection: &Selection,
         templates: &Templates,
-        diagnostics: &mut Vec<Diagnostic>,
-    ) -> Option<model::Cluster> {
-        let before = diagnostics.len();
-        let mut services = Vec::new();
-        for blueprint in self
+    ) -> (Option<model::Cluster>, Vec<Diagnostic>) {
+        let blueprints: Vec<&BlueprintInput> = self
             .inputs
             .blueprints
             .values()
             .filter(|b| selected(b, region, selection))
-        {
-            let target = Target {
-                overlay,
-                region,
-                blueprint,
-                services: &self.inputs.service_names,
-                templates,
-            };
-            services.extend(target.resolve(&self.sources, diagnostics));
+            .collect();
+        let resolved: Vec<(Option<Service>, Vec<Diagnostic>)> = blueprints
+            .par_iter()
+            .map(|blueprint| {
+                let target = Target {
+                    overlay,
+                    region,
+                    blueprint,
+                    services: &self.inputs.service_names,
+                    templates,
+                };
+                let mut diagnostics = Vec::new();
+                let service = target.resolve(&self.sources, &mut diagnostics);
+                (service, diagnostics)
+            })
+            .collect();
+        let mut diagnostics = Vec::new();
+        let mut services = Vec::with_capacity(resolved.len());
+        for (service, found) in resolved {
+            services.extend(service);
+            diagnostics.extend(found);
         }
         let model = model::Cluster {
             env: environment(overlay),
@@ -241,7 +307,8 @@ impl Project {
         };
         diagnostics.extend(model.check());
         diagnostics.extend(policy::check(&model));
-        (!has_errors(&diagnostics[before..])).then_some(model)
+        let ok = !has_errors(&diagnostics);
+        (ok.then_some(model), diagnostics)
     }
 }
 
@@ -277,6 +344,21 @@ fn layers<'a>(
     std::iter::once(("blueprint".to_owned(), &blueprint.tree))
         .chain(patches)
         .collect()
+}
+
+/// Lower one resolved cluster and check its objects.
+fn lower_cluster(overlay: &OverlayInput, model: &model::Cluster) -> (Cluster, Vec<Diagnostic>) {
+    let objects = lower::cluster(model);
+    let external_principals = model.external_principals();
+    let mut diagnostics = check::cluster(&objects, &external_principals);
+    diagnostics.extend(policy::check_objects(&objects, &model.env.policy));
+    let cluster = Cluster {
+        env: overlay.name().to_owned(),
+        region: Some(model.region.clone()),
+        objects,
+        external_principals,
+    };
+    (cluster, diagnostics)
 }
 
 /// The environment-wide settings of an overlay.

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -25,26 +26,31 @@ pub fn path_of(cluster: &Cluster, rendered: &Rendered) -> String {
     format!("{folder}/{}-{}.yaml", id.kind.to_ascii_lowercase(), id.name)
 }
 
-/// The rendered tree: relative path -> YAML, one object per file.
-pub fn tree(clusters: &[Cluster]) -> BTreeMap<String, String> {
-    clusters
+/// Every object of some clusters as a YAML document, with its path in the
+/// rendered tree, in object order. Documents are emitted in parallel.
+pub fn documents(clusters: &[Cluster]) -> Vec<(String, String)> {
+    let objects: Vec<(&Cluster, &Rendered)> = clusters
         .iter()
-        .flat_map(|c| {
-            c.objects
-                .iter()
-                .map(move |r| (path_of(c, r), to_yaml(&r.object)))
-        })
+        .flat_map(|c| c.objects.iter().map(move |r| (c, r)))
+        .collect();
+    objects
+        .par_iter()
+        .map(|(cluster, rendered)| (path_of(cluster, rendered), to_yaml(&rendered.object)))
         .collect()
 }
 
-/// All objects as one multi-document stream, each headed by its path.
-pub fn stream(clusters: &[Cluster]) -> String {
-    let mut out = String::new();
-    for cluster in clusters {
-        for rendered in &cluster.objects {
-            let _ = writeln!(out, "---\n# Source: {}", path_of(cluster, rendered));
-            out.push_str(&to_yaml(&rendered.object));
-        }
+/// The rendered tree: relative path -> YAML, one object per file.
+pub fn tree(clusters: &[Cluster]) -> BTreeMap<String, String> {
+    documents(clusters).into_iter().collect()
+}
+
+/// Documents as one multi-document stream, each headed by its path.
+pub fn stream(documents: &[(String, String)]) -> String {
+    let mut out =
+        String::with_capacity(documents.iter().map(|(p, d)| p.len() + d.len() + 16).sum());
+    for (path, document) in documents {
+        let _ = writeln!(out, "---\n# Source: {path}");
+        out.push_str(document);
     }
     out
 }
@@ -160,27 +166,54 @@ const RESERVED: &[&str] = &[
 /// Can `text` be written without quotes and read back as the same string
 /// by YAML 1.1 and 1.2 readers alike? Conservative: when unsure, quote.
 pub fn is_plain_safe(text: &str) -> bool {
-    let Some(first) = text.chars().next() else {
+    let bytes = text.as_bytes();
+    let Some(&first) = bytes.first() else {
         return false;
     };
-    if RESERVED.contains(&text) || looks_numeric(text) || looks_like_date(text) {
+    if bytes.len() <= 5 && RESERVED.contains(&text) {
         return false;
     }
-    if "-?:,[]{}#&*!|>'\"%@` \t".contains(first)
-        && !(first == '-' && text.len() > 1 && !text[1..].starts_with(' '))
+    if (first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.'))
+        && (looks_numeric(text) || looks_like_date(text))
     {
         return false;
     }
-    let unsafe_char = text.chars().any(|c| {
-        c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}'
-    });
-    !(unsafe_char
-        || text.ends_with([' ', ':'])
-        || text.contains(": ")
-        || text.contains(" #")
-        || text.contains(":\t")
-        || text.starts_with("---")
-        || text.starts_with("..."))
+    if b"-?:,[]{}#&*!|>'\"%@` \t".contains(&first)
+        && !(first == b'-' && bytes.len() > 1 && bytes[1] != b' ')
+    {
+        return false;
+    }
+    if text.ends_with([' ', ':']) || text.starts_with("---") || text.starts_with("...") {
+        return false;
+    }
+    // One pass: control characters, `: `, ` #`, `:<tab>`, and the
+    // non-ASCII characters YAML treats as breaks or a byte order mark.
+    let mut previous = 0u8;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let unsafe_byte = match byte {
+            0..=0x1f | 0x7f => true,
+            b' ' => previous == b':',
+            b'#' => previous == b' ',
+            // A character's first byte; continuation bytes (0x80..0xC0) are not boundaries.
+            0xC0.. => {
+                matches!(
+                    text[i..].chars().next(),
+                    Some('\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}')
+                ) || is_c1(&text[i..])
+            }
+            _ => false,
+        };
+        if unsafe_byte {
+            return false;
+        }
+        previous = byte;
+    }
+    true
+}
+
+/// A C1 control character (U+0080 to U+009F) at the start of `rest`.
+fn is_c1(rest: &str) -> bool {
+    rest.chars().next().is_some_and(char::is_control)
 }
 
 /// Anything a YAML 1.1 or 1.2 reader might take for a number: ints in any

@@ -3,11 +3,12 @@
 //! no longer rendered. Ownership is tracked in a manifest of sha256 sums, so
 //! files slipway did not write are never touched.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, bail};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -44,18 +45,34 @@ pub fn write_tree(
         .canonicalize()
         .with_context(|| format!("cannot open `{}`", out.display()))?;
     let old = read_manifest(&root)?;
+    let folders: BTreeSet<&Path> = files
+        .keys()
+        .filter_map(|rel| Path::new(rel).parent())
+        .collect();
+    folders
+        .par_iter()
+        .try_for_each(|folder| make_folder(&root, folder))?;
+    // Files are independent: compare and write them in parallel.
+    let outcomes: Vec<(String, String, bool)> = files
+        .par_iter()
+        .map(|(rel, text)| {
+            let path = root.join(rel);
+            let same = fs::read(&path).is_ok_and(|bytes| bytes == text.as_bytes());
+            if !same {
+                write_file(&path, text.as_bytes())?;
+            }
+            Ok((rel.clone(), sha256(text.as_bytes()), !same))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let mut report = Report::default();
     let mut manifest = Manifest::default();
-    for (rel, text) in files {
-        let path = root.join(rel);
-        let sum = sha256(text.as_bytes());
-        if fs::read(&path).is_ok_and(|bytes| bytes == text.as_bytes()) {
-            report.unchanged += 1;
-        } else {
-            write_file(&root, &path, text.as_bytes())?;
+    for (rel, sum, written) in outcomes {
+        if written {
             report.written += 1;
+        } else {
+            report.unchanged += 1;
         }
-        manifest.files.insert(rel.clone(), sum);
+        manifest.files.insert(rel, sum);
     }
     for (rel, sum) in old.files {
         if files.contains_key(&rel) || check_relative(&rel).is_err() {
@@ -70,7 +87,7 @@ pub fn write_tree(
     }
     let json =
         serde_json::to_string_pretty(&manifest).context("cannot encode the manifest")? + "\n";
-    write_file(&root, &root.join(MANIFEST), json.as_bytes())?;
+    write_file(&root.join(MANIFEST), json.as_bytes())?;
     Ok(report)
 }
 
@@ -144,10 +161,11 @@ fn read_manifest(root: &Path) -> anyhow::Result<Manifest> {
     }
 }
 
-/// Write through a temporary file in the same folder, then rename over.
-fn write_file(root: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(root);
-    fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+/// Create a folder of the tree, and make sure it really is inside the root:
+/// a symlinked folder must not lead a write elsewhere.
+fn make_folder(root: &Path, rel: &Path) -> anyhow::Result<()> {
+    let dir = root.join(rel);
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let real = dir
         .canonicalize()
         .with_context(|| format!("cannot open `{}`", dir.display()))?;
@@ -157,14 +175,18 @@ fn write_file(root: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    Ok(())
+}
+
+/// Write through a temporary file in the same folder, then rename over.
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp: PathBuf = real.join(format!(".{name}.slipway-tmp"));
+    let tmp: PathBuf = path.with_file_name(format!(".{name}.slipway-tmp"));
     fs::write(&tmp, bytes).with_context(|| format!("cannot write `{}`", tmp.display()))?;
-    fs::rename(&tmp, real.join(&name))
-        .with_context(|| format!("cannot replace `{}`", path.display()))
+    fs::rename(&tmp, path).with_context(|| format!("cannot replace `{}`", path.display()))
 }
 
 /// Remove a file slipway wrote, then any folders that removal left empty.

@@ -28,7 +28,6 @@ fuzz_target!(|data: &[u8]| {
         ("overlays/dev.yaml", overlay),
     ]);
     let (project, _) = validated(loaded);
-    let (clusters, _) = project.render(&Selection::default());
-    let (files, _) = project.emit(&clusters);
-    std::hint::black_box(files);
+    let (documents, _) = project.render_documents(&Selection::default());
+    std::hint::black_box(documents);
 });

@@ -6,7 +6,6 @@ mod references;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::Diagnostic;
-use crate::emit::to_yaml;
 use crate::lower::{Object, ObjectId, Rendered};
 use crate::names;
 
@@ -72,7 +71,12 @@ fn check_object(rendered: &Rendered, id: &ObjectId, diags: &mut Vec<Diagnostic>)
         )));
     }
     if let Object::ConfigMap(config) = &rendered.object {
-        let size = to_yaml(config).len();
+        let size: usize = config
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
         if size > MAX_CONFIG_MAP_BYTES {
             diags.push(
                 at(format!(

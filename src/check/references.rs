@@ -2,7 +2,7 @@
 //! rendered objects of one cluster resolves. A failure names both the
 //! referring object and what it refers to.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use k8s_openapi::api::core::v1::{PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -16,37 +16,108 @@ use crate::lower::{Object, Rendered};
 
 type Labels = BTreeMap<String, String>;
 
+/// Labelled things of one namespace, found by their `app.kubernetes.io/name`
+/// (what slipway's selectors select by) without a scan of the cluster.
+struct ByLabels<'a, T> {
+    by_name: HashMap<(&'a str, &'a str), Vec<(&'a Labels, T)>>,
+    by_namespace: HashMap<&'a str, Vec<(&'a Labels, T)>>,
+}
+
+impl<'a, T: Copy> ByLabels<'a, T> {
+    fn new() -> Self {
+        ByLabels {
+            by_name: HashMap::new(),
+            by_namespace: HashMap::new(),
+        }
+    }
+
+    fn insert(&mut self, namespace: &'a str, labels: &'a Labels, item: T) {
+        if let Some(name) = labels.get(NAME_LABEL) {
+            self.by_name
+                .entry((namespace, name.as_str()))
+                .or_default()
+                .push((labels, item));
+        }
+        self.by_namespace
+            .entry(namespace)
+            .or_default()
+            .push((labels, item));
+    }
+
+    /// Items in `namespace` whose labels satisfy `matches`, looked up by the
+    /// name label when the selector has one.
+    fn matching(
+        &self,
+        namespace: &str,
+        name: Option<&String>,
+        matches: impl Fn(&Labels) -> bool,
+    ) -> Vec<T> {
+        let candidates = match name {
+            Some(name) => self.by_name.get(&(namespace, name.as_str())),
+            None => self.by_namespace.get(namespace),
+        };
+        candidates
+            .into_iter()
+            .flatten()
+            .filter(|(labels, _)| matches(labels))
+            .map(|(_, item)| *item)
+            .collect()
+    }
+}
+
+const NAME_LABEL: &str = "app.kubernetes.io/name";
+static NO_LABELS: Labels = BTreeMap::new();
+
 /// What the checks look objects up by.
 struct Index<'a> {
     /// (kind, namespace, name)
-    objects: BTreeMap<(&'static str, String, String), &'a Rendered>,
-    /// Pod templates of Deployments and Rollouts, by namespace.
-    pods: Vec<(String, &'a PodTemplateSpec)>,
+    objects: HashMap<(&'static str, &'a str, &'a str), &'a Rendered>,
+    /// Pod templates of Deployments and Rollouts.
+    pods: ByLabels<'a, &'a PodTemplateSpec>,
+    /// Services, by their own labels (for ServiceMonitors).
+    services: ByLabels<'a, &'a Service>,
 }
 
 impl<'a> Index<'a> {
     fn new(objects: &'a [Rendered]) -> Self {
         let mut index = Index {
-            objects: BTreeMap::new(),
-            pods: Vec::new(),
+            objects: HashMap::new(),
+            pods: ByLabels::new(),
+            services: ByLabels::new(),
         };
         for rendered in objects {
-            let id = rendered.object.id();
+            let meta = rendered.object.metadata();
+            let namespace = meta.namespace.as_deref().unwrap_or_default();
+            let (_, kind) = rendered.object.type_of();
             match &rendered.object {
-                Object::Deployment(d) => index.pods.push((id.namespace.clone(), &d.spec.template)),
-                Object::Rollout(r) => index.pods.push((id.namespace.clone(), &r.spec.template)),
+                Object::Deployment(d) => {
+                    index
+                        .pods
+                        .insert(namespace, pod_labels(&d.spec.template), &d.spec.template)
+                }
+                Object::Rollout(r) => {
+                    index
+                        .pods
+                        .insert(namespace, pod_labels(&r.spec.template), &r.spec.template)
+                }
+                Object::Service(s) => index.services.insert(
+                    namespace,
+                    s.metadata.labels.as_ref().unwrap_or(&NO_LABELS),
+                    s,
+                ),
                 _ => {}
             }
-            index
-                .objects
-                .insert((id.kind, id.namespace, id.name), rendered);
+            index.objects.insert(
+                (kind, namespace, meta.name.as_deref().unwrap_or_default()),
+                rendered,
+            );
         }
         index
     }
 
     fn get(&self, kind: &'static str, namespace: &str, name: &str) -> Option<&'a Object> {
         self.objects
-            .get(&(kind, namespace.to_owned(), name.to_owned()))
+            .get(&(kind, namespace, name))
             .map(|r| &r.object)
     }
 
@@ -60,19 +131,27 @@ impl<'a> Index<'a> {
     /// Pod templates in `namespace` whose labels `selector` matches.
     fn pods_matching(&self, namespace: &str, selector: &Labels) -> Vec<&'a PodTemplateSpec> {
         self.pods
-            .iter()
-            .filter(|(ns, pod)| ns == namespace && matches(selector, pod_labels(pod)))
-            .map(|(_, pod)| *pod)
-            .collect()
+            .matching(namespace, selector.get(NAME_LABEL), |labels| {
+                matches(selector, labels)
+            })
+    }
+
+    /// Services in `namespace` that a label selector selects.
+    fn services_matching(&self, namespace: &str, selector: &LabelSelector) -> Vec<&'a Service> {
+        let name = selector
+            .match_labels
+            .as_ref()
+            .and_then(|m| m.get(NAME_LABEL));
+        self.services
+            .matching(namespace, name, |labels| matches_selector(selector, labels))
     }
 }
 
 fn pod_labels(pod: &PodTemplateSpec) -> &Labels {
-    static EMPTY: Labels = BTreeMap::new();
     pod.metadata
         .as_ref()
         .and_then(|m| m.labels.as_ref())
-        .unwrap_or(&EMPTY)
+        .unwrap_or(&NO_LABELS)
 }
 
 fn matches(selector: &Labels, labels: &Labels) -> bool {
@@ -318,21 +397,7 @@ fn monitor_refs(
     monitor: &ServiceMonitor,
     broken: &mut impl FnMut(String),
 ) {
-    let services: Vec<&Service> = index
-        .objects
-        .iter()
-        .filter(|((kind, ns, _), _)| *kind == "Service" && ns == namespace)
-        .filter_map(|(_, r)| match &r.object {
-            Object::Service(s) => Some(s),
-            _ => None,
-        })
-        .filter(|s| {
-            matches_selector(
-                &monitor.spec.selector,
-                s.metadata.labels.as_ref().unwrap_or(&Labels::new()),
-            )
-        })
-        .collect();
+    let services = index.services_matching(namespace, &monitor.spec.selector);
     if services.is_empty() {
         broken(format!("{} selects no rendered Service", named(rendered)));
     }

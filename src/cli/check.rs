@@ -28,7 +28,7 @@ const LISTED: usize = 20;
 
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
     let fresh = match compile(out, &Selection::default())? {
-        Ok(compiled) => compiled.files,
+        Ok(compiled) => compiled.tree(),
         Err(status) => return Ok(status),
     };
     let comparison = compare(&read_rendered(&args.against)?, &fresh);

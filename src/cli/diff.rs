@@ -35,7 +35,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         ..Selection::default()
     };
     let fresh = match compile(out, &selection)? {
-        Ok(compiled) => compiled.files,
+        Ok(compiled) => compiled.tree(),
         Err(_) => return Ok(Status::Failure),
     };
     let prefix = args.env.as_ref().map(|env| format!("{env}/"));

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::compile::{Cluster, Project, Selection, has_errors, open};
+use crate::compile::{Project, Selection, has_errors, open};
 use crate::diag::{Diagnostic, normalize, render as render_diagnostics};
 use crate::source::Sources;
 
@@ -170,10 +170,9 @@ fn compile(out: &Output, selection: &Selection) -> anyhow::Result<Result<Compile
             return Ok(Err(Status::Failure));
         }
     }
-    let (clusters, found) = project.render(selection);
+    let (documents, found) = project.render_documents(selection);
     diagnostics.extend(found);
-    let (files, found) = project.emit(&clusters);
-    diagnostics.extend(found);
+    let clusters = clusters_in(&documents);
     normalize(&mut diagnostics, &project.sources);
     out.diagnostics(&diagnostics, &project.sources);
     if has_errors(&diagnostics) {
@@ -181,14 +180,35 @@ fn compile(out: &Output, selection: &Selection) -> anyhow::Result<Result<Compile
     }
     Ok(Ok(Compiled {
         project,
+        documents,
         clusters,
-        files,
     }))
 }
 
-/// A selection rendered without errors: the objects, and the tree of files.
+/// How many (environment, region) folders the documents fill.
+fn clusters_in(documents: &[(String, String)]) -> usize {
+    let clusters: std::collections::BTreeSet<(&str, &str)> = documents
+        .iter()
+        .filter_map(|(path, _)| {
+            let mut parts = path.split('/');
+            Some((parts.next()?, parts.next()?))
+        })
+        .filter(|(_, region)| !region.starts_with('_'))
+        .collect();
+    clusters.len()
+}
+
+/// A selection rendered without errors: the documents with their paths,
+/// in object order, and how many clusters they came from.
 struct Compiled {
     project: Project,
-    clusters: Vec<Cluster>,
-    files: BTreeMap<String, String>,
+    documents: Vec<(String, String)>,
+    clusters: usize,
+}
+
+impl Compiled {
+    /// The rendered tree: path -> document.
+    fn tree(self) -> BTreeMap<String, String> {
+        self.documents.into_iter().collect()
+    }
 }

@@ -60,7 +60,7 @@ const PR_BRANCH: &str = "slipway/render";
 
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
     let (project, files) = match compile(out, &Selection::default())? {
-        Ok(compiled) => (compiled.project, compiled.files),
+        Ok(compiled) => (compiled.project, compiled.documents.into_iter().collect()),
         Err(status) => return Ok(status),
     };
     let path = tree_path(&project, args.path.as_deref())?;

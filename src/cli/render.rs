@@ -60,11 +60,11 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
     match &args.output {
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(emit::stream(&compiled.clusters).as_bytes())?;
+            stdout.write_all(emit::stream(&compiled.documents).as_bytes())?;
             stdout.flush()?;
         }
         Some(dir) => {
-            let files = compiled.files;
+            let files = compiled.tree();
             let report = write_tree(dir, &files, |path| in_scope(&selection, path))?;
             out.note(&format!(
                 "rendered {} objects into `{}`: {} written, {} unchanged, {} removed",

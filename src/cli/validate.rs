@@ -12,19 +12,19 @@ use crate::compile::Selection;
 pub struct Args {}
 
 pub fn run(_args: &Args, out: &Output) -> anyhow::Result<Status> {
-    let (project, clusters) = match compile(out, &Selection::default())? {
-        Ok(compiled) => (compiled.project, compiled.clusters),
+    let (project, clusters, objects) = match compile(out, &Selection::default())? {
+        Ok(compiled) => (
+            compiled.project,
+            compiled.clusters,
+            compiled.documents.len(),
+        ),
         Err(status) => return Ok(status),
     };
-    let objects: usize = clusters.iter().map(|c| c.objects.len()).sum();
     out.note(&format!(
         "ok: {}, {}, {}, {}",
         count(project.inputs.blueprints.len(), "service"),
         count(project.inputs.overlays.len(), "environment"),
-        count(
-            clusters.iter().filter(|c| c.region.is_some()).count(),
-            "cluster"
-        ),
+        count(clusters, "cluster"),
         count(objects, "object")
     ));
     Ok(Status::Success)

@@ -8,6 +8,8 @@ pub mod schema;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::diag::Diagnostic;
 use crate::input::OverlayHead;
 use crate::names;
@@ -62,30 +64,27 @@ pub fn inputs(
     files: &[(FileId, Schema)],
     mut named: BTreeSet<String>,
 ) -> (Inputs, Vec<Diagnostic>) {
+    // Parsing and the schema check are per file: in parallel.
+    let checked: Vec<Checked> = files
+        .par_iter()
+        .map(|&(id, schema)| check_file(sources, id, schema))
+        .collect();
     let mut diags = Vec::new();
     let mut inputs = Inputs::default();
-    for &(id, schema) in files {
-        let file = sources.get(id);
-        let tree = match parse(file, id) {
-            Ok(tree) => tree,
-            Err(diag) => {
-                diags.push(diag);
-                continue;
-            }
-        };
-        let name = tree
-            .get("metadata")
-            .and_then(|m| m.get("name"))
-            .and_then(Node::as_str);
+    for Checked {
+        id,
+        schema,
+        name,
+        tree,
+        errors,
+    } in checked
+    {
+        diags.extend(errors);
         if let (Schema::Blueprint, Some(name)) = (schema, name) {
-            named.insert(name.to_owned());
+            named.insert(name);
         }
-        let errors = schema::check(&tree, schema);
-        if !errors.is_empty() {
-            diags.extend(errors);
-            continue;
-        }
-        let stem = file_stem(&file.path);
+        let Some(tree) = tree else { continue };
+        let stem = file_stem(&sources.get(id).path);
         match schema {
             Schema::Blueprint => add_blueprint(&mut inputs, tree, &stem, &mut diags),
             Schema::Overlay => add_overlay(&mut inputs, tree, &stem, &mut diags),
@@ -96,6 +95,42 @@ pub fn inputs(
     }
     inputs.service_names = named;
     (inputs, diags)
+}
+
+/// One file parsed and checked against its schema.
+struct Checked {
+    id: FileId,
+    schema: Schema,
+    /// `metadata.name`, when the file has one, valid or not.
+    name: Option<String>,
+    /// The tree, if it passed.
+    tree: Option<Node>,
+    errors: Vec<Diagnostic>,
+}
+
+fn check_file(sources: &Sources, id: FileId, schema: Schema) -> Checked {
+    let mut checked = Checked {
+        id,
+        schema,
+        name: None,
+        tree: None,
+        errors: Vec::new(),
+    };
+    match parse(sources.get(id), id) {
+        Err(diag) => checked.errors.push(diag),
+        Ok(tree) => {
+            checked.name = tree
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(Node::as_str)
+                .map(str::to_owned);
+            checked.errors = schema::check(&tree, schema);
+            if checked.errors.is_empty() {
+                checked.tree = Some(tree);
+            }
+        }
+    }
+    checked
 }
 
 fn file_stem(path: &Path) -> String {
