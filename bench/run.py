@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Time slipway against `helm template` and `kubectl kustomize` on the same
+synthetic platform (bench/generate.py), and report medians, ratios, peak RSS
+and MB/s of YAML as a markdown table.
+
+Usage:
+  bench/run.py [--sizes 10,100,1000,10000] [--runs 5] [--kustomize-limit 120]
+               [--slipway target/release/slipway] [--helm helm] [--work /tmp/slipway-bench]
+
+"One environment" is prod in its primary region for slipway, the prod values
+file for Helm, and the prod overlay for Kustomize: the same objects (one
+cluster). `render --all -o` writes every cluster of every environment.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def measure(command, runs, stdout_path=None, timeout=None, before=None):
+    """Median wall seconds, peak RSS in MiB, and the output size in bytes."""
+    times, peaks, size = [], [], 0
+    for _ in range(runs):
+        if before:
+            before()
+        out = open(stdout_path or os.devnull, "wb")
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(["/usr/bin/time", "-f", "%M"] + command, stdout=out, stderr=subprocess.PIPE, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            out.close()
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(command)} failed:\n{proc.stderr.decode()[-2000:]}")
+        times.append(elapsed)
+        peaks.append(int(proc.stderr.decode().strip().splitlines()[-1]) / 1024)
+        if stdout_path:
+            size = os.path.getsize(stdout_path)
+    return {"seconds": statistics.median(times), "rss_mib": max(peaks), "bytes": size}
+
+
+def generate(n, work, slipway, with_kustomize):
+    """The platform of size n; Kustomize bases only when they will be timed."""
+    folder = f"{work}/{n}"
+    done = f"{folder}/kustomize" if with_kustomize else f"{folder}/helm"
+    if os.path.exists(done):
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    subprocess.run([sys.executable, f"{HERE}/generate.py", str(n), folder], check=True, stdout=subprocess.DEVNULL)
+    if with_kustomize:
+        render = [slipway, "-C", f"{folder}/slipway", "render", "--env", "prod", "--region", "us-east-1", "-o", f"{folder}/rendered"]
+        subprocess.run(render, check=True, stderr=subprocess.DEVNULL)
+        subprocess.run([sys.executable, f"{HERE}/generate.py", str(n), folder, f"{folder}/rendered"], check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10,100,1000,10000")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--kustomize-limit", type=float, default=120)
+    parser.add_argument("--slipway", default=f"{ROOT}/target/release/slipway")
+    parser.add_argument("--helm", default="helm")
+    parser.add_argument("--work", default="/tmp/slipway-bench")
+    parser.add_argument("--all-limit", type=int, default=1000, help="largest N for render --all -o")
+    args = parser.parse_args()
+    results = {}
+    kustomize_gave_up = False
+    for n in [int(s) for s in args.sizes.split(",")]:
+        folder = generate(n, args.work, args.slipway, not kustomize_gave_up)
+        out = f"{folder}/out.yaml"
+        row = {}
+        row["slipway"] = measure([args.slipway, "-C", f"{folder}/slipway", "render", "--env", "prod", "--region", "us-east-1"], args.runs, out)
+        row["helm"] = measure([args.helm, "template", "bench", f"{folder}/helm/chart", "-f", f"{folder}/helm/values-prod.yaml"], args.runs, out)
+        if not kustomize_gave_up:
+            runs = args.runs if n <= 100 else 1
+            row["kustomize"] = measure(["kubectl", "kustomize", f"{folder}/kustomize/overlays/prod"], runs, out, timeout=args.kustomize_limit)
+            kustomize_gave_up = row["kustomize"] is None
+        tree = f"{folder}/tree"
+        if n <= args.all_limit:
+            row["slipway --all -o"] = measure(
+                [args.slipway, "-C", f"{folder}/slipway", "render", "--all", "-o", tree], max(1, args.runs // 2),
+                before=lambda: shutil.rmtree(tree, ignore_errors=True),
+            )
+            shutil.rmtree(tree, ignore_errors=True)
+        results[n] = row
+        print(f"N={n}: " + ", ".join(f"{k} {v['seconds']:.3f}s" if v else f"{k} over {args.kustomize_limit:.0f}s" for k, v in row.items()), file=sys.stderr)
+    check = measure([args.slipway, "-C", ROOT, "check", "--against", "golden"], 10)
+    report(results, check, args)
+    with open(f"{args.work}/results.json", "w") as f:
+        json.dump({"results": results, "check": check}, f, indent=1)
+
+
+def report(results, check, args):
+    print(f"| N | tool | median | peak RSS | YAML | MB/s | slipway is |")
+    print("|---|---|---|---|---|---|---|")
+    for n, row in results.items():
+        base = row["slipway"]["seconds"]
+        for tool, r in row.items():
+            if r is None:
+                print(f"| {n} | {tool} | over {args.kustomize_limit:.0f} s (stopped) | | | | |")
+                continue
+            mb = r["bytes"] / 1e6
+            rate = f"{mb / r['seconds']:.0f}" if r["bytes"] else ""
+            ratio = "" if tool.startswith("slipway") else f"{r['seconds'] / base:.0f}x faster"
+            size = f"{mb:.1f} MB" if r["bytes"] else ""
+            print(f"| {n} | {tool} | {r['seconds'] * 1000:.0f} ms | {r['rss_mib']:.0f} MiB | {size} | {rate} | {ratio} |")
+    sizes = sorted(results)
+    if 1000 in results and 10000 in results:
+        ratio = results[10000]["slipway"]["seconds"] / results[1000]["slipway"]["seconds"]
+        print(f"\nlinearity: N=10000 takes {ratio:.1f}x the time of N=1000 (target at most 12x); "
+              f"peak RSS at N=10000 {results[10000]['slipway']['rss_mib']:.0f} MiB (target under 1024)")
+    print(f"\n`slipway check` on the example platform: {check['seconds'] * 1000:.0f} ms (target under 50 ms)")
+
+
+if __name__ == "__main__":
+    main()
