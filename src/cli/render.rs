@@ -1,6 +1,5 @@
 //! `slipway render`
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use super::{Output, Status, compile};
@@ -59,9 +58,8 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
     };
     match &args.output {
         None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(emit::stream(&compiled.documents).as_bytes())?;
-            stdout.flush()?;
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            emit::write_stream(&compiled.documents, &mut stdout)?;
         }
         Some(dir) => {
             let files = compiled.tree();

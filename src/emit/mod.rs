@@ -4,11 +4,11 @@
 //! something else (`no`, `on`, `1.10`, `0755`, `2024-01-01`, `~`) is quoted.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::Value;
+
+mod writer;
 
 use crate::compile::Cluster;
 use crate::lower::Rendered;
@@ -44,109 +44,27 @@ pub fn tree(clusters: &[Cluster]) -> BTreeMap<String, String> {
     documents(clusters).into_iter().collect()
 }
 
-/// Documents as one multi-document stream, each headed by its path.
-pub fn stream(documents: &[(String, String)]) -> String {
-    let mut out =
-        String::with_capacity(documents.iter().map(|(p, d)| p.len() + d.len() + 16).sum());
+/// Write documents as one multi-document stream, each headed by its path.
+pub fn write_stream(
+    documents: &[(String, String)],
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     for (path, document) in documents {
-        let _ = writeln!(out, "---\n# Source: {path}");
-        out.push_str(document);
+        writeln!(out, "---\n# Source: {path}")?;
+        out.write_all(document.as_bytes())?;
     }
-    out
+    out.flush()
 }
 
 /// One object as a YAML document (no `---`), ending in a newline.
 pub fn to_yaml<T: Serialize>(object: &T) -> String {
-    // Typed objects always serialize: no maps with non-string keys, no NaN.
-    let value = serde_json::to_value(object).unwrap_or(Value::Null);
-    let mut out = String::new();
-    match &value {
-        Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0),
-        Value::Array(items) if !items.is_empty() => write_seq(&mut out, items, 0),
-        scalar => {
-            out.push_str(&inline(scalar, 0));
-            out.push('\n');
-        }
-    }
-    out
-}
-
-fn indent(out: &mut String, level: usize) {
-    out.extend(std::iter::repeat_n(' ', level));
-}
-
-fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, level: usize) {
-    for (i, (key, value)) in map.iter().enumerate() {
-        // The first entry of a map inside a sequence item follows the `- `.
-        if i > 0 || !out.ends_with("- ") {
-            indent(out, level);
-        }
-        out.push_str(&key_string(key));
-        out.push(':');
-        write_value(out, value, level);
-    }
-}
-
-fn write_seq(out: &mut String, items: &[Value], level: usize) {
-    for item in items {
-        if !out.ends_with("- ") {
-            indent(out, level);
-        }
-        out.push_str("- ");
-        match item {
-            Value::Object(map) if !map.is_empty() => write_map(out, map, level + 2),
-            Value::Array(inner) if !inner.is_empty() => write_seq(out, inner, level + 2),
-            scalar => {
-                out.push_str(&inline(scalar, level + 2));
-                out.push('\n');
-            }
-        }
-    }
-}
-
-/// The value after `key:`.
-fn write_value(out: &mut String, value: &Value, level: usize) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            out.push('\n');
-            write_map(out, map, level + 2);
-        }
-        Value::Array(items) if !items.is_empty() => {
-            out.push('\n');
-            write_seq(out, items, level + 2);
-        }
-        scalar => {
-            out.push(' ');
-            out.push_str(&inline(scalar, level + 2));
-            out.push('\n');
-        }
-    }
-}
-
-/// A scalar, or an empty collection, written on the current line.
-fn inline(value: &Value, level: usize) -> String {
-    match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => string(s, level),
-        Value::Array(_) => "[]".into(),
-        Value::Object(_) => "{}".into(),
-    }
-}
-
-/// A mapping key: plain or double-quoted, never a block.
-fn key_string(key: &str) -> String {
-    if is_plain_safe(key) {
-        key.to_owned()
-    } else {
-        double_quoted(key)
-    }
+    // Typed objects always serialize: string keys, finite numbers.
+    writer::to_yaml(object).unwrap_or_default()
 }
 
 /// A string: plain where that is unambiguous, a literal block for
 /// multi-line text, double-quoted otherwise.
-fn string(text: &str, level: usize) -> String {
+pub(crate) fn string(text: &str, level: usize) -> String {
     if is_plain_safe(text) {
         text.to_owned()
     } else if let Some(block) = literal_block(text, level) {
@@ -278,7 +196,7 @@ fn literal_block(text: &str, level: usize) -> Option<String> {
     Some(out)
 }
 
-fn double_quoted(text: &str) -> String {
+pub(crate) fn double_quoted(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
@@ -289,7 +207,7 @@ fn double_quoted(text: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             c if c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}') => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+                out.push_str(&format!("\\u{:04x}", c as u32));
             }
             c => out.push(c),
         }
