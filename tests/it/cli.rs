@@ -9,7 +9,7 @@ use std::path::Path;
 
 use clap::CommandFactory;
 
-use crate::support::{assert_golden, read_tree, root, run_in};
+use crate::support::{assert_golden, read_tree, root, run_in, run_with};
 
 fn copy_tree(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from)
@@ -127,15 +127,9 @@ fn every_command_has_help_with_examples() {
 #[test]
 fn github_actions_get_annotations_on_the_lines_responsible() {
     let dir = project(&root().join("tests/fixtures/cases/unknown-field"));
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["validate"])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("GITHUB_ACTIONS", "true")
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1));
+    let run = run_with(dir.path(), &["validate"], &[("GITHUB_ACTIONS", "true")]);
+    let stderr = run.stderr;
+    assert_eq!(run.code, 1);
     assert!(
         stderr.contains("::error file=blueprints/web.yaml,line=24,col=27,endLine=24,endColumn=37,title=slipway::unknown field `maxReplica`%0Ahint: did you mean `maxReplicas`?"),
         "{stderr}"

@@ -40,11 +40,20 @@ pub struct Run {
 
 /// Run the slipway binary in `dir`, without colour.
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    run_with(dir, args, &[])
+}
+
+/// Run the slipway binary in `dir` with extra environment variables, without
+/// colour and without a token from the environment of the test run.
+pub fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("RUST_BACKTRACE")
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GITHUB_ACTIONS")
+        .envs(env.iter().copied())
         .output()
         .expect("slipway runs");
     Run {
