@@ -203,7 +203,7 @@ pub fn authorization_policy(service: &Service, cluster: &Cluster) -> Authorizati
         .mesh
         .allow_from
         .iter()
-        .filter_map(|caller| cluster.services.iter().find(|s| &s.name == caller))
+        .filter_map(|caller| cluster.service(caller))
         .map(Service::principal)
         .collect();
     if !service.routes.is_empty() {

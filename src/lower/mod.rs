@@ -22,6 +22,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::crd::argo::{AnalysisTemplate, Rollout};
@@ -200,13 +201,19 @@ pub fn cluster(cluster: &model::Cluster) -> Vec<Rendered> {
         let objects = mesh::namespace(namespace, &cluster.env);
         out.extend(owned(owner, cluster.env.namespace_origin, objects));
     }
-    for service in &cluster.services {
-        out.extend(owned(
-            Owner::Service(service.name.clone()),
-            service.origin,
-            self::service(service, cluster),
-        ));
-    }
+    // Services lower independently: in parallel, kept in order.
+    let services: Vec<Vec<Rendered>> = cluster
+        .services
+        .par_iter()
+        .map(|service| {
+            owned(
+                Owner::Service(service.name.clone()),
+                service.origin,
+                self::service(service, cluster),
+            )
+        })
+        .collect();
+    out.extend(services.into_iter().flatten());
     for (route, origin) in mesh::gateway_routes(cluster) {
         out.push(Rendered {
             owner: Owner::Gateway,

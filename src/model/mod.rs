@@ -84,6 +84,15 @@ impl Cluster {
         traffic::route_conflicts(&self.services)
     }
 
+    /// The service of that name, if it is rendered in this cluster.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        // Services come in blueprint order, which is sorted by name.
+        self.services
+            .binary_search_by(|s| s.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.services[i])
+    }
+
     /// Mesh identities that are not rendered here but may be allowed to
     /// call services: the ingress gateways and Prometheus.
     pub fn external_principals(&self) -> BTreeSet<String> {
