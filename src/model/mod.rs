@@ -73,7 +73,7 @@ impl GitOps {
 pub struct Cluster {
     pub env: Environment,
     pub region: String,
-        /// The Argo CD cluster name of the region.
+    /// The Argo CD cluster name of the region.
     pub cluster: String,
     /// Sorted by name, as the blueprints are.
     pub services: Vec<Service>,
