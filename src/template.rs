@@ -58,6 +58,9 @@ impl Default for Templates {
     fn default() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Name the undefined variable in release builds too (minijinja
+        // turns its debug info off without debug assertions).
+        env.set_debug(true);
         env.set_fuel(Some(FUEL));
         // Booleans print as YAML and Kubernetes write them, not Python's `True`.
         env.set_formatter(|out, state, value| match value.kind() {
