@@ -64,13 +64,11 @@ pub fn to_yaml<T: Serialize>(object: &T) -> String {
 
 /// A string: plain where that is unambiguous, a literal block for
 /// multi-line text, double-quoted otherwise.
-pub(crate) fn string(text: &str, level: usize) -> String {
+pub(crate) fn string(out: &mut String, text: &str, level: usize) {
     if is_plain_safe(text) {
-        text.to_owned()
-    } else if let Some(block) = literal_block(text, level) {
-        block
-    } else {
-        double_quoted(text)
+        out.push_str(text);
+    } else if !literal_block(out, text, level) {
+        double_quoted(out, text);
     }
 }
 
@@ -88,7 +86,7 @@ pub fn is_plain_safe(text: &str) -> bool {
     let Some(&first) = bytes.first() else {
         return false;
     };
-    if bytes.len() <= 5 && RESERVED.contains(&text) {
+    if is_reserved(text) {
         return false;
     }
     if (first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.'))
@@ -96,13 +94,41 @@ pub fn is_plain_safe(text: &str) -> bool {
     {
         return false;
     }
-    if b"-?:,[]{}#&*!|>'\"%@` \t".contains(&first)
-        && !(first == b'-' && bytes.len() > 1 && bytes[1] != b' ')
+    if matches!(
+        first,
+        b'-' | b'?'
+            | b':'
+            | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'#'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+            | b' '
+            | b'\t'
+    ) && !(first == b'-' && bytes.len() > 1 && bytes[1] != b' ')
     {
         return false;
     }
     if text.ends_with([' ', ':']) || text.starts_with("---") || text.starts_with("...") {
         return false;
+    }
+    match scan_ascii(bytes) {
+        Ascii::Printable => return true,
+        Ascii::PrintableWithSpaces => {
+            return !bytes.windows(2).any(|pair| matches!(pair, b": " | b" #"));
+        }
+        Ascii::Other => {}
     }
     // One pass: control characters, `: `, ` #`, `:<tab>`, and the
     // non-ASCII characters YAML treats as breaks or a byte order mark.
@@ -127,6 +153,60 @@ pub fn is_plain_safe(text: &str) -> bool {
         previous = byte;
     }
     true
+}
+
+/// One of [`RESERVED`]; its first bytes are checked first, as most
+/// strings start with none of them.
+fn is_reserved(text: &str) -> bool {
+    let first = text.as_bytes().first().copied().unwrap_or_default();
+    text.len() <= 5
+        && matches!(
+            first,
+            b'y' | b'Y'
+                | b'n'
+                | b'N'
+                | b't'
+                | b'T'
+                | b'f'
+                | b'F'
+                | b'o'
+                | b'O'
+                | b'~'
+                | b'='
+                | b'<'
+        )
+        && RESERVED.contains(&text)
+}
+
+/// What [`scan_ascii`] found.
+#[derive(PartialEq, Eq, Debug)]
+enum Ascii {
+    /// Printable ASCII without spaces: nothing inside needs quoting.
+    Printable,
+    /// Printable ASCII with spaces: `: ` and ` #` need quoting.
+    PrintableWithSpaces,
+    /// Control or non-ASCII characters.
+    Other,
+}
+
+/// Classify the bytes in branch-free chunks, the common case for the
+/// strings of a manifest being short printable ASCII.
+fn scan_ascii(bytes: &[u8]) -> Ascii {
+    let (mut printable, mut spaces) = (true, false);
+    for chunk in bytes.chunks(16) {
+        for &b in chunk {
+            printable &= b.wrapping_sub(b' ') < 0x5f;
+            spaces |= b == b' ';
+        }
+        if !printable {
+            return Ascii::Other;
+        }
+    }
+    if spaces {
+        Ascii::PrintableWithSpaces
+    } else {
+        Ascii::Printable
+    }
 }
 
 /// A C1 control character (U+0080 to U+009F) at the start of `rest`.
@@ -156,21 +236,23 @@ fn looks_like_date(text: &str) -> bool {
 }
 
 /// A `|` block for readable multi-line text (config files), when the text
-/// can round-trip through one.
-fn literal_block(text: &str, level: usize) -> Option<String> {
+/// can round-trip through one; `false` (and nothing written) when not.
+fn literal_block(out: &mut String, text: &str, level: usize) -> bool {
     if !text.contains('\n') {
-        return None;
+        return false;
     }
     let printable = text
         .chars()
         .all(|c| c == '\n' || c == '\t' || !c.is_control())
         && !text.contains('\u{feff}');
-    let first_line = text.lines().find(|l| !l.is_empty())?;
+    let Some(first_line) = text.lines().find(|l| !l.is_empty()) else {
+        return false;
+    };
     if !printable
         || first_line.starts_with([' ', '\t'])
         || text.lines().any(|l| l.ends_with([' ', '\t']))
     {
-        return None;
+        return false;
     }
     let body = text.trim_end_matches('\n');
     let chomp = match text.len() - body.len() {
@@ -178,8 +260,8 @@ fn literal_block(text: &str, level: usize) -> Option<String> {
         1 => "",
         _ => "+",
     };
-    let mut out = format!("|{chomp}");
-    let pad = " ".repeat(level);
+    out.push('|');
+    out.push_str(chomp);
     for line in text[..if chomp == "+" {
         text.len() - 1
     } else {
@@ -189,15 +271,15 @@ fn literal_block(text: &str, level: usize) -> Option<String> {
     {
         out.push('\n');
         if !line.is_empty() {
-            out.push_str(&pad);
+            writer::indent(out, level);
             out.push_str(line);
         }
     }
-    Some(out)
+    true
 }
 
-pub(crate) fn double_quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
+pub(crate) fn double_quoted(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
     out.push('"');
     for c in text.chars() {
         match c {
@@ -207,13 +289,14 @@ pub(crate) fn double_quoted(text: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             c if c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}') => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
+                use std::fmt::Write;
+                // Writing to a String cannot fail.
+                let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
         }
     }
     out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -311,6 +394,8 @@ mod tests {
 
     #[test]
     fn quoting_escapes_control_characters() {
-        assert_eq!(double_quoted("a\"b\\c\u{1}"), "\"a\\\"b\\\\c\\u0001\"");
+        let mut out = String::new();
+        double_quoted(&mut out, "a\"b\\c\u{1}");
+        assert_eq!(out, "\"a\\\"b\\\\c\\u0001\"");
     }
 }

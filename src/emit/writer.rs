@@ -38,16 +38,25 @@ enum Slot {
     Item,
 }
 
+/// Where a collection was opened, which decides how its first child's
+/// line starts and how it is written if it stays empty.
+#[derive(Clone, Copy)]
+enum Opened {
+    /// As the document: the first child starts the output.
+    Root,
+    /// After `key:`: the first child goes on a new, indented line.
+    Value,
+    /// As a sequence item: `- ` is written; the first child follows it.
+    Item,
+}
+
 /// An open map or sequence.
 struct Frame {
     /// Column of a map's keys, or of a sequence's dashes.
     column: usize,
     /// Children written so far.
     children: usize,
-    /// What precedes the first child's line instead of the indentation.
-    first: String,
-    /// What the collection is written as if it has no children.
-    empty: String,
+    opened: Opened,
     is_map: bool,
 }
 
@@ -60,8 +69,8 @@ pub struct Writer {
 /// One object as a YAML document, ending in a newline.
 pub fn to_yaml<T: Serialize + ?Sized>(object: &T) -> Result<String, Error> {
     let mut writer = Writer {
-        out: String::with_capacity(2048),
-        stack: Vec::new(),
+        out: String::with_capacity(1024),
+        stack: Vec::with_capacity(16),
         slot: Slot::Root,
     };
     object.serialize(&mut writer)?;
@@ -69,48 +78,43 @@ pub fn to_yaml<T: Serialize + ?Sized>(object: &T) -> Result<String, Error> {
 }
 
 impl Writer {
-    /// The start of a child's line in the collection on top: the held-back
-    /// opening for the first child, else the indentation.
-    fn line_start(&mut self) -> String {
+    /// Start a child's line in the collection on top: nothing or a line
+    /// break for the first child (see [`Opened`]), else the indentation.
+    fn line_start(&mut self) {
         let Some(frame) = self.stack.last_mut() else {
-            return String::new();
+            return;
         };
         frame.children += 1;
-        if frame.children == 1 {
-            std::mem::take(&mut frame.first)
-        } else {
-            " ".repeat(frame.column)
+        match (frame.children, frame.opened) {
+            (1, Opened::Root | Opened::Item) => {}
+            (1, Opened::Value) => {
+                self.out.push('\n');
+                indent(&mut self.out, frame.column);
+            }
+            _ => indent(&mut self.out, frame.column),
         }
     }
 
     fn scalar(&mut self, text: &str, is_string: bool) {
         let slot = std::mem::replace(&mut self.slot, Slot::Item);
-        let render = |column: usize| {
-            if is_string {
-                string(text, column)
-            } else {
-                text.to_owned()
-            }
-        };
-        match slot {
-            Slot::Root | Slot::Key => {
-                self.out.push_str(&render(0));
-                self.out.push('\n');
-            }
+        let column = match slot {
+            Slot::Root | Slot::Key => 0,
             Slot::Value { column } => {
                 self.out.push(' ');
-                self.out.push_str(&render(column + 2));
-                self.out.push('\n');
+                column + 2
             }
             Slot::Item => {
-                let start = self.line_start();
-                let column = self.stack.last().map_or(0, |f| f.column);
-                self.out.push_str(&start);
+                self.line_start();
                 self.out.push_str("- ");
-                self.out.push_str(&render(column + 2));
-                self.out.push('\n');
+                self.stack.last().map_or(0, |f| f.column) + 2
             }
+        };
+        if is_string {
+            string(&mut self.out, text, column);
+        } else {
+            self.out.push_str(text);
         }
+        self.out.push('\n');
         self.restore_slot();
     }
 
@@ -124,59 +128,60 @@ impl Writer {
     }
 
     fn open(&mut self, is_map: bool) {
-        let empty_inline = if is_map { "{}" } else { "[]" };
         let slot = std::mem::replace(&mut self.slot, Slot::Root);
-        let frame = match slot {
-            Slot::Root | Slot::Key => Frame {
-                column: 0,
-                children: 0,
-                first: String::new(),
-                empty: format!("{empty_inline}\n"),
-                is_map,
-            },
-            Slot::Value { column } => Frame {
-                column: column + 2,
-                children: 0,
-                first: format!("\n{}", " ".repeat(column + 2)),
-                empty: format!(" {empty_inline}\n"),
-                is_map,
-            },
+        let (column, opened) = match slot {
+            Slot::Root | Slot::Key => (0, Opened::Root),
+            Slot::Value { column } => (column + 2, Opened::Value),
             Slot::Item => {
-                let start = self.line_start();
-                let dash = self.stack.last().map_or(0, |f| f.column);
-                Frame {
-                    column: dash + 2,
-                    children: 0,
-                    first: format!("{start}- "),
-                    empty: format!("{start}- {empty_inline}\n"),
-                    is_map,
-                }
+                self.line_start();
+                self.out.push_str("- ");
+                (self.stack.last().map_or(0, |f| f.column) + 2, Opened::Item)
             }
         };
-        self.stack.push(frame);
+        self.stack.push(Frame {
+            column,
+            children: 0,
+            opened,
+            is_map,
+        });
         self.restore_slot();
     }
 
+    /// An empty collection is written inline: `{}` or `[]`.
     fn close(&mut self) {
         if let Some(frame) = self.stack.pop() {
             if frame.children == 0 {
-                self.out.push_str(&frame.empty);
+                if let Opened::Value = frame.opened {
+                    self.out.push(' ');
+                }
+                self.out
+                    .push_str(if frame.is_map { "{}\n" } else { "[]\n" });
             }
         }
         self.restore_slot();
     }
 
     fn key(&mut self, key: &str) {
-        let start = self.line_start();
-        self.out.push_str(&start);
+        self.line_start();
         if is_plain_safe(key) {
             self.out.push_str(key);
         } else {
-            self.out.push_str(&double_quoted(key));
+            double_quoted(&mut self.out, key);
         }
         self.out.push(':');
         let column = self.stack.last().map_or(0, |f| f.column);
         self.slot = Slot::Value { column };
+    }
+}
+
+/// `column` spaces.
+pub(super) fn indent(out: &mut String, column: usize) {
+    const SPACES: &str = "                                                                ";
+    let mut left = column;
+    while left > 0 {
+        let n = left.min(SPACES.len());
+        out.push_str(&SPACES[..n]);
+        left -= n;
     }
 }
 
