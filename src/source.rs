@@ -26,6 +26,8 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     line_starts: Vec<usize>,
+    /// All ASCII: a character column is a byte column.
+    ascii: bool,
 }
 
 /// 1-based line and column (in characters) of a position.
@@ -43,6 +45,7 @@ impl SourceFile {
         Self {
             name,
             path,
+            ascii: text.is_ascii(),
             text,
             line_starts,
         }
@@ -53,6 +56,9 @@ impl SourceFile {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
             return self.text.len();
         };
+        if self.ascii {
+            return (start + char_col).min(self.line_end(start));
+        }
         self.text[start..]
             .char_indices()
             .take_while(|(_, c)| *c != '\n')
@@ -60,10 +66,13 @@ impl SourceFile {
             .map_or_else(|| self.line_end(start), |(i, _)| start + i)
     }
 
+    /// The offset of the `\n` ending the line that starts at `start`, or
+    /// the end of the text.
     fn line_end(&self, start: usize) -> usize {
-        self.text[start..]
-            .find('\n')
-            .map_or(self.text.len(), |i| start + i)
+        let next = self.line_starts.partition_point(|&s| s <= start);
+        self.line_starts
+            .get(next)
+            .map_or(self.text.len(), |&s| s - 1)
     }
 
     /// 1-based line and column of a byte offset.

@@ -47,6 +47,9 @@ pub fn check(tree: &Node, schema: Schema) -> Vec<Diagnostic> {
         Schema::Overlay => &*OVERLAY,
     };
     let instance = tree.to_json();
+    if compiled.validator.is_valid(&instance) {
+        return Vec::new();
+    }
     compiled
         .validator
         .iter_errors(&instance)
