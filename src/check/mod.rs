@@ -3,7 +3,9 @@
 
 mod references;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
+
+use rayon::prelude::*;
 
 use crate::diag::Diagnostic;
 use crate::lower::{Object, ObjectId, Rendered};
@@ -18,11 +20,28 @@ pub const MAX_CONFIG_MAP_BYTES: usize = 1024 * 1024;
 /// identities that live outside them (the ingress gateway, Prometheus).
 pub fn cluster(objects: &[Rendered], external: &BTreeSet<String>) -> Vec<Diagnostic> {
     let mut diags = references::check(objects, external);
-    let mut seen: BTreeMap<ObjectId, &Rendered> = BTreeMap::new();
+    diags.par_extend(objects.par_iter().flat_map_iter(|rendered| {
+        let mut found = Vec::new();
+        check_object(rendered, &rendered.object.id(), &mut found);
+        found
+    }));
+    duplicates(objects, &mut diags);
+    diags
+}
+
+/// Two objects of the same kind, namespace and name.
+fn duplicates(objects: &[Rendered], diags: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<(&str, &str, &str), &Rendered> = HashMap::with_capacity(objects.len());
     for rendered in objects {
-        let id = rendered.object.id();
-        check_object(rendered, &id, &mut diags);
-        if let Some(first) = seen.insert(id.clone(), rendered) {
+        let meta = rendered.object.metadata();
+        let (_, kind) = rendered.object.type_of();
+        let key = (
+            kind,
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        );
+        if let Some(first) = seen.insert(key, rendered) {
+            let id = rendered.object.id();
             diags.push(
                 Diagnostic::error(
                     rendered.origin,
@@ -36,7 +55,6 @@ pub fn cluster(objects: &[Rendered], external: &BTreeSet<String>) -> Vec<Diagnos
             );
         }
     }
-    diags
 }
 
 fn check_object(rendered: &Rendered, id: &ObjectId, diags: &mut Vec<Diagnostic>) {

@@ -8,6 +8,8 @@ use k8s_openapi::api::core::v1::{PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use rayon::prelude::*;
+
 use crate::crd::argo::Rollout;
 use crate::crd::istio::{AuthorizationPolicy, VirtualService};
 use crate::crd::monitoring::ServiceMonitor;
@@ -187,66 +189,77 @@ fn named(rendered: &Rendered) -> String {
 /// Prometheus).
 pub fn check(objects: &[Rendered], external: &BTreeSet<String>) -> Vec<Diagnostic> {
     let index = Index::new(objects);
-    let mut diags = Vec::new();
-    for rendered in objects {
-        let mut broken = |message: String| diags.push(Diagnostic::error(rendered.origin, message));
-        let namespace = rendered.object.id().namespace;
-        match &rendered.object {
-            Object::Service(service) => {
-                service_pods(&index, rendered, &namespace, service, &mut broken)
-            }
-            Object::HorizontalPodAutoscaler(hpa) => {
-                let target = &hpa.spec.scale_target_ref;
-                let kind = if target.kind == "Rollout" {
-                    "Rollout"
-                } else {
-                    "Deployment"
-                };
-                if index.get(kind, &namespace, &target.name).is_none() {
-                    broken(format!(
-                        "{} scales {} `{namespace}/{}`, which is not rendered",
-                        named(rendered),
-                        target.kind,
-                        target.name
-                    ));
-                }
-            }
-            Object::PodDisruptionBudget(pdb) => {
-                let selector = pdb
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.selector.as_ref())
-                    .and_then(|s| s.match_labels.clone())
-                    .unwrap_or_default();
-                if index.pods_matching(&namespace, &selector).is_empty() {
-                    broken(format!(
-                        "{} selects no pods of any rendered workload",
-                        named(rendered)
-                    ));
-                }
-            }
-            Object::DestinationRule(rule) if resolve_host(&index, &rule.spec.host).is_none() => {
-                broken(format!(
-                    "{} is for host `{}`, which no rendered Service has",
-                    named(rendered),
-                    rule.spec.host
-                ));
-            }
-            Object::VirtualService(route) => virtual_service(&index, rendered, route, &mut broken),
-            Object::Rollout(rollout) => {
-                rollout_refs(&index, rendered, &namespace, rollout, &mut broken)
-            }
-            Object::ServiceMonitor(monitor) => {
-                monitor_refs(&index, rendered, &namespace, monitor, &mut broken)
-            }
-            Object::AuthorizationPolicy(policy) => {
-                authorization(&index, rendered, &namespace, policy, external, &mut broken)
-            }
-            _ => {}
-        }
-    }
+    let mut diags: Vec<Diagnostic> = objects
+        .par_iter()
+        .flat_map_iter(|rendered| {
+            let mut found = Vec::new();
+            object_refs(&index, rendered, external, &mut |message: String| {
+                found.push(Diagnostic::error(rendered.origin, message));
+            });
+            found
+        })
+        .collect();
     strict_mtls(objects, &mut diags);
     diags
+}
+
+/// The broken references of one object.
+fn object_refs(
+    index: &Index<'_>,
+    rendered: &Rendered,
+    external: &BTreeSet<String>,
+    broken: &mut impl FnMut(String),
+) {
+    let namespace = rendered.object.id().namespace;
+    match &rendered.object {
+        Object::Service(service) => service_pods(index, rendered, &namespace, service, broken),
+        Object::HorizontalPodAutoscaler(hpa) => {
+            let target = &hpa.spec.scale_target_ref;
+            let kind = if target.kind == "Rollout" {
+                "Rollout"
+            } else {
+                "Deployment"
+            };
+            if index.get(kind, &namespace, &target.name).is_none() {
+                broken(format!(
+                    "{} scales {} `{namespace}/{}`, which is not rendered",
+                    named(rendered),
+                    target.kind,
+                    target.name
+                ));
+            }
+        }
+        Object::PodDisruptionBudget(pdb) => {
+            let selector = pdb
+                .spec
+                .as_ref()
+                .and_then(|s| s.selector.as_ref())
+                .and_then(|s| s.match_labels.clone())
+                .unwrap_or_default();
+            if index.pods_matching(&namespace, &selector).is_empty() {
+                broken(format!(
+                    "{} selects no pods of any rendered workload",
+                    named(rendered)
+                ));
+            }
+        }
+        Object::DestinationRule(rule) if resolve_host(index, &rule.spec.host).is_none() => {
+            broken(format!(
+                "{} is for host `{}`, which no rendered Service has",
+                named(rendered),
+                rule.spec.host
+            ));
+        }
+        Object::VirtualService(route) => virtual_service(index, rendered, route, broken),
+        Object::Rollout(rollout) => rollout_refs(index, rendered, &namespace, rollout, broken),
+        Object::ServiceMonitor(monitor) => {
+            monitor_refs(index, rendered, &namespace, monitor, broken)
+        }
+        Object::AuthorizationPolicy(policy) => {
+            authorization(index, rendered, &namespace, policy, external, broken)
+        }
+        _ => {}
+    }
 }
 
 /// `<name>.<namespace>.svc.cluster.local` -> the rendered Service.
