@@ -129,9 +129,14 @@ impl Project {
                 .overlays
                 .get(&cluster.env)
                 .map(|o| environment(o).policy);
-            let found = settings
-                .map(|s| policy::check_tree(documents.iter().map(|(p, d)| (p, d)), &s))
-                .unwrap_or_default();
+            let (found, ()) = rayon::join(
+                || {
+                    settings
+                        .map(|s| policy::check_tree(documents.iter().map(|(p, d)| (p, d)), &s))
+                        .unwrap_or_default()
+                },
+                || discard(cluster),
+            );
             (documents, found)
         });
         normalize(&mut diagnostics, &self.sources);
@@ -344,6 +349,12 @@ fn layers<'a>(
     std::iter::once(("blueprint".to_owned(), &blueprint.tree))
         .chain(patches)
         .collect()
+}
+
+/// Free a cluster's objects on every core: dropping ten thousand typed
+/// objects one after another is a visible part of a render.
+fn discard(cluster: Cluster) {
+    cluster.objects.into_par_iter().for_each(drop);
 }
 
 /// Lower one resolved cluster and check its objects.

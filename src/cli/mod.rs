@@ -209,6 +209,9 @@ struct Compiled {
 impl Compiled {
     /// The rendered tree: path -> document.
     fn tree(self) -> BTreeMap<String, String> {
+        // Commands need only the documents from here on; the input trees are
+        // left to the process exit rather than freed one node at a time.
+        std::mem::forget(self.project);
         self.documents.into_iter().collect()
     }
 }

@@ -60,6 +60,9 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         None => {
             let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
             emit::write_stream(&compiled.documents, &mut stdout)?;
+            // The process ends next: freeing every document and input tree
+            // one by one would only delay the exit.
+            std::mem::forget(compiled);
         }
         Some(dir) => {
             let files = compiled.tree();
@@ -72,6 +75,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
                 report.unchanged,
                 report.removed
             ));
+            std::mem::forget(files);
         }
     }
     Ok(Status::Success)
