@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::diag::Diagnostic;
@@ -72,16 +73,36 @@ pub fn load_with(root: &Path, limits: Limits) -> anyhow::Result<Loaded> {
     let mut loaded = Loaded::default();
     let mut total = 0;
     for (dir, schema) in INPUT_DIRS {
-        for path in walk(&root, &root.join(dir), &mut loaded.diagnostics) {
-            let name = display_name(&root, &path);
-            if schema == Schema::Blueprint {
-                loaded
-                    .blueprint_stems
-                    .extend(path.file_stem().map(|s| s.to_string_lossy().into_owned()));
-            }
-            match read(&path, &name, &mut total, limits) {
-                Ok(text) => {
-                    if let Some(id) = add_text(&mut loaded, name, path, text) {
+        let found: Vec<(PathBuf, String)> = walk(&root, &root.join(dir), &mut loaded.diagnostics)
+            .into_iter()
+            .map(|path| {
+                let name = display_name(&root, &path);
+                (path, name)
+            })
+            .collect();
+        if schema == Schema::Blueprint {
+            loaded.blueprint_stems.extend(
+                found
+                    .iter()
+                    .filter_map(|(path, _)| path.file_stem())
+                    .map(|s| s.to_string_lossy().into_owned()),
+            );
+        }
+        // Sizes are checked in path order, so the total cap refuses the
+        // same files on every run; the reading is parallel.
+        let admitted: Vec<Result<(), Box<Diagnostic>>> = found
+            .iter()
+            .map(|(path, name)| admit(path, name, &mut total, limits))
+            .collect();
+        let read: Vec<Result<Vec<u8>, Box<Diagnostic>>> = found
+            .par_iter()
+            .zip(admitted)
+            .map(|((path, name), admitted)| admitted.and_then(|()| read(path, name, limits)))
+            .collect();
+        for ((path, name), bytes) in found.into_iter().zip(read) {
+            match bytes {
+                Ok(bytes) => {
+                    if let Some(id) = add_text(&mut loaded, name, path, bytes) {
                         loaded.files.push((id, schema));
                     }
                 }
@@ -152,10 +173,14 @@ fn walk(root: &Path, dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
             }
             continue;
         }
-        let inside = entry
-            .path()
-            .canonicalize()
-            .is_ok_and(|real| real.starts_with(root));
+        // Folders that lead outside are skipped, so an entry that is not a
+        // symlink is inside when its folder is; only symlinks (and the
+        // input folder itself) need resolving.
+        let inside = (entry.depth() > 0 && !entry.path_is_symlink())
+            || entry
+                .path()
+                .canonicalize()
+                .is_ok_and(|real| real.starts_with(root));
         if !inside {
             diags.push(
                 Diagnostic::file_error(name, "symlink leads outside the project root")
@@ -195,13 +220,9 @@ fn is_yaml(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
 
-/// Read one file within the caps. `Err` is a refusal naming the file.
-fn read(
-    path: &Path,
-    name: &str,
-    total: &mut u64,
-    limits: Limits,
-) -> Result<Vec<u8>, Box<Diagnostic>> {
+/// Check one file's size against the caps, counting it into `total`.
+/// `Err` is a refusal naming the file.
+fn admit(path: &Path, name: &str, total: &mut u64, limits: Limits) -> Result<(), Box<Diagnostic>> {
     let refuse = |message: String| Box::new(Diagnostic::file_error(name, message));
     let meta = fs::metadata(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
     if !meta.is_file() {
@@ -220,6 +241,13 @@ fn read(
             limits.total_bytes
         )));
     }
+    Ok(())
+}
+
+/// Read one admitted file, which may have grown since. `Err` is a refusal
+/// naming the file.
+fn read(path: &Path, name: &str, limits: Limits) -> Result<Vec<u8>, Box<Diagnostic>> {
+    let refuse = |message: String| Box::new(Diagnostic::file_error(name, message));
     let mut bytes = Vec::new();
     fs::File::open(path)
         .and_then(|f| f.take(limits.file_bytes + 1).read_to_end(&mut bytes))
@@ -271,20 +299,19 @@ fn add_text(loaded: &mut Loaded, name: String, path: PathBuf, bytes: Vec<u8>) ->
     Some(id)
 }
 
-fn decode(bytes: Vec<u8>) -> Result<String, String> {
+fn decode(mut bytes: Vec<u8>) -> Result<String, String> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err("file is UTF-16; slipway reads UTF-8".into());
     }
-    let body = bytes
-        .strip_prefix(&[0xEF, 0xBB, 0xBF])
-        .map_or(bytes.as_slice(), |b| b);
-    match std::str::from_utf8(body) {
-        Ok(text) => Ok(text.to_owned()),
-        Err(e) => Err(format!(
-            "file is not valid UTF-8 (invalid byte at offset {})",
-            e.valid_up_to()
-        )),
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
     }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "file is not valid UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 #[cfg(test)]
