@@ -48,6 +48,7 @@ enum Frame {
         span: Span,
         anchor: usize,
         entries: Vec<Entry>,
+        /// Keys by name, built once a map outgrows a linear search.
         seen: HashMap<String, Span>,
         key: Option<(String, Span)>,
     },
@@ -65,8 +66,9 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn span(&self, start: Marker, end: Marker) -> Span {
-        let to_u32 =
-            |m: Marker| u32::try_from(self.file.offset(m.line(), m.col())).unwrap_or(u32::MAX);
+        let to_u32 = |m: Marker| {
+            u32::try_from(self.file.offset_of(m.index(), m.line(), m.col())).unwrap_or(u32::MAX)
+        };
         Span {
             file: self.id,
             start: to_u32(start),
@@ -92,7 +94,9 @@ impl Builder<'_> {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let node = self.scalar(&text, style, tag.as_deref(), span)?;
+                // A copy, not `into_owned`: the parser's own strings carry
+                // spare capacity, which would stay in memory for the run.
+                let node = self.scalar(text.to_string(), style, tag.as_deref(), span)?;
                 self.complete(node, anchor)?;
             }
             Event::Alias(id) => self.alias(id, span)?,
@@ -122,7 +126,7 @@ impl Builder<'_> {
 
     fn scalar(
         &self,
-        text: &str,
+        text: String,
         style: ScalarStyle,
         tag: Option<&Tag>,
         span: Span,
@@ -130,22 +134,19 @@ impl Builder<'_> {
         let kind = match (style, tag) {
             (_, Some(tag)) if tag.is_yaml_core_schema() && tag.suffix == "str" => ScalarKind::Str,
             (_, Some(_)) => return Err(tag_error(span)),
-            (ScalarStyle::Plain, None) if is_ambiguous_octal(text) => {
+            (ScalarStyle::Plain, None) if is_ambiguous_octal(&text) => {
                 return Err(Diagnostic::error(span, format!("ambiguous number `{text}`"))
                     .with_label("YAML 1.1 (Kubernetes) reads this as octal, YAML 1.2 as decimal")
                     .with_hint(format!(
                         "quote it (\"{text}\") if it is text, or write it without the leading zero"
                     )));
             }
-            (ScalarStyle::Plain, None) => ScalarKind::of_plain(text),
+            (ScalarStyle::Plain, None) => ScalarKind::of_plain(&text),
             _ => ScalarKind::Str,
         };
         Ok(Node {
             span,
-            value: Value::Scalar(Scalar {
-                text: text.to_owned(),
-                kind,
-            }),
+            value: Value::Scalar(Scalar { text, kind }),
         })
     }
 
@@ -268,18 +269,15 @@ impl Builder<'_> {
                     value: node,
                 }),
                 None => {
-                    let name = key_text(&node)?;
-                    if let Some(first) = seen.get(&name) {
-                        return Err(Diagnostic::error(
-                            node.span,
-                            format!("duplicate key `{name}`"),
-                        )
-                        .with_label("defined again here")
-                        .with_related(*first, "first defined here")
-                        .with_hint("YAML readers disagree on which value wins; keep one"));
+                    let span = node.span;
+                    let name = key_text(node)?;
+                    if let Some(first) = first_definition(entries, seen, &name, span) {
+                        return Err(Diagnostic::error(span, format!("duplicate key `{name}`"))
+                            .with_label("defined again here")
+                            .with_related(first, "first defined here")
+                            .with_hint("YAML readers disagree on which value wins; keep one"));
                     }
-                    seen.insert(name.clone(), node.span);
-                    *key = Some((name, node.span));
+                    *key = Some((name, span));
                 }
             },
         }
@@ -287,9 +285,33 @@ impl Builder<'_> {
     }
 }
 
-fn key_text(node: &Node) -> Result<String, Diagnostic> {
-    match &node.value {
-        Value::Scalar(s) => Ok(s.text.clone()),
+/// Maps up to this many entries are searched for duplicate keys linearly.
+const LINEAR_KEYS: usize = 16;
+
+/// Where `name` was first defined in a map, if it was; records it (at
+/// `span`) when the map is large enough to keep an index of its keys.
+fn first_definition(
+    entries: &[Entry],
+    seen: &mut HashMap<String, Span>,
+    name: &str,
+    span: Span,
+) -> Option<Span> {
+    if entries.len() < LINEAR_KEYS {
+        return entries.iter().find(|e| e.key == name).map(|e| e.key_span);
+    }
+    if seen.is_empty() {
+        seen.extend(entries.iter().map(|e| (e.key.clone(), e.key_span)));
+    }
+    if let Some(first) = seen.get(name) {
+        return Some(*first);
+    }
+    seen.insert(name.to_owned(), span);
+    None
+}
+
+fn key_text(node: Node) -> Result<String, Diagnostic> {
+    match node.value {
+        Value::Scalar(s) => Ok(s.text),
         _ => Err(
             Diagnostic::error(node.span, "mapping keys must be plain text")
                 .with_hint("complex keys (`? [a, b]`) have no meaning in a blueprint"),

@@ -51,6 +51,16 @@ impl SourceFile {
         }
     }
 
+    /// Byte offset of a position given as a character index and the
+    /// equivalent 1-based line and 0-based character column.
+    pub fn offset_of(&self, char_index: usize, line: usize, char_col: usize) -> usize {
+        if self.ascii {
+            char_index.min(self.text.len())
+        } else {
+            self.offset(line, char_col)
+        }
+    }
+
     /// Byte offset of a 1-based line and 0-based character column, clamped to the text.
     pub fn offset(&self, line: usize, char_col: usize) -> usize {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
