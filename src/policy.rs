@@ -356,7 +356,8 @@ pub fn check_tree<'a>(
     files
         .into_iter()
         .filter(|(_, text)| {
-            let secret = text.lines().any(|l| l == "kind: Secret");
+            // Top-level keys start a line; `kind` is near the top.
+            let secret = text.starts_with("kind: Secret\n") || text.contains("\nkind: Secret\n");
             secret && text.lines().any(|l| l.starts_with("data:") || l.starts_with("stringData:"))
         })
         .filter_map(|(path, _)| {
