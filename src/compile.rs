@@ -123,20 +123,15 @@ impl Project {
         selection: &Selection,
     ) -> (Vec<(String, String)>, Vec<Diagnostic>) {
         let (documents, mut diagnostics) = self.render_with(selection, |cluster| {
-            let documents = crate::emit::documents(std::slice::from_ref(&cluster));
             let settings = self
                 .inputs
                 .overlays
                 .get(&cluster.env)
                 .map(|o| environment(o).policy);
-            let (found, ()) = rayon::join(
-                || {
-                    settings
-                        .map(|s| policy::check_tree(documents.iter().map(|(p, d)| (p, d)), &s))
-                        .unwrap_or_default()
-                },
-                || discard(cluster),
-            );
+            let documents = crate::emit::into_documents(cluster);
+            let found = settings
+                .map(|s| policy::check_tree(documents.iter().map(|(p, d)| (p, d)), &s))
+                .unwrap_or_default();
             (documents, found)
         });
         normalize(&mut diagnostics, &self.sources);
@@ -349,12 +344,6 @@ fn layers<'a>(
     std::iter::once(("blueprint".to_owned(), &blueprint.tree))
         .chain(patches)
         .collect()
-}
-
-/// Free a cluster's objects on every core: dropping ten thousand typed
-/// objects one after another is a visible part of a render.
-fn discard(cluster: Cluster) {
-    cluster.objects.into_par_iter().for_each(drop);
 }
 
 /// Lower one resolved cluster and check its objects.

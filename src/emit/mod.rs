@@ -18,10 +18,14 @@ use crate::lower::Rendered;
 /// owner folder is the service's name, `_namespaces/<namespace>` or
 /// `_gateway`. Objects of a whole environment are in `<env>/_argocd/`.
 pub fn path_of(cluster: &Cluster, rendered: &Rendered) -> String {
+    path_in(&cluster.env, cluster.region.as_deref(), rendered)
+}
+
+fn path_in(env: &str, region: Option<&str>, rendered: &Rendered) -> String {
     let id = rendered.object.id();
-    let folder = match &cluster.region {
-        Some(region) => format!("{}/{region}/{}", cluster.env, rendered.owner.dir()),
-        None => format!("{}/{}", cluster.env, rendered.owner.dir()),
+    let folder = match region {
+        Some(region) => format!("{env}/{region}/{}", rendered.owner.dir()),
+        None => format!("{env}/{}", rendered.owner.dir()),
     };
     format!("{folder}/{}-{}.yaml", id.kind.to_ascii_lowercase(), id.name)
 }
@@ -36,6 +40,25 @@ pub fn documents(clusters: &[Cluster]) -> Vec<(String, String)> {
     objects
         .par_iter()
         .map(|(cluster, rendered)| (path_of(cluster, rendered), to_yaml(&rendered.object)))
+        .collect()
+}
+
+/// [`documents`] of one cluster that is not needed afterwards: each
+/// object is freed as soon as it is emitted, so memory holds either an
+/// object or its document, not both.
+pub fn into_documents(cluster: Cluster) -> Vec<(String, String)> {
+    let Cluster {
+        env,
+        region,
+        objects,
+        ..
+    } = cluster;
+    objects
+        .into_par_iter()
+        .map(|rendered| {
+            let path = path_in(&env, region.as_deref(), &rendered);
+            (path, to_yaml(&rendered.object))
+        })
         .collect()
 }
 

@@ -213,6 +213,7 @@ pub fn cluster(cluster: &model::Cluster) -> Vec<Rendered> {
             )
         })
         .collect();
+    out.reserve_exact(services.iter().map(Vec::len).sum());
     out.extend(services.into_iter().flatten());
     for (route, origin) in mesh::gateway_routes(cluster) {
         out.push(Rendered {
