@@ -1,7 +1,10 @@
 //! Checks over the rendered objects of one cluster: what the API server
 //! would refuse, caught at compile time and pinned to the blueprint.
 
+mod facts;
 mod references;
+
+pub use facts::Facts;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -19,35 +22,40 @@ pub const MAX_CONFIG_MAP_BYTES: usize = 1024 * 1024;
 /// Every problem in one cluster's objects. `external` lists the mesh
 /// identities that live outside them (the ingress gateway, Prometheus).
 pub fn cluster(objects: &[Rendered], external: &BTreeSet<String>) -> Vec<Diagnostic> {
-    let mut diags = references::check(objects, external);
-    diags.par_extend(objects.par_iter().flat_map_iter(|rendered| {
-        let mut found = Vec::new();
-        check_object(rendered, &rendered.object.id(), &mut found);
-        found
-    }));
-    duplicates(objects, &mut diags);
+    let facts: Vec<Facts> = objects.par_iter().map(Facts::of).collect();
+    let mut diags = across(&facts, external);
+    diags.par_extend(objects.par_iter().flat_map_iter(object));
+    diags
+}
+
+/// What one object alone breaks: names, label values, sizes.
+pub fn object(rendered: &Rendered) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    check_object(rendered, &rendered.object.id(), &mut found);
+    found
+}
+
+/// What a cluster's objects break together, from their facts: references
+/// that do not resolve, namespaces without STRICT mTLS, and two objects
+/// with the same identity.
+pub fn across(facts: &[Facts], external: &BTreeSet<String>) -> Vec<Diagnostic> {
+    let mut diags = references::check(facts, external);
+    duplicates(facts, &mut diags);
     diags
 }
 
 /// Two objects of the same kind, namespace and name.
-fn duplicates(objects: &[Rendered], diags: &mut Vec<Diagnostic>) {
-    let mut seen: HashMap<(&str, &str, &str), &Rendered> = HashMap::with_capacity(objects.len());
-    for rendered in objects {
-        let meta = rendered.object.metadata();
-        let (_, kind) = rendered.object.type_of();
-        let key = (
-            kind,
-            meta.namespace.as_deref().unwrap_or_default(),
-            meta.name.as_deref().unwrap_or_default(),
-        );
-        if let Some(first) = seen.insert(key, rendered) {
-            let id = rendered.object.id();
+fn duplicates(facts: &[Facts], diags: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<(&str, &str, &str), &Facts> = HashMap::with_capacity(facts.len());
+    for object in facts {
+        let key = (object.kind, object.namespace.as_str(), object.name.as_str());
+        if let Some(first) = seen.insert(key, object) {
             diags.push(
                 Diagnostic::error(
-                    rendered.origin,
+                    object.origin,
                     format!(
                         "{} and {} both render {} `{}/{}`",
-                        first.owner, rendered.owner, id.kind, id.namespace, id.name
+                        first.owner, object.owner, object.kind, object.namespace, object.name
                     ),
                 )
                 .with_related(first.origin, "also rendered from here")

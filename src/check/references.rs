@@ -1,22 +1,15 @@
 //! Consistency by construction, verified: every reference between the
 //! rendered objects of one cluster resolves. A failure names both the
-//! referring object and what it refers to.
+//! referring object and what it refers to. The checks read each object's
+//! [`Facts`], not the object itself.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
-use k8s_openapi::api::core::v1::{PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-
 use rayon::prelude::*;
 
-use crate::crd::argo::Rollout;
-use crate::crd::istio::{AuthorizationPolicy, VirtualService};
-use crate::crd::monitoring::ServiceMonitor;
+use super::facts::{Detail, Facts, Labels, Pods, RolloutRefs, Route, ServiceFacts};
 use crate::diag::Diagnostic;
-use crate::lower::{Object, Rendered};
-
-type Labels = BTreeMap<String, String>;
 
 /// Labelled things of one namespace, found by their `app.kubernetes.io/name`
 /// (what slipway's selectors select by) without a scan of the cluster.
@@ -68,70 +61,54 @@ impl<'a, T: Copy> ByLabels<'a, T> {
 }
 
 const NAME_LABEL: &str = "app.kubernetes.io/name";
-static NO_LABELS: Labels = BTreeMap::new();
 
 /// What the checks look objects up by.
 struct Index<'a> {
     /// (kind, namespace, name)
-    objects: HashMap<(&'static str, &'a str, &'a str), &'a Rendered>,
-    /// Pod templates of Deployments and Rollouts.
-    pods: ByLabels<'a, &'a PodTemplateSpec>,
+    objects: HashMap<(&'static str, &'a str, &'a str), &'a Facts>,
+    /// Pods of Deployments and Rollouts.
+    pods: ByLabels<'a, &'a Pods>,
     /// Services, by their own labels (for ServiceMonitors).
-    services: ByLabels<'a, &'a Service>,
+    services: ByLabels<'a, (&'a Facts, &'a ServiceFacts)>,
 }
 
 impl<'a> Index<'a> {
-    fn new(objects: &'a [Rendered]) -> Self {
+    fn new(facts: &'a [Facts]) -> Self {
         let mut index = Index {
-            objects: HashMap::new(),
+            objects: HashMap::with_capacity(facts.len()),
             pods: ByLabels::new(),
             services: ByLabels::new(),
         };
-        for rendered in objects {
-            let meta = rendered.object.metadata();
-            let namespace = meta.namespace.as_deref().unwrap_or_default();
-            let (_, kind) = rendered.object.type_of();
-            match &rendered.object {
-                Object::Deployment(d) => {
-                    index
-                        .pods
-                        .insert(namespace, pod_labels(&d.spec.template), &d.spec.template)
-                }
-                Object::Rollout(r) => {
-                    index
-                        .pods
-                        .insert(namespace, pod_labels(&r.spec.template), &r.spec.template)
-                }
-                Object::Service(s) => index.services.insert(
-                    namespace,
-                    s.metadata.labels.as_ref().unwrap_or(&NO_LABELS),
-                    s,
-                ),
-                _ => {}
+        for object in facts {
+            let namespace = object.namespace.as_str();
+            if let Some(pods) = object.pods() {
+                index.pods.insert(namespace, &pods.labels, pods);
             }
-            index.objects.insert(
-                (kind, namespace, meta.name.as_deref().unwrap_or_default()),
-                rendered,
-            );
+            if let Detail::Service(service) = &object.detail {
+                index
+                    .services
+                    .insert(namespace, &service.labels, (object, service));
+            }
+            index
+                .objects
+                .insert((object.kind, namespace, object.name.as_str()), object);
         }
         index
     }
 
-    fn get(&self, kind: &'static str, namespace: &str, name: &str) -> Option<&'a Object> {
-        self.objects
-            .get(&(kind, namespace, name))
-            .map(|r| &r.object)
+    fn get(&self, kind: &'static str, namespace: &str, name: &str) -> Option<&'a Facts> {
+        self.objects.get(&(kind, namespace, name)).copied()
     }
 
-    fn service(&self, namespace: &str, name: &str) -> Option<&'a Service> {
-        match self.get("Service", namespace, name)? {
-            Object::Service(service) => Some(service),
+    fn service(&self, namespace: &str, name: &str) -> Option<&'a ServiceFacts> {
+        match &self.get("Service", namespace, name)?.detail {
+            Detail::Service(service) => Some(service),
             _ => None,
         }
     }
 
-    /// Pod templates in `namespace` whose labels `selector` matches.
-    fn pods_matching(&self, namespace: &str, selector: &Labels) -> Vec<&'a PodTemplateSpec> {
+    /// Pods in `namespace` whose labels `selector` matches.
+    fn pods_matching(&self, namespace: &str, selector: &Labels) -> Vec<&'a Pods> {
         self.pods
             .matching(namespace, selector.get(NAME_LABEL), |labels| {
                 matches(selector, labels)
@@ -139,7 +116,11 @@ impl<'a> Index<'a> {
     }
 
     /// Services in `namespace` that a label selector selects.
-    fn services_matching(&self, namespace: &str, selector: &LabelSelector) -> Vec<&'a Service> {
+    fn services_matching(
+        &self,
+        namespace: &str,
+        selector: &LabelSelector,
+    ) -> Vec<(&'a Facts, &'a ServiceFacts)> {
         let name = selector
             .match_labels
             .as_ref()
@@ -147,13 +128,6 @@ impl<'a> Index<'a> {
         self.services
             .matching(namespace, name, |labels| matches_selector(selector, labels))
     }
-}
-
-fn pod_labels(pod: &PodTemplateSpec) -> &Labels {
-    pod.metadata
-        .as_ref()
-        .and_then(|m| m.labels.as_ref())
-        .unwrap_or(&NO_LABELS)
 }
 
 fn matches(selector: &Labels, labels: &Labels) -> bool {
@@ -179,91 +153,82 @@ fn matches_selector(selector: &LabelSelector, labels: &Labels) -> bool {
 }
 
 /// `Kind `namespace/name``, for messages.
-fn named(rendered: &Rendered) -> String {
-    let id = rendered.object.id();
-    format!("{} `{}/{}`", id.kind, id.namespace, id.name)
+fn named(object: &Facts) -> String {
+    format!("{} `{}/{}`", object.kind, object.namespace, object.name)
 }
 
 /// Every broken reference among one cluster's objects. `external` lists
 /// principals that live outside the rendered set (the ingress gateway,
 /// Prometheus).
-pub fn check(objects: &[Rendered], external: &BTreeSet<String>) -> Vec<Diagnostic> {
-    let index = Index::new(objects);
-    let mut diags: Vec<Diagnostic> = objects
+pub fn check(facts: &[Facts], external: &BTreeSet<String>) -> Vec<Diagnostic> {
+    let index = Index::new(facts);
+    let mut diags: Vec<Diagnostic> = facts
         .par_iter()
-        .flat_map_iter(|rendered| {
+        .flat_map_iter(|object| {
             let mut found = Vec::new();
-            object_refs(&index, rendered, external, &mut |message: String| {
-                found.push(Diagnostic::error(rendered.origin, message));
+            object_refs(&index, object, external, &mut |message: String| {
+                found.push(Diagnostic::error(object.origin, message));
             });
             found
         })
         .collect();
-    strict_mtls(objects, &mut diags);
+    strict_mtls(facts, &mut diags);
     diags
 }
 
 /// The broken references of one object.
 fn object_refs(
     index: &Index<'_>,
-    rendered: &Rendered,
+    object: &Facts,
     external: &BTreeSet<String>,
     broken: &mut impl FnMut(String),
 ) {
-    let namespace = rendered.object.id().namespace;
-    match &rendered.object {
-        Object::Service(service) => service_pods(index, rendered, &namespace, service, broken),
-        Object::HorizontalPodAutoscaler(hpa) => {
-            let target = &hpa.spec.scale_target_ref;
-            let kind = if target.kind == "Rollout" {
+    let namespace = object.namespace.as_str();
+    match &object.detail {
+        Detail::Service(service) => service_pods(index, object, service, broken),
+        Detail::Autoscaler {
+            target_kind,
+            target_name,
+        } => {
+            let kind = if target_kind == "Rollout" {
                 "Rollout"
             } else {
                 "Deployment"
             };
-            if index.get(kind, &namespace, &target.name).is_none() {
+            if index.get(kind, namespace, target_name).is_none() {
                 broken(format!(
-                    "{} scales {} `{namespace}/{}`, which is not rendered",
-                    named(rendered),
-                    target.kind,
-                    target.name
+                    "{} scales {target_kind} `{namespace}/{target_name}`, which is not rendered",
+                    named(object),
                 ));
             }
         }
-        Object::PodDisruptionBudget(pdb) => {
-            let selector = pdb
-                .spec
-                .as_ref()
-                .and_then(|s| s.selector.as_ref())
-                .and_then(|s| s.match_labels.clone())
-                .unwrap_or_default();
-            if index.pods_matching(&namespace, &selector).is_empty() {
+        Detail::DisruptionBudget { selector } => {
+            if index.pods_matching(namespace, selector).is_empty() {
                 broken(format!(
                     "{} selects no pods of any rendered workload",
-                    named(rendered)
+                    named(object)
                 ));
             }
         }
-        Object::DestinationRule(rule) if resolve_host(index, &rule.spec.host).is_none() => {
+        Detail::DestinationRule { host } if resolve_host(index, host).is_none() => {
             broken(format!(
-                "{} is for host `{}`, which no rendered Service has",
-                named(rendered),
-                rule.spec.host
+                "{} is for host `{host}`, which no rendered Service has",
+                named(object),
             ));
         }
-        Object::VirtualService(route) => virtual_service(index, rendered, route, broken),
-        Object::Rollout(rollout) => rollout_refs(index, rendered, &namespace, rollout, broken),
-        Object::ServiceMonitor(monitor) => {
-            monitor_refs(index, rendered, &namespace, monitor, broken)
-        }
-        Object::AuthorizationPolicy(policy) => {
-            authorization(index, rendered, &namespace, policy, external, broken)
-        }
+        Detail::VirtualService(routes) => virtual_service(index, object, routes, broken),
+        Detail::Rollout(rollout) => rollout_refs(index, object, rollout, broken),
+        Detail::Monitor { selector, ports } => monitor_refs(index, object, selector, ports, broken),
+        Detail::Authorization {
+            selector,
+            principals,
+        } => authorization(index, object, selector, principals, external, broken),
         _ => {}
     }
 }
 
 /// `<name>.<namespace>.svc.cluster.local` -> the rendered Service.
-fn resolve_host<'a>(index: &Index<'a>, host: &str) -> Option<&'a Service> {
+fn resolve_host<'a>(index: &Index<'a>, host: &str) -> Option<&'a ServiceFacts> {
     let rest = host.strip_suffix(".svc.cluster.local")?;
     let (name, namespace) = rest.split_once('.')?;
     index.service(namespace, name)
@@ -271,36 +236,27 @@ fn resolve_host<'a>(index: &Index<'a>, host: &str) -> Option<&'a Service> {
 
 fn service_pods(
     index: &Index<'_>,
-    rendered: &Rendered,
-    namespace: &str,
-    service: &Service,
+    object: &Facts,
+    service: &ServiceFacts,
     broken: &mut impl FnMut(String),
 ) {
     let Some(spec) = &service.spec else { return };
-    let selector = spec.selector.clone().unwrap_or_default();
-    let pods = index.pods_matching(namespace, &selector);
+    let pods = index.pods_matching(&object.namespace, &spec.selector);
     if pods.is_empty() {
         broken(format!(
             "{} selects no pods of any rendered workload",
-            named(rendered)
+            named(object)
         ));
         return;
     }
-    for port in spec.ports.iter().flatten() {
-        let Some(IntOrString::Int(target)) = &port.target_port else {
+    for port in &spec.ports {
+        let Some(target) = port.target else {
             continue;
         };
-        let served = pods.iter().all(|pod| {
-            pod.spec
-                .iter()
-                .flat_map(|s| &s.containers)
-                .flat_map(|c| c.ports.iter().flatten())
-                .any(|p| p.container_port == *target)
-        });
-        if !served {
+        if !pods.iter().all(|pod| pod.ports.contains(&target)) {
             broken(format!(
                 "{} sends port {} to {target}, which its pods do not expose",
-                named(rendered),
+                named(object),
                 port.port
             ));
         }
@@ -309,37 +265,33 @@ fn service_pods(
 
 fn virtual_service(
     index: &Index<'_>,
-    rendered: &Rendered,
-    route: &VirtualService,
+    object: &Facts,
+    routes: &[Route],
     broken: &mut impl FnMut(String),
 ) {
-    for http in &route.spec.http {
-        let weights: Vec<i32> = http.route.iter().filter_map(|d| d.weight).collect();
-        if !weights.is_empty() && weights.iter().sum::<i32>() != 100 {
+    for http in routes {
+        let total: i32 = http.weights.iter().sum();
+        if !http.weights.is_empty() && total != 100 {
             broken(format!(
-                "route `{}` of {} has weights that add up to {}, not 100",
+                "route `{}` of {} has weights that add up to {total}, not 100",
                 http.name,
-                named(rendered),
-                weights.iter().sum::<i32>()
+                named(object),
             ));
         }
-        for destination in http.route.iter().map(|d| &d.destination) {
-            match resolve_host(index, &destination.host) {
+        for (host, port) in &http.destinations {
+            match resolve_host(index, host) {
                 None => broken(format!(
-                    "route `{}` of {} sends traffic to `{}`, which no rendered Service has",
+                    "route `{}` of {} sends traffic to `{host}`, which no rendered Service has",
                     http.name,
-                    named(rendered),
-                    destination.host
+                    named(object),
                 )),
                 Some(service) => {
-                    let ports = service.spec.iter().flat_map(|s| s.ports.iter().flatten());
-                    if !ports.clone().any(|p| p.port == destination.port.number) {
+                    let mut ports = service.spec.iter().flat_map(|s| &s.ports);
+                    if !ports.any(|p| p.port == *port) {
                         broken(format!(
-                            "route `{}` of {} sends traffic to port {} of `{}`, which has no such port",
+                            "route `{}` of {} sends traffic to port {port} of `{host}`, which has no such port",
                             http.name,
-                            named(rendered),
-                            destination.port.number,
-                            destination.host
+                            named(object),
                         ));
                     }
                 }
@@ -350,54 +302,51 @@ fn virtual_service(
 
 fn rollout_refs(
     index: &Index<'_>,
-    rendered: &Rendered,
-    namespace: &str,
-    rollout: &Rollout,
+    object: &Facts,
+    rollout: &RolloutRefs,
     broken: &mut impl FnMut(String),
 ) {
-    let canary = &rollout.spec.strategy.canary;
+    let namespace = object.namespace.as_str();
     for (role, name) in [
-        ("canary", &canary.canary_service),
-        ("stable", &canary.stable_service),
+        ("canary", &rollout.canary_service),
+        ("stable", &rollout.stable_service),
     ] {
         if index.service(namespace, name).is_none() {
             broken(format!(
                 "{} names {role} Service `{namespace}/{name}`, which is not rendered",
-                named(rendered)
+                named(object)
             ));
         }
     }
-    for reference in &canary.traffic_routing.istio.virtual_services {
-        let (name, vs_namespace) = reference
-            .name
-            .split_once('.')
-            .unwrap_or((&reference.name, namespace));
-        let Some(Object::VirtualService(route)) = index.get("VirtualService", vs_namespace, name)
-        else {
+    for (reference, wanted_routes) in &rollout.virtual_services {
+        let (name, vs_namespace) = reference.split_once('.').unwrap_or((reference, namespace));
+        let routes = index
+            .get("VirtualService", vs_namespace, name)
+            .and_then(|vs| match &vs.detail {
+                Detail::VirtualService(routes) => Some(routes),
+                _ => None,
+            });
+        let Some(routes) = routes else {
             broken(format!(
                 "{} shifts weights in VirtualService `{vs_namespace}/{name}`, which is not rendered",
-                named(rendered)
+                named(object)
             ));
             continue;
         };
-        for wanted in &reference.routes {
-            if !route.spec.http.iter().any(|h| &h.name == wanted) {
+        for wanted in wanted_routes {
+            if !routes.iter().any(|h| &h.name == wanted) {
                 broken(format!(
                     "{} shifts route `{wanted}`, which VirtualService `{vs_namespace}/{name}` does not have",
-                    named(rendered)
+                    named(object)
                 ));
             }
         }
     }
-    for template in canary.analysis.iter().flat_map(|a| &a.templates) {
-        if index
-            .get("AnalysisTemplate", namespace, &template.template_name)
-            .is_none()
-        {
+    for template in &rollout.templates {
+        if index.get("AnalysisTemplate", namespace, template).is_none() {
             broken(format!(
-                "{} runs AnalysisTemplate `{namespace}/{}`, which is not rendered",
-                named(rendered),
-                template.template_name
+                "{} runs AnalysisTemplate `{namespace}/{template}`, which is not rendered",
+                named(object),
             ));
         }
     }
@@ -405,28 +354,28 @@ fn rollout_refs(
 
 fn monitor_refs(
     index: &Index<'_>,
-    rendered: &Rendered,
-    namespace: &str,
-    monitor: &ServiceMonitor,
+    object: &Facts,
+    selector: &LabelSelector,
+    ports: &[String],
     broken: &mut impl FnMut(String),
 ) {
-    let services = index.services_matching(namespace, &monitor.spec.selector);
+    let namespace = object.namespace.as_str();
+    let services = index.services_matching(namespace, selector);
     if services.is_empty() {
-        broken(format!("{} selects no rendered Service", named(rendered)));
+        broken(format!("{} selects no rendered Service", named(object)));
     }
-    for endpoint in &monitor.spec.endpoints {
-        for service in &services {
-            let named_port = service
+    for port in ports {
+        for (service, facts) in &services {
+            let named_port = facts
                 .spec
                 .iter()
-                .flat_map(|s| s.ports.iter().flatten())
-                .any(|p| p.name.as_deref() == Some(&endpoint.port));
+                .flat_map(|s| &s.ports)
+                .any(|p| p.name.as_deref() == Some(port));
             if !named_port {
-                let name = service.metadata.name.as_deref().unwrap_or_default();
+                let name = &service.name;
                 broken(format!(
-                    "{} scrapes port `{}`, which Service `{namespace}/{name}` does not name",
-                    named(rendered),
-                    endpoint.port
+                    "{} scrapes port `{port}`, which Service `{namespace}/{name}` does not name",
+                    named(object),
                 ));
             }
         }
@@ -435,28 +384,19 @@ fn monitor_refs(
 
 fn authorization(
     index: &Index<'_>,
-    rendered: &Rendered,
-    namespace: &str,
-    policy: &AuthorizationPolicy,
+    object: &Facts,
+    selector: &Labels,
+    principals: &[String],
     external: &BTreeSet<String>,
     broken: &mut impl FnMut(String),
 ) {
-    if index
-        .pods_matching(namespace, &policy.spec.selector.match_labels)
-        .is_empty()
-    {
+    if index.pods_matching(&object.namespace, selector).is_empty() {
         broken(format!(
             "{} selects no pods of any rendered workload",
-            named(rendered)
+            named(object)
         ));
     }
-    let principals = policy
-        .spec
-        .rules
-        .iter()
-        .flat_map(|r| &r.from)
-        .flat_map(|f| &f.source.principals);
-    for principal in principals.filter(|p| !external.contains(*p)) {
+    for principal in principals.iter().filter(|p| !external.contains(*p)) {
         let account = principal
             .strip_prefix("cluster.local/ns/")
             .and_then(|rest| rest.split_once("/sa/"))
@@ -464,35 +404,28 @@ fn authorization(
         if account.is_none() {
             broken(format!(
                 "{} allows `{principal}`, which is no rendered ServiceAccount",
-                named(rendered)
+                named(object)
             ));
         }
     }
 }
 
 /// Every namespace that runs workloads has a namespace-wide STRICT PeerAuthentication.
-fn strict_mtls(objects: &[Rendered], diags: &mut Vec<Diagnostic>) {
-    let strict: BTreeSet<String> = objects
+fn strict_mtls(facts: &[Facts], diags: &mut Vec<Diagnostic>) {
+    let strict: BTreeSet<&str> = facts
         .iter()
-        .filter_map(|r| match &r.object {
-            Object::PeerAuthentication(p) if p.spec.mtls.mode == "STRICT" => {
-                p.metadata.namespace.clone()
-            }
-            _ => None,
-        })
+        .filter(|f| matches!(f.detail, Detail::PeerAuthentication { strict: true }))
+        .map(|f| f.namespace.as_str())
         .collect();
     let mut reported = BTreeSet::new();
-    for rendered in objects
-        .iter()
-        .filter(|r| matches!(r.object, Object::Deployment(_) | Object::Rollout(_)))
-    {
-        let namespace = rendered.object.id().namespace;
-        if !strict.contains(&namespace) && reported.insert(namespace.clone()) {
+    for object in facts.iter().filter(|f| f.pods().is_some()) {
+        let namespace = object.namespace.as_str();
+        if !strict.contains(namespace) && reported.insert(namespace) {
             diags.push(Diagnostic::error(
-                rendered.origin,
+                object.origin,
                 format!(
                     "namespace `{namespace}` runs {} but has no STRICT mTLS PeerAuthentication",
-                    named(rendered)
+                    named(object)
                 ),
             ));
         }

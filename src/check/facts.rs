@@ -1,0 +1,248 @@
+//! What the checks across a cluster need to know of each object: its
+//! identity and the few fields that references use. Facts are small, so a
+//! render can emit and free each object as soon as it is lowered and still
+//! check every reference once the whole cluster is known.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::lower::{Object, Owner, Rendered};
+use crate::source::Span;
+
+pub type Labels = BTreeMap<String, String>;
+
+/// One rendered object, reduced to what references need.
+#[derive(Debug)]
+pub struct Facts {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    pub owner: Owner,
+    pub origin: Span,
+    pub detail: Detail,
+}
+
+/// The fields of each kind that references use.
+#[derive(Debug)]
+pub enum Detail {
+    Workload(Pods),
+    Rollout(Box<RolloutRefs>),
+    Service(ServiceFacts),
+    Autoscaler {
+        target_kind: String,
+        target_name: String,
+    },
+    DisruptionBudget {
+        selector: Labels,
+    },
+    DestinationRule {
+        host: String,
+    },
+    VirtualService(Vec<Route>),
+    Monitor {
+        selector: LabelSelector,
+        ports: Vec<String>,
+    },
+    Authorization {
+        selector: Labels,
+        principals: Vec<String>,
+    },
+    PeerAuthentication {
+        strict: bool,
+    },
+    /// Only its identity matters.
+    Other,
+}
+
+/// The pods a Deployment or Rollout runs.
+#[derive(Debug)]
+pub struct Pods {
+    pub labels: Labels,
+    /// Container ports of every container.
+    pub ports: Vec<i32>,
+}
+
+/// A Rollout's pods and what its canary strategy names.
+#[derive(Debug)]
+pub struct RolloutRefs {
+    pub pods: Pods,
+    pub canary_service: String,
+    pub stable_service: String,
+    /// `(name or name.namespace, routes)`
+    pub virtual_services: Vec<(String, Vec<String>)>,
+    pub templates: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct ServiceFacts {
+    pub labels: Labels,
+    /// `None` when the Service has no spec.
+    pub spec: Option<ServiceSpecFacts>,
+}
+
+#[derive(Debug)]
+pub struct ServiceSpecFacts {
+    pub selector: Labels,
+    pub ports: Vec<ServicePort>,
+}
+
+#[derive(Debug)]
+pub struct ServicePort {
+    pub name: Option<String>,
+    pub port: i32,
+    /// A numeric target port.
+    pub target: Option<i32>,
+}
+
+/// One HTTP route of a VirtualService.
+#[derive(Debug)]
+pub struct Route {
+    pub name: String,
+    pub weights: Vec<i32>,
+    /// `(host, port)`
+    pub destinations: Vec<(String, i32)>,
+}
+
+impl Facts {
+    pub fn of(rendered: &Rendered) -> Facts {
+        let meta = rendered.object.metadata();
+        let (_, kind) = rendered.object.type_of();
+        Facts {
+            kind,
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            owner: rendered.owner.clone(),
+            origin: rendered.origin,
+            detail: detail(&rendered.object),
+        }
+    }
+
+    /// The pods of a workload, if this is one.
+    pub fn pods(&self) -> Option<&Pods> {
+        match &self.detail {
+            Detail::Workload(pods) => Some(pods),
+            Detail::Rollout(rollout) => Some(&rollout.pods),
+            _ => None,
+        }
+    }
+}
+
+fn detail(object: &Object) -> Detail {
+    match object {
+        Object::Deployment(d) => Detail::Workload(pods(&d.spec.template)),
+        Object::Rollout(r) => {
+            let canary = &r.spec.strategy.canary;
+            Detail::Rollout(Box::new(RolloutRefs {
+                pods: pods(&r.spec.template),
+                canary_service: canary.canary_service.clone(),
+                stable_service: canary.stable_service.clone(),
+                virtual_services: canary
+                    .traffic_routing
+                    .istio
+                    .virtual_services
+                    .iter()
+                    .map(|v| (v.name.clone(), v.routes.clone()))
+                    .collect(),
+                templates: canary
+                    .analysis
+                    .iter()
+                    .flat_map(|a| &a.templates)
+                    .map(|t| t.template_name.clone())
+                    .collect(),
+            }))
+        }
+        Object::Service(s) => Detail::Service(ServiceFacts {
+            labels: s.metadata.labels.clone().unwrap_or_default(),
+            spec: s.spec.as_ref().map(|spec| ServiceSpecFacts {
+                selector: spec.selector.clone().unwrap_or_default(),
+                ports: spec
+                    .ports
+                    .iter()
+                    .flatten()
+                    .map(|p| ServicePort {
+                        name: p.name.clone(),
+                        port: p.port,
+                        target: match p.target_port {
+                            Some(IntOrString::Int(target)) => Some(target),
+                            _ => None,
+                        },
+                    })
+                    .collect(),
+            }),
+        }),
+        Object::HorizontalPodAutoscaler(hpa) => Detail::Autoscaler {
+            target_kind: hpa.spec.scale_target_ref.kind.clone(),
+            target_name: hpa.spec.scale_target_ref.name.clone(),
+        },
+        Object::PodDisruptionBudget(pdb) => Detail::DisruptionBudget {
+            selector: pdb
+                .spec
+                .as_ref()
+                .and_then(|s| s.selector.as_ref())
+                .and_then(|s| s.match_labels.clone())
+                .unwrap_or_default(),
+        },
+        Object::DestinationRule(rule) => Detail::DestinationRule {
+            host: rule.spec.host.clone(),
+        },
+        Object::VirtualService(route) => Detail::VirtualService(
+            route
+                .spec
+                .http
+                .iter()
+                .map(|http| Route {
+                    name: http.name.clone(),
+                    weights: http.route.iter().filter_map(|d| d.weight).collect(),
+                    destinations: http
+                        .route
+                        .iter()
+                        .map(|d| (d.destination.host.clone(), d.destination.port.number))
+                        .collect(),
+                })
+                .collect(),
+        ),
+        Object::ServiceMonitor(monitor) => Detail::Monitor {
+            selector: monitor.spec.selector.clone(),
+            ports: monitor
+                .spec
+                .endpoints
+                .iter()
+                .map(|e| e.port.clone())
+                .collect(),
+        },
+        Object::AuthorizationPolicy(policy) => Detail::Authorization {
+            selector: policy.spec.selector.match_labels.clone(),
+            principals: policy
+                .spec
+                .rules
+                .iter()
+                .flat_map(|r| &r.from)
+                .flat_map(|f| f.source.principals.iter().cloned())
+                .collect(),
+        },
+        Object::PeerAuthentication(p) => Detail::PeerAuthentication {
+            strict: p.spec.mtls.mode == "STRICT",
+        },
+        _ => Detail::Other,
+    }
+}
+
+fn pods(template: &PodTemplateSpec) -> Pods {
+    Pods {
+        labels: template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default(),
+        ports: template
+            .spec
+            .iter()
+            .flat_map(|s| &s.containers)
+            .flat_map(|c| c.ports.iter().flatten())
+            .map(|p| p.container_port)
+            .collect(),
+    }
+}
