@@ -202,13 +202,13 @@ fn object_refs(
                 ));
             }
         }
-        Detail::DisruptionBudget { selector } => {
-            if index.pods_matching(namespace, selector).is_empty() {
-                broken(format!(
-                    "{} selects no pods of any rendered workload",
-                    named(object)
-                ));
-            }
+        Detail::DisruptionBudget { selector }
+            if index.pods_matching(namespace, selector).is_empty() =>
+        {
+            broken(format!(
+                "{} selects no pods of any rendered workload",
+                named(object)
+            ));
         }
         Detail::DestinationRule { host } if resolve_host(index, host).is_none() => {
             broken(format!(
