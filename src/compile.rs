@@ -7,8 +7,9 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::check;
+use crate::check::{self, Facts};
 use crate::diag::{Diagnostic, normalize};
+use crate::emit;
 use crate::input::{self, Region};
 use crate::load::{Loaded, load};
 use crate::lower::{self, Rendered};
@@ -111,39 +112,70 @@ impl Project {
     /// project whose inputs had errors too: what passed validation is
     /// rendered, so one run reports every problem.
     pub fn render(&self, selection: &Selection) -> (Vec<Cluster>, Vec<Diagnostic>) {
-        self.render_with(selection, |cluster| (vec![cluster], Vec::new()))
+        self.render_with(selection, |pending| {
+            let env = pending.env;
+            let region = pending.region.clone();
+            let external_principals = pending.external_principals.clone();
+            let objects: Vec<Rendered> = pending
+                .lower_with(|group| group)
+                .into_iter()
+                .flatten()
+                .collect();
+            let mut diagnostics = check::cluster(&objects, &external_principals);
+            diagnostics.extend(policy::check_objects(&objects, &env.policy));
+            let cluster = Cluster {
+                env: env.name.clone(),
+                region,
+                objects,
+                external_principals,
+            };
+            (vec![cluster], diagnostics)
+        })
     }
 
     /// Render the selection straight to documents (path, YAML) in object
     /// order, with every diagnostic, including what policy finds in the
-    /// bytes. Each cluster's typed objects are dropped as soon as they are
-    /// emitted, so memory holds documents, not objects.
+    /// bytes. Objects are checked and emitted one owner (service) at a time
+    /// and freed at once; the references across a cluster are checked over
+    /// each object's [`Facts`]. Memory holds documents, not objects.
     pub fn render_documents(
         &self,
         selection: &Selection,
     ) -> (Vec<(String, String)>, Vec<Diagnostic>) {
-        let (documents, mut diagnostics) = self.render_with(selection, |cluster| {
-            let settings = self
-                .inputs
-                .overlays
-                .get(&cluster.env)
-                .map(|o| environment(o).policy);
-            let documents = crate::emit::into_documents(cluster);
-            let found = settings
-                .map(|s| policy::check_tree(documents.iter().map(|(p, d)| (p, d)), &s))
-                .unwrap_or_default();
-            (documents, found)
+        let (documents, mut diagnostics) = self.render_with(selection, |pending| {
+            let env = pending.env;
+            let region = pending.region.clone();
+            let external = pending.external_principals.clone();
+            let groups = pending.lower_with(|group| {
+                let mut found: Vec<Diagnostic> = group.iter().flat_map(check::object).collect();
+                found.extend(policy::check_objects(&group, &env.policy));
+                let facts: Vec<Facts> = group.iter().map(Facts::of).collect();
+                let documents = emit::into_documents(&env.name, region.as_deref(), group);
+                (documents, facts, found)
+            });
+            let (mut documents, mut facts, mut diagnostics) = (Vec::new(), Vec::new(), Vec::new());
+            for (docs, more_facts, found) in groups {
+                documents.extend(docs);
+                facts.extend(more_facts);
+                diagnostics.extend(found);
+            }
+            diagnostics.extend(check::across(&facts, &external));
+            diagnostics.extend(policy::check_tree(
+                documents.iter().map(|(p, d)| (p, d)),
+                &env.policy,
+            ));
+            (documents, diagnostics)
         });
         normalize(&mut diagnostics, &self.sources);
         (documents, diagnostics)
     }
 
     /// Render every selected cluster and turn each into `T`s as soon as it
-    /// is lowered and checked.
+    /// is resolved: `finish` lowers and checks it.
     fn render_with<T: Send>(
         &self,
         selection: &Selection,
-        finish: impl Fn(Cluster) -> (Vec<T>, Vec<Diagnostic>) + Sync,
+        finish: impl Fn(Pending<'_>) -> (Vec<T>, Vec<Diagnostic>) + Sync,
     ) -> (Vec<T>, Vec<Diagnostic>) {
         let templates = Templates::default();
         let overlays: Vec<&OverlayInput> = self
@@ -172,7 +204,7 @@ impl Project {
         overlay: &OverlayInput,
         selection: &Selection,
         templates: &Templates,
-        finish: &(impl Fn(Cluster) -> (Vec<T>, Vec<Diagnostic>) + Sync),
+        finish: &(impl Fn(Pending<'_>) -> (Vec<T>, Vec<Diagnostic>) + Sync),
     ) -> (Vec<T>, Vec<Diagnostic>) {
         let regions: Vec<&Region> = overlay
             .head
@@ -199,10 +231,12 @@ impl Project {
         let lowered: Vec<(Vec<T>, Vec<Diagnostic>)> = models
             .par_iter()
             .map(|model| {
-                let (cluster, mut found) = lower_cluster(overlay, model);
-                let (items, more) = finish(cluster);
-                found.extend(more);
-                (items, found)
+                finish(Pending {
+                    env: &model.env,
+                    region: Some(model.region.clone()),
+                    external_principals: model.external_principals(),
+                    objects: Objects::Model(model),
+                })
             })
             .collect();
         let mut out = Vec::new();
@@ -214,15 +248,12 @@ impl Project {
         // all of it has them.
         let whole = selection.region.is_none() && selection.service.is_none();
         if let (true, Some(first)) = (whole, models.first()) {
-            let objects = lower::argocd::environment(&first.env, &models);
-            diagnostics.extend(check::cluster(&objects, &BTreeSet::new()));
-            let cluster = Cluster {
-                env: overlay.name().to_owned(),
+            let (items, found) = finish(Pending {
+                env: &first.env,
                 region: None,
-                objects,
                 external_principals: BTreeSet::new(),
-            };
-            let (items, found) = finish(cluster);
+                objects: Objects::Lowered(lower::argocd::environment(&first.env, &models)),
+            });
             out.extend(items);
             diagnostics.extend(found);
         }
@@ -346,19 +377,32 @@ fn layers<'a>(
         .collect()
 }
 
-/// Lower one resolved cluster and check its objects.
-fn lower_cluster(overlay: &OverlayInput, model: &model::Cluster) -> (Cluster, Vec<Diagnostic>) {
-    let objects = lower::cluster(model);
-    let external_principals = model.external_principals();
-    let mut diagnostics = check::cluster(&objects, &external_principals);
-    diagnostics.extend(policy::check_objects(&objects, &model.env.policy));
-    let cluster = Cluster {
-        env: overlay.name().to_owned(),
-        region: Some(model.region.clone()),
-        objects,
-        external_principals,
-    };
-    (cluster, diagnostics)
+/// A cluster to lower: one (environment, region) or, with no region, the
+/// objects of a whole environment (Argo CD's).
+struct Pending<'a> {
+    env: &'a model::Environment,
+    region: Option<String>,
+    /// Mesh identities allowed to call services that are not rendered here.
+    external_principals: BTreeSet<String>,
+    objects: Objects<'a>,
+}
+
+enum Objects<'a> {
+    /// Lowered from the model, owner by owner.
+    Model(&'a model::Cluster),
+    /// Lowered already, as one group.
+    Lowered(Vec<Rendered>),
+}
+
+impl Pending<'_> {
+    /// Lower the cluster, handing each owner's objects to `finish` as they
+    /// are lowered; the results are in object order.
+    fn lower_with<T: Send>(self, finish: impl Fn(Vec<Rendered>) -> T + Sync) -> Vec<T> {
+        match self.objects {
+            Objects::Model(model) => lower::cluster_with(model, finish),
+            Objects::Lowered(objects) => vec![finish(objects)],
+        }
+    }
 }
 
 /// The environment-wide settings of an overlay.

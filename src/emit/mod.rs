@@ -43,22 +43,17 @@ pub fn documents(clusters: &[Cluster]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// [`documents`] of one cluster that is not needed afterwards: each
-/// object is freed as soon as it is emitted, so memory holds either an
-/// object or its document, not both.
-pub fn into_documents(cluster: Cluster) -> Vec<(String, String)> {
-    let Cluster {
-        env,
-        region,
-        objects,
-        ..
-    } = cluster;
+/// Documents of objects that are not needed afterwards, in the folder of
+/// an environment (and region): each object is freed as soon as it is
+/// emitted, so memory holds either an object or its document, not both.
+pub fn into_documents(
+    env: &str,
+    region: Option<&str>,
+    objects: Vec<Rendered>,
+) -> Vec<(String, String)> {
     objects
         .into_par_iter()
-        .map(|rendered| {
-            let path = path_in(&env, region.as_deref(), &rendered);
-            (path, to_yaml(&rendered.object))
-        })
+        .map(|rendered| (path_in(env, region, &rendered), to_yaml(&rendered.object)))
         .collect()
 }
 

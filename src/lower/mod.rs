@@ -190,38 +190,48 @@ impl Object {
 /// gateway routes. Within an owner, objects follow the variant order of
 /// [`Object`].
 pub fn cluster(cluster: &model::Cluster) -> Vec<Rendered> {
+    let groups = cluster_with(cluster, |group| group);
+    let mut out = Vec::with_capacity(groups.iter().map(Vec::len).sum());
+    out.extend(groups.into_iter().flatten());
+    out
+}
+
+/// [`cluster`], one owner's objects at a time: each group goes to `finish`
+/// as soon as it is lowered (services in parallel), and the results come
+/// back in object order. Only one group per core is in memory as objects.
+pub fn cluster_with<T: Send>(
+    cluster: &model::Cluster,
+    finish: impl Fn(Vec<Rendered>) -> T + Sync,
+) -> Vec<T> {
     let namespaces: BTreeSet<&str> = cluster
         .services
         .iter()
         .map(|s| s.namespace.as_str())
         .collect();
-    let mut out = Vec::new();
-    for namespace in namespaces {
-        let owner = Owner::Namespace(namespace.to_owned());
-        let objects = mesh::namespace(namespace, &cluster.env);
-        out.extend(owned(owner, cluster.env.namespace_origin, objects));
-    }
-    // Services lower independently: in parallel, kept in order.
-    let services: Vec<Vec<Rendered>> = cluster
-        .services
-        .par_iter()
-        .map(|service| {
-            owned(
-                Owner::Service(service.name.clone()),
-                service.origin,
-                self::service(service, cluster),
-            )
+    let mut out: Vec<T> = namespaces
+        .into_iter()
+        .map(|namespace| {
+            let owner = Owner::Namespace(namespace.to_owned());
+            let objects = mesh::namespace(namespace, &cluster.env);
+            finish(owned(owner, cluster.env.namespace_origin, objects))
         })
         .collect();
-    out.reserve_exact(services.iter().map(Vec::len).sum());
-    out.extend(services.into_iter().flatten());
-    for (route, origin) in mesh::gateway_routes(cluster) {
-        out.push(Rendered {
+    out.par_extend(cluster.services.par_iter().map(|service| {
+        finish(owned(
+            Owner::Service(service.name.clone()),
+            service.origin,
+            self::service(service, cluster),
+        ))
+    }));
+    let routes = mesh::gateway_routes(cluster)
+        .into_iter()
+        .map(|(route, origin)| Rendered {
             owner: Owner::Gateway,
             origin,
             object: Object::VirtualService(route),
-        });
-    }
+        })
+        .collect();
+    out.push(finish(routes));
     out
 }
 
