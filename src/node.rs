@@ -129,6 +129,14 @@ impl Node {
 impl ScalarKind {
     /// Type a plain (unquoted) scalar by the YAML 1.2 core schema.
     pub fn of_plain(text: &str) -> Self {
+        // Most plain scalars are words: only these can start anything else.
+        let first = text.as_bytes().first().copied().unwrap_or_default();
+        if !matches!(
+            first,
+            0 | b'0'..=b'9' | b'+' | b'-' | b'.' | b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F'
+        ) {
+            return Self::Str;
+        }
         match text {
             "" | "~" | "null" | "Null" | "NULL" => return Self::Null,
             "true" | "True" | "TRUE" => return Self::Bool(true),
