@@ -45,19 +45,15 @@ pub fn write_tree(
         .canonicalize()
         .with_context(|| format!("cannot open `{}`", out.display()))?;
     let old = read_manifest(&root)?;
-    let folders: BTreeSet<&Path> = files
-        .keys()
-        .filter_map(|rel| Path::new(rel).parent())
-        .collect();
-    folders
-        .par_iter()
-        .try_for_each(|folder| make_folder(&root, folder))?;
-    // Files are independent: compare and write them in parallel.
+    make_folders(&root, files.keys())?;
+    // Files are independent: compare and write them in parallel. A file the
+    // last render did not write is written without reading it first.
     let outcomes: Vec<(String, String, bool)> = files
         .par_iter()
         .map(|(rel, text)| {
             let path = root.join(rel);
-            let same = fs::read(&path).is_ok_and(|bytes| bytes == text.as_bytes());
+            let same = old.files.contains_key(rel)
+                && fs::read(&path).is_ok_and(|bytes| bytes == text.as_bytes());
             if !same {
                 write_file(&path, text.as_bytes())?;
             }
@@ -161,17 +157,44 @@ fn read_manifest(root: &Path) -> anyhow::Result<Manifest> {
     }
 }
 
-/// Create a folder of the tree, and make sure it really is inside the root:
-/// a symlinked folder must not lead a write elsewhere.
-fn make_folder(root: &Path, rel: &Path) -> anyhow::Result<()> {
-    let dir = root.join(rel);
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    let real = dir
-        .canonicalize()
-        .with_context(|| format!("cannot open `{}`", dir.display()))?;
-    if !real.starts_with(root) {
+/// Create the folders of the tree, parents first, and make sure each is a
+/// real folder: a symlink must not lead a write outside the root, which is
+/// canonical, so a path with no symlink under it stays inside.
+fn make_folders<'a>(root: &Path, files: impl Iterator<Item = &'a String>) -> anyhow::Result<()> {
+    let mut by_depth: BTreeMap<usize, BTreeSet<&Path>> = BTreeMap::new();
+    for rel in files {
+        for folder in Path::new(rel.as_str()).ancestors().skip(1) {
+            let depth = folder.components().count();
+            if depth > 0 && !by_depth.entry(depth).or_default().insert(folder) {
+                break;
+            }
+        }
+    }
+    for folders in by_depth.values() {
+        folders
+            .par_iter()
+            .try_for_each(|folder| make_folder(&root.join(folder)))?;
+    }
+    Ok(())
+}
+
+fn make_folder(dir: &Path) -> anyhow::Result<()> {
+    match fs::create_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create `{}`", dir.display())),
+    }
+    let meta =
+        fs::symlink_metadata(dir).with_context(|| format!("cannot open `{}`", dir.display()))?;
+    if meta.file_type().is_symlink() {
         bail!(
-            "refusing to write through `{}`: it leads outside the output folder",
+            "refusing to write through `{}`: it is a symlink and may lead outside the output folder",
+            dir.display()
+        );
+    }
+    if !meta.is_dir() {
+        bail!(
+            "cannot create folder `{}`: a file is in the way",
             dir.display()
         );
     }
@@ -275,6 +298,31 @@ mod tests {
         assert!(out.join("prod/x.yaml").exists());
         let manifest = read_manifest(out).expect("manifest");
         assert_eq!(manifest.files.len(), 2);
+    }
+
+    #[test]
+    fn refuses_to_write_through_a_symlinked_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outside = tempfile::tempdir().expect("tempdir");
+        let out = dir.path();
+        fs::create_dir(out.join("prod")).expect("mkdir");
+        std::os::unix::fs::symlink(outside.path(), out.join("prod/us-east-1")).expect("symlink");
+        let error = write_tree(out, &files(&[("prod/us-east-1/web/x.yaml", "1")]), |_| true)
+            .expect_err("refused");
+        assert!(error.to_string().contains("is a symlink"), "{error}");
+        assert_eq!(fs::read_dir(outside.path()).expect("read").count(), 0);
+    }
+
+    #[test]
+    fn a_file_in_the_way_of_a_folder_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("prod"), "not a folder").expect("write");
+        let error =
+            write_tree(dir.path(), &files(&[("prod/x.yaml", "1")]), |_| true).expect_err("refused");
+        assert!(
+            error.to_string().contains("a file is in the way"),
+            "{error}"
+        );
     }
 
     #[test]
