@@ -39,6 +39,9 @@ pub fn write_tree(
     for rel in files.keys() {
         check_relative(rel)?;
     }
+    if let Some(staging) = staging_for(out)? {
+        return write_fresh(out, &staging, files);
+    }
     fs::create_dir_all(out)
         .with_context(|| format!("cannot create output folder `{}`", out.display()))?;
     let root = out
@@ -85,6 +88,88 @@ pub fn write_tree(
         serde_json::to_string_pretty(&manifest).context("cannot encode the manifest")? + "\n";
     write_file(&root.join(MANIFEST), json.as_bytes())?;
     Ok(report)
+}
+
+/// Where a first render stages its tree: beside `out`, when `out` does not
+/// exist yet or is an empty folder (not a symlink). `None` otherwise.
+fn staging_for(out: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let Some(name) = out.file_name() else {
+        return Ok(None);
+    };
+    let empty = match fs::symlink_metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(e).with_context(|| format!("cannot open `{}`", out.display())),
+        Ok(meta) if meta.is_dir() => fs::read_dir(out)
+            .with_context(|| format!("cannot open `{}`", out.display()))?
+            .next()
+            .is_none(),
+        Ok(_) => false,
+    };
+    // The process id keeps two first renders of the same folder apart.
+    let staging = out.with_file_name(format!(
+        ".{}.slipway-tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    Ok(empty.then_some(staging))
+}
+
+/// A first render: the whole tree is written into a staging folder beside
+/// `out` and renamed into place, so the output folder appears complete or
+/// not at all, and no file needs a temporary file of its own.
+fn write_fresh(
+    out: &Path,
+    staging: &Path,
+    files: &BTreeMap<String, String>,
+) -> anyhow::Result<Report> {
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create `{}`", parent.display()))?;
+    }
+    let written = stage(staging, files).and_then(|manifest| {
+        let json =
+            serde_json::to_string_pretty(&manifest).context("cannot encode the manifest")? + "\n";
+        fs::write(staging.join(MANIFEST), json)
+            .with_context(|| format!("cannot write `{}`", staging.display()))?;
+        if out.exists() {
+            fs::remove_dir(out).with_context(|| format!("cannot replace `{}`", out.display()))?;
+        }
+        fs::rename(staging, out).with_context(|| format!("cannot create `{}`", out.display()))
+    });
+    if let Err(error) = written {
+        // Best effort: the error being reported matters more.
+        let _ = fs::remove_dir_all(staging);
+        return Err(error);
+    }
+    Ok(Report {
+        written: files.len(),
+        ..Report::default()
+    })
+}
+
+/// Write every file under the (new, private) staging folder; the manifest
+/// of what was written.
+fn stage(staging: &Path, files: &BTreeMap<String, String>) -> anyhow::Result<Manifest> {
+    fs::create_dir(staging).with_context(|| format!("cannot create `{}`", staging.display()))?;
+    let folders: BTreeSet<&str> = files
+        .keys()
+        .filter_map(|rel| rel.rsplit_once('/').map(|(folder, _)| folder))
+        .collect();
+    folders.par_iter().try_for_each(|folder| {
+        let dir = staging.join(folder);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))
+    })?;
+    let sums: Vec<(String, String)> = files
+        .par_iter()
+        .map(|(rel, text)| {
+            let path = staging.join(rel);
+            fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
+            Ok((rel.clone(), sha256(text.as_bytes())))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Manifest {
+        files: sums.into_iter().collect(),
+    })
 }
 
 /// The rendered tree on disk, as a previous render left it: the files the
@@ -279,6 +364,38 @@ mod tests {
             fs::read_to_string(out.join("README.md")).expect("read"),
             "mine"
         );
+    }
+
+    #[test]
+    fn a_first_render_appears_whole_and_leaves_no_staging_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("rendered");
+        let report = write_tree(
+            &out,
+            &files(&[("a/x.yaml", "1"), ("a/b/y.yaml", "2")]),
+            |_| true,
+        )
+        .expect("write");
+        assert_eq!(report.written, 2);
+        assert_eq!(
+            fs::read_to_string(out.join("a/b/y.yaml")).expect("read"),
+            "2"
+        );
+        assert_eq!(read_manifest(&out).expect("manifest").files.len(), 2);
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["rendered"]);
+    }
+
+    #[test]
+    fn a_failed_first_render_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("rendered");
+        // `a` is both a file and a folder: the second write fails.
+        assert!(write_tree(&out, &files(&[("a", "1"), ("a/x.yaml", "2")]), |_| true).is_err());
+        assert_eq!(fs::read_dir(dir.path()).expect("read").count(), 0);
     }
 
     #[test]
