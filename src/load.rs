@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::diag::Diagnostic;
-use crate::source::{FileId, Sources, Span, display_name};
+use crate::source::{FileId, SourceFile, Sources, Span, display_name};
 use crate::validate::schema::Schema;
 
 /// Largest input file accepted.
@@ -94,15 +94,19 @@ pub fn load_with(root: &Path, limits: Limits) -> anyhow::Result<Loaded> {
             .iter()
             .map(|(path, name)| admit(path, name, &mut total, limits))
             .collect();
-        let read: Vec<Result<Vec<u8>, Box<Diagnostic>>> = found
-            .par_iter()
+        let read: Vec<Result<Decoded, Box<Diagnostic>>> = found
+            .into_par_iter()
             .zip(admitted)
-            .map(|((path, name), admitted)| admitted.and_then(|()| read(path, name, limits)))
+            .map(|((path, name), admitted)| {
+                admitted?;
+                let bytes = read(&path, &name, limits)?;
+                decoded(name, path, bytes)
+            })
             .collect();
-        for ((path, name), bytes) in found.into_iter().zip(read) {
-            match bytes {
-                Ok(bytes) => {
-                    if let Some(id) = add_text(&mut loaded, name, path, bytes) {
+        for file in read {
+            match file {
+                Ok(file) => {
+                    if let Some(id) = add(&mut loaded, file) {
                         loaded.files.push((id, schema));
                     }
                 }
@@ -141,8 +145,13 @@ pub fn from_memory(files: &[(&str, &[u8])]) -> Loaded {
             ));
             continue;
         }
-        if let Some(id) = add_text(&mut loaded, (*name).to_owned(), path, bytes.to_vec()) {
-            loaded.files.push((id, *schema));
+        match decoded((*name).to_owned(), path, bytes.to_vec()) {
+            Ok(file) => {
+                if let Some(id) = add(&mut loaded, file) {
+                    loaded.files.push((id, *schema));
+                }
+            }
+            Err(diag) => loaded.diagnostics.push(*diag),
         }
     }
     loaded
@@ -261,28 +270,39 @@ fn read(path: &Path, name: &str, limits: Limits) -> Result<Vec<u8>, Box<Diagnost
     Ok(bytes)
 }
 
-/// Decode and register a file's text. Refusals are pushed as diagnostics.
-fn add_text(loaded: &mut Loaded, name: String, path: PathBuf, bytes: Vec<u8>) -> Option<FileId> {
-    let text = match decode(bytes) {
-        Ok(text) => text,
-        Err(message) => {
-            loaded.diagnostics.push(
-                Diagnostic::file_error(name, message)
-                    .with_hint("save the file as UTF-8 (without a byte order mark)"),
-            );
-            return None;
-        }
-    };
+/// A file read and decoded, with its source map built: the part of loading
+/// that runs in parallel.
+struct Decoded {
+    file: SourceFile,
+    /// Offset of a byte order mark inside the text.
+    bom: Option<usize>,
+}
+
+/// Decode a file's bytes. `Err` is a refusal naming the file.
+fn decoded(name: String, path: PathBuf, bytes: Vec<u8>) -> Result<Decoded, Box<Diagnostic>> {
+    let text = decode(bytes).map_err(|message| {
+        Box::new(
+            Diagnostic::file_error(&name, message)
+                .with_hint("save the file as UTF-8 (without a byte order mark)"),
+        )
+    })?;
     if text.trim().is_empty() {
-        loaded.diagnostics.push(
+        return Err(Box::new(
             Diagnostic::file_error(name, "file is empty")
                 .with_hint("delete it, or give it `apiVersion`, `kind` and `metadata`"),
-        );
-        return None;
+        ));
     }
     let bom = text.find('\u{feff}');
-    let id = loaded.sources.add(name, path, text);
-    if let Some(at) = bom {
+    Ok(Decoded {
+        file: SourceFile::new(name, path, text),
+        bom,
+    })
+}
+
+/// Register a decoded file; `None` (and a diagnostic) when it is refused.
+fn add(loaded: &mut Loaded, decoded: Decoded) -> Option<FileId> {
+    let id = loaded.sources.add_file(decoded.file);
+    if let Some(at) = decoded.bom {
         let start = at as u32;
         let span = Span {
             file: id,

@@ -38,7 +38,7 @@ pub struct LineCol {
 }
 
 impl SourceFile {
-    fn new(name: String, path: PathBuf, text: String) -> Self {
+    pub fn new(name: String, path: PathBuf, text: String) -> Self {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
@@ -105,8 +105,12 @@ pub struct Sources {
 
 impl Sources {
     pub fn add(&mut self, name: String, path: PathBuf, text: String) -> FileId {
+        self.add_file(SourceFile::new(name, path, text))
+    }
+
+    pub fn add_file(&mut self, file: SourceFile) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
-        self.files.push(SourceFile::new(name, path, text));
+        self.files.push(file);
         id
     }
 
