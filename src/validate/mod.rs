@@ -75,7 +75,7 @@ pub fn inputs(
         id,
         schema,
         name,
-        tree,
+        passed,
         errors,
     } in checked
     {
@@ -83,11 +83,13 @@ pub fn inputs(
         if let (Schema::Blueprint, Some(name)) = (schema, name) {
             named.insert(name);
         }
-        let Some(tree) = tree else { continue };
-        let stem = file_stem(&sources.get(id).path);
-        match schema {
-            Schema::Blueprint => add_blueprint(&mut inputs, tree, &stem, &mut diags),
-            Schema::Overlay => add_overlay(&mut inputs, tree, &stem, &mut diags),
+        match passed {
+            Some(Passed::Blueprint(blueprint)) => add_blueprint(&mut inputs, blueprint, &mut diags),
+            Some(Passed::Overlay(tree)) => {
+                let stem = file_stem(&sources.get(id).path);
+                add_overlay(&mut inputs, tree, &stem, &mut diags);
+            }
+            None => {}
         }
     }
     for overlay in inputs.overlays.values() {
@@ -103,9 +105,16 @@ struct Checked {
     schema: Schema,
     /// `metadata.name`, when the file has one, valid or not.
     name: Option<String>,
-    /// The tree, if it passed.
-    tree: Option<Node>,
+    /// What the file became, if it passed.
+    passed: Option<Passed>,
     errors: Vec<Diagnostic>,
+}
+
+/// A file that passed its schema (and, for a blueprint, the checks of
+/// its own names and variables).
+enum Passed {
+    Blueprint(BlueprintInput),
+    Overlay(Node),
 }
 
 fn check_file(sources: &Sources, id: FileId, schema: Schema) -> Checked {
@@ -113,7 +122,7 @@ fn check_file(sources: &Sources, id: FileId, schema: Schema) -> Checked {
         id,
         schema,
         name: None,
-        tree: None,
+        passed: None,
         errors: Vec::new(),
     };
     match parse(sources.get(id), id) {
@@ -126,7 +135,13 @@ fn check_file(sources: &Sources, id: FileId, schema: Schema) -> Checked {
                 .map(str::to_owned);
             checked.errors = schema::check(&tree, schema);
             if checked.errors.is_empty() {
-                checked.tree = Some(tree);
+                checked.passed = match schema {
+                    Schema::Blueprint => {
+                        let stem = file_stem(&sources.get(id).path);
+                        blueprint(tree, &stem, &mut checked.errors).map(Passed::Blueprint)
+                    }
+                    Schema::Overlay => Some(Passed::Overlay(tree)),
+                };
             }
         }
     }
@@ -148,14 +163,12 @@ fn deserialize<'a, T: serde::Deserialize<'a>>(
         .ok()
 }
 
-fn add_blueprint(inputs: &mut Inputs, tree: Node, stem: &str, diags: &mut Vec<Diagnostic>) {
+/// A blueprint whose names and variables pass, checked on its own.
+fn blueprint(tree: Node, stem: &str, diags: &mut Vec<Diagnostic>) -> Option<BlueprintInput> {
     let meta = tree.get("metadata").unwrap_or(&tree);
-    let Some(name) = meta
+    let name = meta
         .get("name")
-        .and_then(|n| deserialize::<Spanned<String>>(n, diags))
-    else {
-        return;
-    };
+        .and_then(|n| deserialize::<Spanned<String>>(n, diags))?;
     let team = meta
         .get("team")
         .and_then(|n| deserialize::<Spanned<String>>(n, diags));
@@ -167,9 +180,12 @@ fn add_blueprint(inputs: &mut Inputs, tree: Node, stem: &str, diags: &mut Vec<Di
     }
     check_blueprint_names(&tree, diags);
     credentials::check(&tree, diags);
-    if diags.len() > before {
-        return;
-    }
+    (diags.len() == before).then_some(BlueprintInput { name, team, tree })
+}
+
+/// Add a blueprint, unless another one has its name.
+fn add_blueprint(inputs: &mut Inputs, blueprint: BlueprintInput, diags: &mut Vec<Diagnostic>) {
+    let name = &blueprint.name;
     if let Some(first) = inputs.blueprints.get(&name.value) {
         diags.push(
             Diagnostic::error(
@@ -181,9 +197,7 @@ fn add_blueprint(inputs: &mut Inputs, tree: Node, stem: &str, diags: &mut Vec<Di
         );
         return;
     }
-    inputs
-        .blueprints
-        .insert(name.value.clone(), BlueprintInput { name, team, tree });
+    inputs.blueprints.insert(name.value.clone(), blueprint);
 }
 
 fn add_overlay(inputs: &mut Inputs, tree: Node, stem: &str, diags: &mut Vec<Diagnostic>) {
