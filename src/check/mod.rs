@@ -39,8 +39,15 @@ pub fn object(rendered: &Rendered) -> Vec<Diagnostic> {
 /// that do not resolve, namespaces without STRICT mTLS, and two objects
 /// with the same identity.
 pub fn across(facts: &[Facts], external: &BTreeSet<String>) -> Vec<Diagnostic> {
-    let mut diags = references::check(facts, external);
-    duplicates(facts, &mut diags);
+    let (mut diags, twice) = rayon::join(
+        || references::check(facts, external),
+        || {
+            let mut twice = Vec::new();
+            duplicates(facts, &mut twice);
+            twice
+        },
+    );
+    diags.extend(twice);
     diags
 }
 

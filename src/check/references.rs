@@ -161,7 +161,14 @@ fn named(object: &Facts) -> String {
 /// principals that live outside the rendered set (the ingress gateway,
 /// Prometheus).
 pub fn check(facts: &[Facts], external: &BTreeSet<String>) -> Vec<Diagnostic> {
-    let index = Index::new(facts);
+    let (index, mut mtls) = rayon::join(
+        || Index::new(facts),
+        || {
+            let mut found = Vec::new();
+            strict_mtls(facts, &mut found);
+            found
+        },
+    );
     let mut diags: Vec<Diagnostic> = facts
         .par_iter()
         .flat_map_iter(|object| {
@@ -172,7 +179,7 @@ pub fn check(facts: &[Facts], external: &BTreeSet<String>) -> Vec<Diagnostic> {
             found
         })
         .collect();
-    strict_mtls(facts, &mut diags);
+    diags.append(&mut mtls);
     diags
 }
 
