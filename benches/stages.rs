@@ -60,6 +60,11 @@ fn stages(c: &mut Criterion) {
         b.iter(|| black_box(project.render(&prod)))
     });
 
+    c.bench_function(
+        "resolve+lower+check+emit, owner by owner (prod, 3 clusters)",
+        |b| b.iter(|| black_box(project.render_documents(&prod))),
+    );
+
     let (clusters, _) = project.render(&prod);
     c.bench_function("emit (prod, 3 clusters)", |b| {
         b.iter(|| black_box(slipway::emit::documents(&clusters)))

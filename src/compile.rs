@@ -142,30 +142,7 @@ impl Project {
         &self,
         selection: &Selection,
     ) -> (Vec<(String, String)>, Vec<Diagnostic>) {
-        let (documents, mut diagnostics) = self.render_with(selection, |pending| {
-            let env = pending.env;
-            let region = pending.region.clone();
-            let external = pending.external_principals.clone();
-            let groups = pending.lower_with(|group| {
-                let mut found: Vec<Diagnostic> = group.iter().flat_map(check::object).collect();
-                found.extend(policy::check_objects(&group, &env.policy));
-                let facts: Vec<Facts> = group.iter().map(Facts::of).collect();
-                let documents = emit::into_documents(&env.name, region.as_deref(), group);
-                (documents, facts, found)
-            });
-            let (mut documents, mut facts, mut diagnostics) = (Vec::new(), Vec::new(), Vec::new());
-            for (docs, more_facts, found) in groups {
-                documents.extend(docs);
-                facts.extend(more_facts);
-                diagnostics.extend(found);
-            }
-            diagnostics.extend(check::across(&facts, &external));
-            diagnostics.extend(policy::check_tree(
-                documents.iter().map(|(p, d)| (p, d)),
-                &env.policy,
-            ));
-            (documents, diagnostics)
-        });
+        let (documents, mut diagnostics) = self.render_with(selection, documents_of);
         normalize(&mut diagnostics, &self.sources);
         (documents, diagnostics)
     }
@@ -403,6 +380,34 @@ impl Pending<'_> {
             Objects::Lowered(objects) => vec![finish(objects)],
         }
     }
+}
+
+/// Lower, check and emit one cluster owner by owner, keeping only each
+/// object's document and facts; then the checks across the cluster (over
+/// the facts) and the policy rules over the bytes.
+fn documents_of(pending: Pending<'_>) -> (Vec<(String, String)>, Vec<Diagnostic>) {
+    let env = pending.env;
+    let region = pending.region.clone();
+    let external = pending.external_principals.clone();
+    let groups = pending.lower_with(|group| {
+        let mut found: Vec<Diagnostic> = group.iter().flat_map(check::object).collect();
+        found.extend(policy::check_objects(&group, &env.policy));
+        let facts: Vec<Facts> = group.iter().map(Facts::of).collect();
+        let documents = emit::into_documents(&env.name, region.as_deref(), group);
+        (documents, facts, found)
+    });
+    let (mut documents, mut facts, mut diagnostics) = (Vec::new(), Vec::new(), Vec::new());
+    for (docs, more_facts, found) in groups {
+        documents.extend(docs);
+        facts.extend(more_facts);
+        diagnostics.extend(found);
+    }
+    diagnostics.extend(check::across(&facts, &external));
+    diagnostics.extend(policy::check_tree(
+        documents.iter().map(|(p, d)| (p, d)),
+        &env.policy,
+    ));
+    (documents, diagnostics)
 }
 
 /// The environment-wide settings of an overlay.
