@@ -91,18 +91,15 @@ pub fn write_tree(
 }
 
 /// Where a first render stages its tree: beside `out`, when `out` does not
-/// exist yet or is an empty folder (not a symlink). `None` otherwise.
+/// exist yet. `None` otherwise. (An existing empty folder may be a mount
+/// point, which a folder beside it cannot be renamed onto.)
 fn staging_for(out: &Path) -> anyhow::Result<Option<PathBuf>> {
     let Some(name) = out.file_name() else {
         return Ok(None);
     };
-    let empty = match fs::symlink_metadata(out) {
+    let missing = match fs::symlink_metadata(out) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
         Err(e) => return Err(e).with_context(|| format!("cannot open `{}`", out.display())),
-        Ok(meta) if meta.is_dir() => fs::read_dir(out)
-            .with_context(|| format!("cannot open `{}`", out.display()))?
-            .next()
-            .is_none(),
         Ok(_) => false,
     };
     // The process id keeps two first renders of the same folder apart.
@@ -111,12 +108,14 @@ fn staging_for(out: &Path) -> anyhow::Result<Option<PathBuf>> {
         name.to_string_lossy(),
         std::process::id()
     ));
-    Ok(empty.then_some(staging))
+    Ok(missing.then_some(staging))
 }
 
 /// A first render: the whole tree is written into a staging folder beside
 /// `out` and renamed into place, so the output folder appears complete or
-/// not at all, and no file needs a temporary file of its own.
+/// not at all, and no file needs a temporary file of its own. If `out`
+/// appeared with files in it meanwhile, the rename fails and the staging
+/// folder is removed.
 fn write_fresh(
     out: &Path,
     staging: &Path,
@@ -131,9 +130,6 @@ fn write_fresh(
             serde_json::to_string_pretty(&manifest).context("cannot encode the manifest")? + "\n";
         fs::write(staging.join(MANIFEST), json)
             .with_context(|| format!("cannot write `{}`", staging.display()))?;
-        if out.exists() {
-            fs::remove_dir(out).with_context(|| format!("cannot replace `{}`", out.display()))?;
-        }
         fs::rename(staging, out).with_context(|| format!("cannot create `{}`", out.display()))
     });
     if let Err(error) = written {

@@ -18,8 +18,8 @@ use crate::write::write_tree;
 With -o, files are written atomically (temp file + rename) and only when their
 bytes change; files a previous render wrote and this one no longer renders are
 removed (tracked in <DIR>/.slipway-manifest.json); other files are never touched.
-A first render into a new or empty DIR writes the whole tree beside it and
-renames it into place. Nothing is written unless every input is valid.")]
+A first render into a DIR that does not exist yet writes the whole tree
+beside it and renames it into place. Nothing is written unless every input is valid.")]
 pub struct Args {
     /// Environment to render (an overlay name, e.g. staging)
     #[arg(
