@@ -5,7 +5,7 @@ and MB/s of YAML as a markdown table.
 
 Usage:
   bench/run.py [--sizes 10,100,1000,10000] [--runs 5] [--kustomize-limit 150]
-               [--slipway target/release/slipway] [--helm helm] [--work /tmp/slipway-bench]
+               [--slipway target/dist/slipway] [--helm helm] [--work /tmp/slipway-bench]
                [--all-limit 1000] [--trees DIR]
 
 "One environment" is prod in its primary region for slipway, the prod values
@@ -106,7 +106,7 @@ def main():
     parser.add_argument("--sizes", default="10,100,1000,10000")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--kustomize-limit", type=float, default=150)
-    parser.add_argument("--slipway", default=f"{ROOT}/target/release/slipway")
+    parser.add_argument("--slipway", default=f"{ROOT}/target/dist/slipway")
     parser.add_argument("--helm", default="helm")
     parser.add_argument("--work", default="/tmp/slipway-bench")
     parser.add_argument("--all-limit", type=int, default=1000, help="largest N for render --all -o")
