@@ -4,6 +4,7 @@
 
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::Mutex;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use slipway::compile::{Selection, open, validated};
@@ -56,18 +57,32 @@ fn stages(c: &mut Criterion) {
         env: Some("prod".into()),
         ..Selection::default()
     };
-    c.bench_function("resolve+lower+check (prod, 3 clusters)", |b| {
-        b.iter(|| black_box(project.render(&prod)))
-    });
-
     c.bench_function(
         "resolve+lower+check+emit, owner by owner (prod, 3 clusters)",
-        |b| b.iter(|| black_box(project.render_documents(&prod))),
+        |b| b.iter(|| black_box(project.render(&prod, |_| ()))),
     );
 
-    let (clusters, _) = project.render(&prod);
+    let objects = Mutex::new(Vec::new());
+    project.render(&prod, |group| {
+        let owned = (group.env.to_owned(), group.region.map(str::to_owned));
+        let mut objects = objects.lock().expect("no bench thread panicked");
+        objects.push((owned, group.objects.to_vec()));
+    });
+    let objects = objects.into_inner().expect("no bench thread panicked");
     c.bench_function("emit (prod, 3 clusters)", |b| {
-        b.iter(|| black_box(slipway::emit::documents(&clusters)))
+        b.iter_batched(
+            || objects.clone(),
+            |groups| {
+                for ((env, region), group) in groups {
+                    black_box(slipway::emit::into_documents(
+                        &env,
+                        region.as_deref(),
+                        group,
+                    ));
+                }
+            },
+            criterion::BatchSize::LargeInput,
+        )
     });
 }
 

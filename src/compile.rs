@@ -39,14 +39,15 @@ pub struct Selection {
     pub service: Option<String>,
 }
 
-/// The rendered objects of one cluster: an (environment, region).
-pub struct Cluster {
-    pub env: String,
+/// One owner's typed objects as they are rendered, before they are
+/// emitted and freed: what [`Project::render`] shows its `inspect` hook.
+pub struct Group<'a> {
+    pub env: &'a str,
     /// `None` for the objects of the whole environment (Argo CD's).
-    pub region: Option<String>,
-    pub objects: Vec<Rendered>,
+    pub region: Option<&'a str>,
     /// Mesh identities allowed to call services that are not rendered here.
-    pub external_principals: BTreeSet<String>,
+    pub external_principals: &'a BTreeSet<String>,
+    pub objects: &'a [Rendered],
 }
 
 /// Is any of these diagnostics an error (not just a warning)?
@@ -107,44 +108,23 @@ impl Project {
         Ok(())
     }
 
-    /// Render the selected clusters, with every diagnostic found. Callers
-    /// must not use the clusters when any diagnostic is an error. Works on a
-    /// project whose inputs had errors too: what passed validation is
-    /// rendered, so one run reports every problem.
-    pub fn render(&self, selection: &Selection) -> (Vec<Cluster>, Vec<Diagnostic>) {
-        self.render_with(selection, |pending| {
-            let env = pending.env;
-            let region = pending.region.clone();
-            let external_principals = pending.external_principals.clone();
-            let objects: Vec<Rendered> = pending
-                .lower_with(|group| group)
-                .into_iter()
-                .flatten()
-                .collect();
-            let mut diagnostics = check::cluster(&objects, &external_principals);
-            diagnostics.extend(policy::check_objects(&objects, &env.policy));
-            let cluster = Cluster {
-                env: env.name.clone(),
-                region,
-                objects,
-                external_principals,
-            };
-            (vec![cluster], diagnostics)
-        })
-    }
-
-    /// Render the selection straight to documents (path, YAML) in object
-    /// order, with every diagnostic, including what policy finds in the
-    /// bytes. Objects are checked and emitted one owner (service) at a time
-    /// and freed at once; the references across a cluster are checked over
-    /// each object's [`Facts`]. Memory holds documents, not objects.
-    pub fn render_documents(
+    /// Render the selection to documents (path, YAML) in object order, with
+    /// every diagnostic found. Callers must not use the documents when any
+    /// diagnostic is an error. Works on a project whose inputs had errors
+    /// too: what passed validation is rendered, so one run reports every
+    /// problem.
+    ///
+    /// Objects are checked and emitted one owner (service) at a time and
+    /// freed at once; the references across a cluster are checked over each
+    /// object's [`Facts`]. Memory holds documents, not objects. `inspect`
+    /// sees each owner's typed objects before they are emitted (for tests
+    /// and tools that want them; commands pass `|_| ()`).
+    pub fn render(
         &self,
         selection: &Selection,
+        inspect: impl Fn(&Group<'_>) + Sync,
     ) -> (Vec<(String, String)>, Vec<Diagnostic>) {
-        let (documents, mut diagnostics) = self.render_with(selection, documents_of);
-        normalize(&mut diagnostics, &self.sources);
-        (documents, diagnostics)
+        self.render_with(selection, |pending| documents_of(pending, &inspect))
     }
 
     /// Render every selected cluster and turn each into `T`s as soon as it
@@ -385,11 +365,20 @@ impl Pending<'_> {
 /// Lower, check and emit one cluster owner by owner, keeping only each
 /// object's document and facts; then the checks across the cluster (over
 /// the facts) and the policy rules over the bytes.
-fn documents_of(pending: Pending<'_>) -> (Vec<(String, String)>, Vec<Diagnostic>) {
+fn documents_of(
+    pending: Pending<'_>,
+    inspect: &(impl Fn(&Group<'_>) + Sync),
+) -> (Vec<(String, String)>, Vec<Diagnostic>) {
     let env = pending.env;
     let region = pending.region.clone();
     let external = pending.external_principals.clone();
     let groups = pending.lower_with(|group| {
+        inspect(&Group {
+            env: &env.name,
+            region: region.as_deref(),
+            external_principals: &external,
+            objects: &group,
+        });
         let mut found: Vec<Diagnostic> = group.iter().flat_map(check::object).collect();
         found.extend(policy::check_objects(&group, &env.policy));
         let facts: Vec<Facts> = group.iter().map(Facts::of).collect();

@@ -28,6 +28,6 @@ fuzz_target!(|data: &[u8]| {
         ("overlays/dev.yaml", overlay),
     ]);
     let (project, _) = validated(loaded);
-    let (documents, _) = project.render_documents(&Selection::default());
+    let (documents, _) = project.render(&Selection::default(), |_| ());
     std::hint::black_box(documents);
 });

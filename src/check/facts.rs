@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::lower::{Object, Owner, Rendered};
+use crate::lower::{Kind, Object, Owner, Rendered};
 use crate::source::Span;
 
 pub type Labels = BTreeMap<String, String>;
@@ -17,7 +17,7 @@ pub type Labels = BTreeMap<String, String>;
 /// One rendered object, reduced to what references need.
 #[derive(Debug)]
 pub struct Facts {
-    pub kind: &'static str,
+    pub kind: Kind,
     pub namespace: String,
     pub name: String,
     pub owner: Owner,
@@ -109,9 +109,8 @@ pub struct Route {
 impl Facts {
     pub fn of(rendered: &Rendered) -> Facts {
         let meta = rendered.object.metadata();
-        let (_, kind) = rendered.object.type_of();
         Facts {
-            kind,
+            kind: rendered.object.kind(),
             namespace: meta.namespace.clone().unwrap_or_default(),
             name: meta.name.clone().unwrap_or_default(),
             owner: rendered.owner.clone(),

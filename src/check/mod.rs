@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use rayon::prelude::*;
 
 use crate::diag::Diagnostic;
-use crate::lower::{Object, ObjectId, Rendered};
+use crate::lower::{Kind, Object, ObjectId, Rendered};
 use crate::names;
 
 /// Kubernetes' limit on the total size of an object's annotations.
@@ -53,7 +53,7 @@ pub fn across(facts: &[Facts], external: &BTreeSet<String>) -> Vec<Diagnostic> {
 
 /// Two objects of the same kind, namespace and name.
 fn duplicates(facts: &[Facts], diags: &mut Vec<Diagnostic>) {
-    let mut seen: HashMap<(&str, &str, &str), &Facts> = HashMap::with_capacity(facts.len());
+    let mut seen: HashMap<(Kind, &str, &str), &Facts> = HashMap::with_capacity(facts.len());
     for object in facts {
         let key = (object.kind, object.namespace.as_str(), object.name.as_str());
         if let Some(first) = seen.insert(key, object) {

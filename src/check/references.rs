@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use super::facts::{Detail, Facts, Labels, Pods, RolloutRefs, Route, ServiceFacts};
 use crate::diag::Diagnostic;
+use crate::lower::Kind;
 
 /// Labelled things of one namespace, found by their `app.kubernetes.io/name`
 /// (what slipway's selectors select by) without a scan of the cluster.
@@ -65,7 +66,7 @@ const NAME_LABEL: &str = "app.kubernetes.io/name";
 /// What the checks look objects up by.
 struct Index<'a> {
     /// (kind, namespace, name)
-    objects: HashMap<(&'static str, &'a str, &'a str), &'a Facts>,
+    objects: HashMap<(Kind, &'a str, &'a str), &'a Facts>,
     /// Pods of Deployments and Rollouts.
     pods: ByLabels<'a, &'a Pods>,
     /// Services, by their own labels (for ServiceMonitors).
@@ -96,12 +97,12 @@ impl<'a> Index<'a> {
         index
     }
 
-    fn get(&self, kind: &'static str, namespace: &str, name: &str) -> Option<&'a Facts> {
+    fn get(&self, kind: Kind, namespace: &str, name: &str) -> Option<&'a Facts> {
         self.objects.get(&(kind, namespace, name)).copied()
     }
 
     fn service(&self, namespace: &str, name: &str) -> Option<&'a ServiceFacts> {
-        match &self.get("Service", namespace, name)?.detail {
+        match &self.get(Kind::Service, namespace, name)?.detail {
             Detail::Service(service) => Some(service),
             _ => None,
         }
@@ -197,10 +198,10 @@ fn object_refs(
             target_kind,
             target_name,
         } => {
-            let kind = if target_kind == "Rollout" {
-                "Rollout"
+            let kind = if target_kind == Kind::Rollout.name() {
+                Kind::Rollout
             } else {
-                "Deployment"
+                Kind::Deployment
             };
             if index.get(kind, namespace, target_name).is_none() {
                 broken(format!(
@@ -328,7 +329,7 @@ fn rollout_refs(
     for (reference, wanted_routes) in &rollout.virtual_services {
         let (name, vs_namespace) = reference.split_once('.').unwrap_or((reference, namespace));
         let routes = index
-            .get("VirtualService", vs_namespace, name)
+            .get(Kind::VirtualService, vs_namespace, name)
             .and_then(|vs| match &vs.detail {
                 Detail::VirtualService(routes) => Some(routes),
                 _ => None,
@@ -350,7 +351,10 @@ fn rollout_refs(
         }
     }
     for template in &rollout.templates {
-        if index.get("AnalysisTemplate", namespace, template).is_none() {
+        if index
+            .get(Kind::AnalysisTemplate, namespace, template)
+            .is_none()
+        {
             broken(format!(
                 "{} runs AnalysisTemplate `{namespace}/{template}`, which is not rendered",
                 named(object),
@@ -407,7 +411,7 @@ fn authorization(
         let account = principal
             .strip_prefix("cluster.local/ns/")
             .and_then(|rest| rest.split_once("/sa/"))
-            .and_then(|(ns, name)| index.get("ServiceAccount", ns, name));
+            .and_then(|(ns, name)| index.get(Kind::ServiceAccount, ns, name));
         if account.is_none() {
             broken(format!(
                 "{} allows `{principal}`, which is no rendered ServiceAccount",

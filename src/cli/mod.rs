@@ -170,7 +170,7 @@ fn compile(out: &Output, selection: &Selection) -> anyhow::Result<Result<Compile
             return Ok(Err(Status::Failure));
         }
     }
-    let (documents, found) = project.render_documents(selection);
+    let (documents, found) = project.render(selection, |_| ());
     diagnostics.extend(found);
     let clusters = clusters_in(&documents);
     normalize(&mut diagnostics, &project.sources);

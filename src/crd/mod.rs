@@ -19,6 +19,23 @@ pub trait Kind {
     const KIND: &'static str;
 }
 
+/// The API version and kind of any object slipway renders: the core kinds
+/// through `k8s-openapi`, custom resources through their spec's [`Kind`].
+pub trait TypeMeta {
+    const API_VERSION: &'static str;
+    const KIND: &'static str;
+}
+
+impl<T: k8s_openapi::Resource> TypeMeta for T {
+    const API_VERSION: &'static str = T::API_VERSION;
+    const KIND: &'static str = T::KIND;
+}
+
+impl<S: Kind> TypeMeta for Custom<S> {
+    const API_VERSION: &'static str = S::API_VERSION;
+    const KIND: &'static str = S::KIND;
+}
+
 /// A custom resource: `apiVersion`, `kind`, `metadata`, `spec`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Custom<S> {

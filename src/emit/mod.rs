@@ -3,44 +3,28 @@
 //! string that a YAML 1.1 reader (Kubernetes, PyYAML) would take for
 //! something else (`no`, `on`, `1.10`, `0755`, `2024-01-01`, `~`) is quoted.
 
-use std::collections::BTreeMap;
-
 use rayon::prelude::*;
 use serde::Serialize;
 
 mod writer;
 
-use crate::compile::Cluster;
 use crate::lower::Rendered;
 
 /// Path of an object's file in the rendered tree:
 /// `<env>/<region>/<owner folder>/<kind>-<name>.yaml`, all lowercase; the
 /// owner folder is the service's name, `_namespaces/<namespace>` or
 /// `_gateway`. Objects of a whole environment are in `<env>/_argocd/`.
-pub fn path_of(cluster: &Cluster, rendered: &Rendered) -> String {
-    path_in(&cluster.env, cluster.region.as_deref(), rendered)
-}
-
-fn path_in(env: &str, region: Option<&str>, rendered: &Rendered) -> String {
+pub fn path(env: &str, region: Option<&str>, rendered: &Rendered) -> String {
     let id = rendered.object.id();
     let folder = match region {
         Some(region) => format!("{env}/{region}/{}", rendered.owner.dir()),
         None => format!("{env}/{}", rendered.owner.dir()),
     };
-    format!("{folder}/{}-{}.yaml", id.kind.to_ascii_lowercase(), id.name)
-}
-
-/// Every object of some clusters as a YAML document, with its path in the
-/// rendered tree, in object order. Documents are emitted in parallel.
-pub fn documents(clusters: &[Cluster]) -> Vec<(String, String)> {
-    let objects: Vec<(&Cluster, &Rendered)> = clusters
-        .iter()
-        .flat_map(|c| c.objects.iter().map(move |r| (c, r)))
-        .collect();
-    objects
-        .par_iter()
-        .map(|(cluster, rendered)| (path_of(cluster, rendered), to_yaml(&rendered.object)))
-        .collect()
+    format!(
+        "{folder}/{}-{}.yaml",
+        id.kind.name().to_ascii_lowercase(),
+        id.name
+    )
 }
 
 /// Documents of objects that are not needed afterwards, in the folder of
@@ -53,13 +37,8 @@ pub fn into_documents(
 ) -> Vec<(String, String)> {
     objects
         .into_par_iter()
-        .map(|rendered| (path_in(env, region, &rendered), to_yaml(&rendered.object)))
+        .map(|rendered| (path(env, region, &rendered), to_yaml(&rendered.object)))
         .collect()
-}
-
-/// The rendered tree: relative path -> YAML, one object per file.
-pub fn tree(clusters: &[Cluster]) -> BTreeMap<String, String> {
-    documents(clusters).into_iter().collect()
 }
 
 /// Write documents as one multi-document stream, each headed by its path.

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::mesh::{gateway_route_name, route_name};
 use super::meta::managed_by;
-use super::{Object, Owner, Rendered, owned};
+use super::{Folder, Kind, Object, Owner, Rendered, Scope, owned};
 use crate::crd::argocd::{
     AppProject, AppProjectSpec, Application, ApplicationSpec, Automated, Destination, GroupKind,
     IgnoreDifference, Source, SyncPolicy,
@@ -19,29 +19,6 @@ use crate::model::{Cluster, Environment, GitOps, Service, is_http};
 
 /// Argo CD's cascading-delete finalizer.
 const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
-
-/// Kinds of a service's folder.
-const SERVICE_KINDS: [(&str, &str); 13] = [
-    ("", "ServiceAccount"),
-    ("", "ConfigMap"),
-    ("", "Service"),
-    ("apps", "Deployment"),
-    ("argoproj.io", "Rollout"),
-    ("argoproj.io", "AnalysisTemplate"),
-    ("autoscaling", "HorizontalPodAutoscaler"),
-    ("policy", "PodDisruptionBudget"),
-    ("networking.istio.io", "DestinationRule"),
-    ("networking.istio.io", "VirtualService"),
-    ("security.istio.io", "AuthorizationPolicy"),
-    ("monitoring.coreos.com", "ServiceMonitor"),
-    ("monitoring.coreos.com", "PrometheusRule"),
-];
-/// Namespaced kinds of the shared folders: `_namespaces/*` and `_gateway`.
-const SHARED_KINDS: [(&str, &str); 3] = [
-    ("security.istio.io", "PeerAuthentication"),
-    ("telemetry.istio.io", "Telemetry"),
-    ("networking.istio.io", "VirtualService"),
-];
 
 /// Every Argo CD object of one environment, given all its clusters.
 pub fn environment(env: &Environment, clusters: &[Cluster]) -> Vec<Rendered> {
@@ -80,15 +57,19 @@ fn meta(gitops: &GitOps, name: String) -> ObjectMeta {
     }
 }
 
-fn group_kinds(kinds: &[(&str, &str)]) -> Vec<GroupKind> {
-    kinds
-        .iter()
-        .map(|(group, kind)| GroupKind {
-            group: (*group).into(),
-            kind: (*kind).into(),
+/// The kinds of `scope` that the registry renders into any of `folders`.
+fn group_kinds(folders: &[Folder], scope: Scope) -> Vec<GroupKind> {
+    Kind::in_folders(folders)
+        .filter(|kind| kind.scope() == scope)
+        .map(|kind| GroupKind {
+            group: kind.group().into(),
+            kind: kind.name().into(),
         })
         .collect()
 }
+
+/// The folders of the shared project: namespaces and the gateway routes.
+const SHARED_FOLDERS: [Folder; 2] = [Folder::Namespace, Folder::Gateway];
 
 fn projects(env: &Environment, gitops: &GitOps, clusters: &[Cluster]) -> Vec<AppProject> {
     let mut teams: BTreeMap<&str, BTreeSet<Destination>> = BTreeMap::new();
@@ -133,8 +114,8 @@ fn projects(env: &Environment, gitops: &GitOps, clusters: &[Cluster]) -> Vec<App
             env.name
         ),
         shared,
-        group_kinds(&[("", "Namespace")]),
-        group_kinds(&SHARED_KINDS),
+        group_kinds(&SHARED_FOLDERS, Scope::Cluster),
+        group_kinds(&SHARED_FOLDERS, Scope::Namespaced),
     )];
     for (team, destinations) in teams {
         out.push(project(
@@ -144,8 +125,8 @@ fn projects(env: &Environment, gitops: &GitOps, clusters: &[Cluster]) -> Vec<App
                 env.name
             ),
             destinations,
-            Vec::new(),
-            group_kinds(&SERVICE_KINDS),
+            group_kinds(&[Folder::Service], Scope::Cluster),
+            group_kinds(&[Folder::Service], Scope::Namespaced),
         ));
     }
     out

@@ -5,6 +5,7 @@
 
 pub mod argocd;
 mod config;
+mod kinds;
 mod mesh;
 mod meta;
 mod monitoring;
@@ -13,57 +14,20 @@ mod scaling;
 mod service;
 mod workload;
 
+pub use kinds::{Folder, Kind, Object, Scope};
+
 use std::collections::BTreeSet;
 use std::fmt;
 
-use k8s_openapi::Resource;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rayon::prelude::*;
-use serde::Serialize;
 
-use crate::crd::argo::{AnalysisTemplate, Rollout};
-use crate::crd::argocd::{AppProject, Application};
-use crate::crd::istio::{
-    AuthorizationPolicy, DestinationRule, PeerAuthentication, Telemetry, VirtualService,
-};
-use crate::crd::monitoring::{PrometheusRule, ServiceMonitor};
-use crate::crd::{Custom, Kind};
 use crate::model;
 use crate::source::Span;
-
-/// A rendered object.
-#[derive(Clone, Debug, Serialize)]
-#[serde(untagged)]
-pub enum Object {
-    Namespace(Namespace),
-    PeerAuthentication(PeerAuthentication),
-    Telemetry(Telemetry),
-    ServiceAccount(ServiceAccount),
-    ConfigMap(ConfigMap),
-    AnalysisTemplate(AnalysisTemplate),
-    Service(Service),
-    Deployment(Box<Deployment>),
-    Rollout(Box<Rollout>),
-    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
-    PodDisruptionBudget(PodDisruptionBudget),
-    DestinationRule(DestinationRule),
-    VirtualService(VirtualService),
-    AuthorizationPolicy(AuthorizationPolicy),
-    ServiceMonitor(ServiceMonitor),
-    PrometheusRule(PrometheusRule),
-    AppProject(AppProject),
-    Application(Box<Application>),
-}
 
 /// What identifies an object in a cluster.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectId {
-    pub api_version: &'static str,
-    pub kind: &'static str,
+    pub kind: Kind,
     pub namespace: String,
     pub name: String,
 }
@@ -82,6 +46,16 @@ pub enum Owner {
 }
 
 impl Owner {
+    /// The kind of folder the owner's objects go to.
+    pub fn folder(&self) -> Folder {
+        match self {
+            Owner::Service(_) => Folder::Service,
+            Owner::Namespace(_) => Folder::Namespace,
+            Owner::Gateway => Folder::Gateway,
+            Owner::ArgoCd => Folder::ArgoCd,
+        }
+    }
+
     /// The folder of the owner's objects within a cluster's folder.
     pub fn dir(&self) -> String {
         match self {
@@ -112,74 +86,11 @@ pub struct Rendered {
     pub object: Object,
 }
 
-macro_rules! each_object {
-    ($object:expr, $bind:ident => $body:expr) => {
-        match $object {
-            Object::Namespace($bind) => $body,
-            Object::PeerAuthentication($bind) => $body,
-            Object::Telemetry($bind) => $body,
-            Object::ServiceAccount($bind) => $body,
-            Object::ConfigMap($bind) => $body,
-            Object::AnalysisTemplate($bind) => $body,
-            Object::Service($bind) => $body,
-            Object::Deployment($bind) => $body,
-            Object::Rollout($bind) => $body,
-            Object::HorizontalPodAutoscaler($bind) => $body,
-            Object::PodDisruptionBudget($bind) => $body,
-            Object::DestinationRule($bind) => $body,
-            Object::VirtualService($bind) => $body,
-            Object::AuthorizationPolicy($bind) => $body,
-            Object::ServiceMonitor($bind) => $body,
-            Object::PrometheusRule($bind) => $body,
-            Object::AppProject($bind) => $body,
-            Object::Application($bind) => $body,
-        }
-    };
-}
-
-fn core<T: Resource>() -> (&'static str, &'static str) {
-    (T::API_VERSION, T::KIND)
-}
-
-fn custom<S: Kind>(_: &Custom<S>) -> (&'static str, &'static str) {
-    (S::API_VERSION, S::KIND)
-}
-
 impl Object {
-    pub fn metadata(&self) -> &ObjectMeta {
-        each_object!(self, o => &o.metadata)
-    }
-
-    /// API version and kind.
-    pub fn type_of(&self) -> (&'static str, &'static str) {
-        match self {
-            Object::Namespace(_) => core::<Namespace>(),
-            Object::ServiceAccount(_) => core::<ServiceAccount>(),
-            Object::ConfigMap(_) => core::<ConfigMap>(),
-            Object::Service(_) => core::<Service>(),
-            Object::Deployment(_) => core::<Deployment>(),
-            Object::HorizontalPodAutoscaler(_) => core::<HorizontalPodAutoscaler>(),
-            Object::PodDisruptionBudget(_) => core::<PodDisruptionBudget>(),
-            Object::PeerAuthentication(o) => custom(o),
-            Object::Telemetry(o) => custom(o),
-            Object::AnalysisTemplate(o) => custom(o),
-            Object::Rollout(o) => custom(o),
-            Object::DestinationRule(o) => custom(o),
-            Object::VirtualService(o) => custom(o),
-            Object::AuthorizationPolicy(o) => custom(o),
-            Object::ServiceMonitor(o) => custom(o),
-            Object::PrometheusRule(o) => custom(o),
-            Object::AppProject(o) => custom(o),
-            Object::Application(o) => custom(o),
-        }
-    }
-
     pub fn id(&self) -> ObjectId {
-        let (api_version, kind) = self.type_of();
         let meta = self.metadata();
         ObjectId {
-            api_version,
-            kind,
+            kind: self.kind(),
             namespace: meta.namespace.clone().unwrap_or_default(),
             name: meta.name.clone().unwrap_or_default(),
         }
@@ -187,8 +98,8 @@ impl Object {
 }
 
 /// Every object of one cluster: per namespace, per service, then the
-/// gateway routes. Within an owner, objects follow the variant order of
-/// [`Object`].
+/// gateway routes. Within an owner, objects follow the kind order of
+/// [`Kind`].
 pub fn cluster(cluster: &model::Cluster) -> Vec<Rendered> {
     let groups = cluster_with(cluster, |group| group);
     let mut out = Vec::with_capacity(groups.iter().map(Vec::len).sum());
@@ -225,60 +136,33 @@ pub fn cluster_with<T: Send>(
     }));
     let routes = mesh::gateway_routes(cluster)
         .into_iter()
-        .map(|(route, origin)| Rendered {
-            owner: Owner::Gateway,
-            origin,
-            object: Object::VirtualService(route),
-        })
+        .map(|(route, origin)| rendered(Owner::Gateway, origin, Object::VirtualService(route)))
         .collect();
     out.push(finish(routes));
     out
 }
 
 pub(crate) fn owned(owner: Owner, origin: Span, mut objects: Vec<Object>) -> Vec<Rendered> {
-    objects.sort_by_key(rank);
+    objects.sort_by_key(Object::kind);
     objects
         .into_iter()
-        .map(|object| Rendered {
-            owner: owner.clone(),
-            origin,
-            object,
-        })
+        .map(|object| rendered(owner.clone(), origin, object))
         .collect()
 }
 
-/// Position in the documented object order, [`KIND_ORDER`].
-fn rank(object: &Object) -> usize {
-    let (_, kind) = object.type_of();
-    KIND_ORDER
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(KIND_ORDER.len())
+/// An object of `owner`, which its kind's registry entry must allow.
+fn rendered(owner: Owner, origin: Span, object: Object) -> Rendered {
+    debug_assert!(
+        object.kind().folders().contains(&owner.folder()),
+        "{} is not registered for {owner}'s folder",
+        object.kind()
+    );
+    Rendered {
+        owner,
+        origin,
+        object,
+    }
 }
-
-/// The order of objects within an owner's folder and in the stream: what
-/// an object uses comes before it (the namespace before what lives in it, a
-/// ConfigMap before the workload that mounts it).
-pub const KIND_ORDER: [&str; 18] = [
-    "Namespace",
-    "PeerAuthentication",
-    "Telemetry",
-    "ServiceAccount",
-    "ConfigMap",
-    "AnalysisTemplate",
-    "Service",
-    "Deployment",
-    "Rollout",
-    "HorizontalPodAutoscaler",
-    "PodDisruptionBudget",
-    "DestinationRule",
-    "VirtualService",
-    "AuthorizationPolicy",
-    "ServiceMonitor",
-    "PrometheusRule",
-    "AppProject",
-    "Application",
-];
 
 /// Every object of one service in one cluster.
 fn service(model: &model::Service, cluster: &model::Cluster) -> Vec<Object> {

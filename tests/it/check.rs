@@ -4,9 +4,9 @@
 
 use slipway::compile::{Selection, open};
 use slipway::crd::istio::StringMatch;
-use slipway::lower::{Object, Rendered};
+use slipway::lower::{Kind, Object, Rendered};
 
-use crate::support::root;
+use crate::support::{render, root};
 
 fn cluster() -> (Vec<Rendered>, std::collections::BTreeSet<String>) {
     let (project, diags) = open(root()).expect("example platform opens");
@@ -16,10 +16,11 @@ fn cluster() -> (Vec<Rendered>, std::collections::BTreeSet<String>) {
         region: Some("us-east-1".into()),
         service: None,
     };
-    let (mut clusters, diags) = project.render(&selection);
-    assert!(diags.is_empty(), "{diags:?}");
-    let cluster = clusters.remove(0);
-    (cluster.objects, cluster.external_principals)
+    let rendered = render(&project, &selection);
+    (
+        rendered.objects.into_values().collect(),
+        rendered.external_principals,
+    )
 }
 
 /// Break the object set, run the checks, return their messages.
@@ -36,7 +37,7 @@ fn broken(edit: impl FnOnce(&mut Vec<Rendered>)) -> Vec<String> {
         .collect()
 }
 
-fn find<'a>(objects: &'a mut [Rendered], kind: &str, name: &str) -> &'a mut Object {
+fn find<'a>(objects: &'a mut [Rendered], kind: Kind, name: &str) -> &'a mut Object {
     let rendered = objects
         .iter_mut()
         .find(|r| {
@@ -47,7 +48,7 @@ fn find<'a>(objects: &'a mut [Rendered], kind: &str, name: &str) -> &'a mut Obje
     &mut rendered.object
 }
 
-fn remove(objects: &mut Vec<Rendered>, kind: &str, name: &str) {
+fn remove(objects: &mut Vec<Rendered>, kind: Kind, name: &str) {
     objects.retain(|r| {
         let id = r.object.id();
         !(id.kind == kind && id.name == name)
@@ -64,7 +65,7 @@ fn one(messages: &[String], expected: &str) {
 #[test]
 fn service_must_select_pods_and_their_ports() {
     let messages = broken(|o| {
-        if let Object::Service(s) = find(o, "Service", "orders") {
+        if let Object::Service(s) = find(o, Kind::Service, "orders") {
             let ports = s
                 .spec
                 .as_mut()
@@ -78,7 +79,7 @@ fn service_must_select_pods_and_their_ports() {
         &messages,
         "Service `commerce-prod/orders` sends port 9090 to 9999, which its pods do not expose",
     );
-    let messages = broken(|o| remove(o, "Deployment", "orders"));
+    let messages = broken(|o| remove(o, Kind::Deployment, "orders"));
     one(
         &messages,
         "Service `commerce-prod/orders` selects no pods of any rendered workload",
@@ -100,7 +101,7 @@ fn service_must_select_pods_and_their_ports() {
 #[test]
 fn virtual_service_destinations_ports_and_weights() {
     let messages = broken(|o| {
-        if let Object::VirtualService(vs) = find(o, "VirtualService", "api-example-com") {
+        if let Object::VirtualService(vs) = find(o, Kind::VirtualService, "api-example-com") {
             let checkout = vs
                 .spec
                 .http
@@ -117,7 +118,7 @@ fn virtual_service_destinations_ports_and_weights() {
             catalog.route[0].destination.port.number = 8080;
             catalog.matches[0].uri = Some(StringMatch::Prefix("/x".into()));
         }
-        remove(o, "Service", "api-gateway");
+        remove(o, Kind::Service, "api-gateway");
     });
     one(
         &messages,
@@ -140,12 +141,12 @@ fn virtual_service_destinations_ports_and_weights() {
 #[test]
 fn rollout_references_routes_services_and_analysis() {
     let messages = broken(|o| {
-        remove(o, "AnalysisTemplate", "checkout");
-        remove(o, "Service", "checkout-canary");
-        if let Object::VirtualService(vs) = find(o, "VirtualService", "api-example-com") {
+        remove(o, Kind::AnalysisTemplate, "checkout");
+        remove(o, Kind::Service, "checkout-canary");
+        if let Object::VirtualService(vs) = find(o, Kind::VirtualService, "api-example-com") {
             vs.spec.http.retain(|h| h.name != "checkout-0");
         }
-        remove(o, "VirtualService", "checkout");
+        remove(o, Kind::VirtualService, "checkout");
     });
     one(
         &messages,
@@ -168,10 +169,10 @@ fn rollout_references_routes_services_and_analysis() {
 #[test]
 fn service_monitor_needs_a_service_and_a_named_port() {
     let messages = broken(|o| {
-        if let Object::ServiceMonitor(m) = find(o, "ServiceMonitor", "orders") {
+        if let Object::ServiceMonitor(m) = find(o, Kind::ServiceMonitor, "orders") {
             m.spec.endpoints[0].port = "metrics".into();
         }
-        if let Object::ServiceMonitor(m) = find(o, "ServiceMonitor", "catalog") {
+        if let Object::ServiceMonitor(m) = find(o, Kind::ServiceMonitor, "catalog") {
             m.spec.selector.match_labels =
                 Some([("app.kubernetes.io/name".to_owned(), "katalog".to_owned())].into());
         }
@@ -188,7 +189,7 @@ fn service_monitor_needs_a_service_and_a_named_port() {
 
 #[test]
 fn authorization_policy_principals_must_be_rendered() {
-    let messages = broken(|o| remove(o, "ServiceAccount", "checkout"));
+    let messages = broken(|o| remove(o, Kind::ServiceAccount, "checkout"));
     one(
         &messages,
         "AuthorizationPolicy `commerce-prod/orders` allows `cluster.local/ns/commerce-prod/sa/checkout`, which is no rendered ServiceAccount",
@@ -198,7 +199,7 @@ fn authorization_policy_principals_must_be_rendered() {
 #[test]
 fn every_namespace_with_workloads_has_strict_mtls() {
     let messages = broken(|o| {
-        if let Object::PeerAuthentication(p) = find(o, "PeerAuthentication", "default") {
+        if let Object::PeerAuthentication(p) = find(o, Kind::PeerAuthentication, "default") {
             p.spec.mtls.mode = "PERMISSIVE".into();
         }
     });
@@ -227,7 +228,7 @@ fn policy_findings(edit: impl FnOnce(&mut Vec<Rendered>)) -> Vec<String> {
 #[test]
 fn privileged_containers_and_host_network_are_refused() {
     let messages = policy_findings(|o| {
-        if let Object::Deployment(d) = find(o, "Deployment", "orders") {
+        if let Object::Deployment(d) = find(o, Kind::Deployment, "orders") {
             let spec = d.spec.template.spec.as_mut().expect("pod spec");
             spec.host_network = Some(true);
             let security = spec.containers[0]
@@ -236,7 +237,7 @@ fn privileged_containers_and_host_network_are_refused() {
                 .expect("security context");
             security.privileged = Some(true);
         }
-        if let Object::Rollout(r) = find(o, "Rollout", "checkout") {
+        if let Object::Rollout(r) = find(o, Kind::Rollout, "checkout") {
             r.spec
                 .template
                 .spec

@@ -1,11 +1,45 @@
 //! Shared helpers: the project root, running the binary, golden files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
+
+use slipway::compile::{Project, Selection};
+use slipway::lower::Rendered;
 
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What the one render pipeline produced: the documents by path, every
+/// typed object the `inspect` hook saw (by the path of its document), and
+/// the mesh identities outside the rendered clusters.
+pub struct Rendering {
+    pub files: BTreeMap<String, String>,
+    pub objects: BTreeMap<String, Rendered>,
+    pub external_principals: BTreeSet<String>,
+}
+
+/// Render `selection` the way the commands do, asserting it has no
+/// diagnostics, and keep the typed objects.
+pub fn render(project: &Project, selection: &Selection) -> Rendering {
+    let seen = Mutex::new((BTreeMap::new(), BTreeSet::new()));
+    let (documents, diags) = project.render(selection, |group| {
+        let mut seen = seen.lock().expect("no test thread panicked");
+        for object in group.objects {
+            let path = slipway::emit::path(group.env, group.region, object);
+            seen.0.insert(path, object.clone());
+        }
+        seen.1.extend(group.external_principals.iter().cloned());
+    });
+    assert!(diags.is_empty(), "{diags:?}");
+    let (objects, external_principals) = seen.into_inner().expect("no test thread panicked");
+    Rendering {
+        files: documents.into_iter().collect(),
+        objects,
+        external_principals,
+    }
 }
 
 /// `UPDATE_GOLDEN=1 cargo test` rewrites golden files instead of comparing.
