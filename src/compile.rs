@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::check::{self, Facts};
 use crate::diag::{Diagnostic, normalize};
 use crate::emit;
+use crate::input::FileKind;
 use crate::input::{self, Region};
 use crate::load::{Loaded, load};
 use crate::lower::{self, Rendered};
@@ -18,10 +19,11 @@ use crate::model::{self, Context, Service};
 use crate::node::Node;
 use crate::node::de::{Spanned, from_node};
 use crate::policy;
+use crate::rules;
 use crate::source::Sources;
 use crate::suggest::did_you_mean;
 use crate::template::{EnvScope, RegionScope, Scope, ServiceScope, Templates};
-use crate::validate::schema::{self, Schema};
+use crate::validate::schema;
 use crate::validate::{self, BlueprintInput, Inputs, OverlayInput};
 
 /// A loaded and validated project.
@@ -424,7 +426,7 @@ fn environment(overlay: &OverlayInput) -> model::Environment {
         },
         tracing: env.tracing.clone(),
         namespace_origin: env.namespace.span,
-        policy: policy::Settings::new(production, &overlay.head.policy),
+        policy: rules::Settings::new(production, &overlay.head.policy),
         gitops: env.argocd.as_ref().map(|argocd| model::GitOps {
             repo_url: argocd.repo_url.clone(),
             target_revision: argocd
@@ -486,7 +488,7 @@ impl Target<'_> {
 
     fn resolve(&self, sources: &Sources, diags: &mut Vec<Diagnostic>) -> Option<Service> {
         let (tree, namespace, gateway) = self.expanded(diags)?;
-        let errors = schema::check(&tree, Schema::Blueprint);
+        let errors = schema::check(&tree, FileKind::Blueprint);
         if !errors.is_empty() {
             let context = "found after merging overlays: a patch may have removed this (`null`) or created a partial entry";
             diags.extend(errors.into_iter().map(|d| {

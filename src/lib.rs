@@ -18,6 +18,7 @@ pub mod node;
 pub mod parse;
 pub mod policy;
 pub mod publish;
+pub mod rules;
 pub mod source;
 pub mod suggest;
 pub mod template;

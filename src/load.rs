@@ -12,8 +12,8 @@ use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::diag::Diagnostic;
+use crate::input::FileKind;
 use crate::source::{FileId, SourceFile, Sources, Span, display_name};
-use crate::validate::schema::Schema;
 
 /// Largest input file accepted.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -37,16 +37,16 @@ impl Default for Limits {
 pub const MAX_TOTAL_BYTES: u64 = 512 * 1024 * 1024;
 
 /// The input folders and the schema their files follow.
-pub const INPUT_DIRS: [(&str, Schema); 2] = [
-    ("blueprints", Schema::Blueprint),
-    ("overlays", Schema::Overlay),
+pub const INPUT_DIRS: [(&str, FileKind); 2] = [
+    ("blueprints", FileKind::Blueprint),
+    ("overlays", FileKind::Overlay),
 ];
 
 /// Everything read from disk, and the files that were refused.
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub sources: Sources,
-    pub files: Vec<(FileId, Schema)>,
+    pub files: Vec<(FileId, FileKind)>,
     /// The stem of every blueprint file found, including refused ones.
     pub blueprint_stems: BTreeSet<String>,
     pub diagnostics: Vec<Diagnostic>,
@@ -80,7 +80,7 @@ pub fn load_with(root: &Path, limits: Limits) -> anyhow::Result<Loaded> {
                 (path, name)
             })
             .collect();
-        if schema == Schema::Blueprint {
+        if schema == FileKind::Blueprint {
             loaded.blueprint_stems.extend(
                 found
                     .iter()
@@ -130,7 +130,7 @@ pub fn from_memory(files: &[(&str, &[u8])]) -> Loaded {
             continue;
         };
         let path = PathBuf::from(name);
-        if *schema == Schema::Blueprint {
+        if *schema == FileKind::Blueprint {
             loaded
                 .blueprint_stems
                 .extend(path.file_stem().map(|s| s.to_string_lossy().into_owned()));

@@ -1,132 +1,17 @@
-//! Policy: guardrails on what may run where. Each rule has a stable id, a
-//! default severity per kind of environment, and a message naming the
-//! blueprint or overlay line responsible. Overlays change a rule's severity,
-//! or turn it off, in their `policy:` section, always with a reason.
+//! Policy: guardrails on what may run where, checked against the rules'
+//! catalog in `rules` with each environment's severities. Each finding
+//! names the blueprint or overlay line responsible.
 //!
 //! Most rules read the resolved model, which knows where every value came
 //! from; a few read the rendered objects, as a last line of defence for
 //! properties slipway never sets.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 
 use crate::diag::Diagnostic;
-use crate::input::{RuleSetting, RuleSeverity};
 use crate::lower::{Object, Rendered};
 use crate::model::{Cluster, Replicas, Service};
-
-/// Where a rule applies unless an overlay says otherwise.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    /// Environments named `prod` or `production`.
-    Production,
-    Everywhere,
-}
-
-/// A built-in rule.
-#[derive(Debug)]
-pub struct Rule {
-    pub id: &'static str,
-    pub scope: Scope,
-    pub summary: &'static str,
-}
-
-pub const RULES: [Rule; 9] = [
-    Rule {
-        id: "prod-min-replicas",
-        scope: Scope::Production,
-        summary: "at least 2 replicas",
-    },
-    Rule {
-        id: "prod-disruption-budget",
-        scope: Scope::Production,
-        summary: "a PodDisruptionBudget",
-    },
-    Rule {
-        id: "prod-readiness-probe",
-        scope: Scope::Production,
-        summary: "a readiness probe on the main container",
-    },
-    Rule {
-        id: "prod-resources",
-        scope: Scope::Production,
-        summary: "CPU and memory requests and a memory limit on every container",
-    },
-    Rule {
-        id: "prod-image-pinned",
-        scope: Scope::Production,
-        summary: "images pinned by digest or an immutable version tag",
-    },
-    Rule {
-        id: "prod-no-fault-injection",
-        scope: Scope::Production,
-        summary: "no fault injection",
-    },
-    Rule {
-        id: "no-privileged",
-        scope: Scope::Everywhere,
-        summary: "no privileged containers",
-    },
-    Rule {
-        id: "no-host-network",
-        scope: Scope::Everywhere,
-        summary: "no host network",
-    },
-    Rule {
-        id: "no-secret-data",
-        scope: Scope::Everywhere,
-        summary: "no Secret objects with data",
-    },
-];
-
-/// The severity of every rule in one environment, defaults and overlay applied.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    severities: BTreeMap<&'static str, RuleSeverity>,
-}
-
-impl Settings {
-    pub fn new(production: bool, overrides: &BTreeMap<String, RuleSetting>) -> Settings {
-        let severities = RULES
-            .iter()
-            .map(|rule| {
-                let default = match (rule.scope, production) {
-                    (Scope::Everywhere, _) | (Scope::Production, true) => RuleSeverity::Error,
-                    (Scope::Production, false) => RuleSeverity::Off,
-                };
-                (
-                    rule.id,
-                    overrides.get(rule.id).map_or(default, |s| s.severity),
-                )
-            })
-            .collect();
-        Settings { severities }
-    }
-
-    fn severity(&self, id: &str) -> RuleSeverity {
-        self.severities
-            .get(id)
-            .copied()
-            .unwrap_or(RuleSeverity::Off)
-    }
-
-    /// A finding of rule `id`, at its configured severity; none if it is off.
-    fn finding(&self, id: &'static str, diag: Diagnostic) -> Option<Diagnostic> {
-        let diag = Diagnostic {
-            message: format!("[{id}] {}", diag.message),
-            ..diag
-        };
-        match self.severity(id) {
-            RuleSeverity::Error => Some(diag),
-            RuleSeverity::Warning => Some(Diagnostic {
-                severity: crate::diag::Severity::Warning,
-                ..diag
-            }),
-            RuleSeverity::Off => None,
-        }
-    }
-}
+use crate::rules::{Rule, Settings};
 
 /// Every finding of the model-level rules in one cluster.
 pub fn check(cluster: &Cluster) -> Vec<Diagnostic> {
@@ -147,11 +32,12 @@ pub fn check(cluster: &Cluster) -> Vec<Diagnostic> {
         .collect()
 }
 
-type Finding = (&'static str, Diagnostic);
+type Finding = (Rule, Diagnostic);
 
-fn hint(id: &str) -> String {
+fn hint(rule: Rule) -> String {
     format!(
-        "or, if this environment may differ, set `policy: {{{id}: {{severity: warning, reason: ...}}}}` in its overlay"
+        "or, if this environment may differ, set `policy: {{{}: {{severity: warning, reason: ...}}}}` in its overlay",
+        rule.id()
     )
 }
 
@@ -160,7 +46,7 @@ fn min_replicas(service: &Service, env: &str) -> Option<Finding> {
         Replicas::Fixed(n) | Replicas::Auto { min: n, .. } => n,
     };
     (lowest < 2).then(|| {
-        let id = "prod-min-replicas";
+        let id = Rule::MinReplicas;
         let diag = Diagnostic::error(
             service.replicas_span,
             format!(
@@ -178,7 +64,7 @@ fn min_replicas(service: &Service, env: &str) -> Option<Finding> {
 
 fn disruption_budget(service: &Service, env: &str) -> Option<Finding> {
     service.disruption.is_none().then(|| {
-        let id = "prod-disruption-budget";
+        let id = Rule::DisruptionBudget;
         let diag = Diagnostic::error(
             service.origin,
             format!("`{}` has no PodDisruptionBudget in `{env}`", service.name),
@@ -194,7 +80,7 @@ fn disruption_budget(service: &Service, env: &str) -> Option<Finding> {
 fn readiness_probe(service: &Service, env: &str) -> Option<Finding> {
     let main = service.containers.first()?;
     main.readiness.is_none().then(|| {
-        let id = "prod-readiness-probe";
+        let id = Rule::ReadinessProbe;
         let diag = Diagnostic::error(
             main.image_span,
             format!("container `{}` of `{}` has no readiness probe in `{env}`: it gets traffic before it is ready", main.name, service.name),
@@ -205,7 +91,7 @@ fn readiness_probe(service: &Service, env: &str) -> Option<Finding> {
 }
 
 fn resources(service: &Service, env: &str) -> Vec<Finding> {
-    let id = "prod-resources";
+    let id = Rule::Resources;
     service
         .containers
         .iter()
@@ -231,7 +117,7 @@ fn resources(service: &Service, env: &str) -> Vec<Finding> {
 }
 
 fn image_pinned(service: &Service, env: &str) -> Vec<Finding> {
-    let id = "prod-image-pinned";
+    let id = Rule::ImagePinned;
     service
         .containers
         .iter()
@@ -291,7 +177,7 @@ fn no_fault_injection(service: &Service, env: &str) -> Option<Finding> {
     .with_hint(
         "inject faults in dev or staging overlays; in prod set `mesh: {faultInjection: null}`",
     );
-    Some(("prod-no-fault-injection", diag))
+    Some((Rule::NoFaultInjection, diag))
 }
 
 /// The rules over rendered objects, everywhere: properties slipway never
@@ -326,7 +212,7 @@ fn pod_findings(rendered: &Rendered, template: &PodTemplateSpec) -> Vec<Finding>
                 id.kind, id.namespace, id.name
             ),
         );
-        out.push(("no-host-network", diag));
+        out.push((Rule::NoHostNetwork, diag));
     }
     let containers = spec
         .containers
@@ -342,7 +228,7 @@ fn pod_findings(rendered: &Rendered, template: &PodTemplateSpec) -> Vec<Finding>
                 container.name, id.kind, id.namespace, id.name
             ),
         );
-        out.push(("no-privileged", diag));
+        out.push((Rule::NoPrivileged, diag));
     }
     out
 }
@@ -363,14 +249,17 @@ pub fn check_tree<'a>(
         .filter_map(|(path, _)| {
             let diag = Diagnostic::file_error(path.as_str(), "is a Secret with data: secret values must never reach Git")
                 .with_hint("reference Secrets from `secrets:`; create them outside Git (External Secrets, Sealed Secrets)");
-            settings.finding("no-secret-data", diag)
+            settings.finding(Rule::NoSecretData, diag)
         })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::input::{RuleSetting, RuleSeverity};
 
     #[test]
     fn pinned_images() {
@@ -381,24 +270,6 @@ mod tests {
         assert!(unpinned("r.example.com:5000/a/b").is_some());
         assert!(unpinned("r.example.com/a/b:latest").is_some());
         assert!(unpinned("r.example.com/a/b:main").is_some());
-    }
-
-    #[test]
-    fn severities_follow_scope_and_overlay() {
-        let prod = Settings::new(true, &BTreeMap::new());
-        assert_eq!(prod.severity("prod-min-replicas"), RuleSeverity::Error);
-        let dev = Settings::new(false, &BTreeMap::new());
-        assert_eq!(dev.severity("prod-min-replicas"), RuleSeverity::Off);
-        assert_eq!(dev.severity("no-host-network"), RuleSeverity::Error);
-        let setting = RuleSetting {
-            severity: RuleSeverity::Warning,
-            reason: "single-AZ test cluster".into(),
-        };
-        let relaxed = Settings::new(
-            true,
-            &BTreeMap::from([("prod-min-replicas".to_owned(), setting)]),
-        );
-        assert_eq!(relaxed.severity("prod-min-replicas"), RuleSeverity::Warning);
     }
 
     #[test]

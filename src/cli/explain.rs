@@ -6,7 +6,8 @@ use anyhow::bail;
 
 use super::{Output, Status};
 use crate::compile::{Selection, has_errors, open};
-use crate::explain::{Action, display, parse_path, provenance, value_at};
+use crate::explain::{Action, provenance, value_at};
+use crate::node::path::{display, parse_path};
 use crate::validate::schema::check_field;
 
 /// Show a field's final value for a service in an environment, and every

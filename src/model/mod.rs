@@ -43,7 +43,7 @@ pub struct Environment {
     /// How Argo CD syncs the environment, if the overlay says.
     pub gitops: Option<GitOps>,
     /// Severities of the policy rules here.
-    pub policy: crate::policy::Settings,
+    pub policy: crate::rules::Settings,
 }
 
 /// Argo CD settings of an environment, defaults applied.

@@ -11,14 +11,15 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::diag::Diagnostic;
+use crate::input::FileKind;
 use crate::input::OverlayHead;
 use crate::names;
 use crate::node::de::{Spanned, from_node};
 use crate::node::{Node, Value};
 use crate::parse::parse;
+use crate::rules::Rule;
 use crate::source::{FileId, Sources, Span};
 use crate::suggest::did_you_mean;
-use schema::Schema;
 
 /// Longest service name: leaves room for suffixes such as `-canary` and a
 /// ConfigMap content hash within Kubernetes' 63-character labels.
@@ -61,7 +62,7 @@ impl OverlayInput {
 /// `named` starts as the stems of all blueprint files found, refused or not.
 pub fn inputs(
     sources: &Sources,
-    files: &[(FileId, Schema)],
+    files: &[(FileId, FileKind)],
     mut named: BTreeSet<String>,
 ) -> (Inputs, Vec<Diagnostic>) {
     // Parsing and the schema check are per file: in parallel.
@@ -80,7 +81,7 @@ pub fn inputs(
     } in checked
     {
         diags.extend(errors);
-        if let (Schema::Blueprint, Some(name)) = (schema, name) {
+        if let (FileKind::Blueprint, Some(name)) = (schema, name) {
             named.insert(name);
         }
         match passed {
@@ -102,7 +103,7 @@ pub fn inputs(
 /// One file parsed and checked against its schema.
 struct Checked {
     id: FileId,
-    schema: Schema,
+    schema: FileKind,
     /// `metadata.name`, when the file has one, valid or not.
     name: Option<String>,
     /// What the file became, if it passed.
@@ -117,7 +118,7 @@ enum Passed {
     Overlay(Node),
 }
 
-fn check_file(sources: &Sources, id: FileId, schema: Schema) -> Checked {
+fn check_file(sources: &Sources, id: FileId, schema: FileKind) -> Checked {
     let mut checked = Checked {
         id,
         schema,
@@ -136,11 +137,11 @@ fn check_file(sources: &Sources, id: FileId, schema: Schema) -> Checked {
             checked.errors = schema::check(&tree, schema);
             if checked.errors.is_empty() {
                 checked.passed = match schema {
-                    Schema::Blueprint => {
+                    FileKind::Blueprint => {
                         let stem = file_stem(&sources.get(id).path);
                         blueprint(tree, &stem, &mut checked.errors).map(Passed::Blueprint)
                     }
-                    Schema::Overlay => Some(Passed::Overlay(tree)),
+                    FileKind::Overlay => Some(Passed::Overlay(tree)),
                 };
             }
         }
@@ -383,16 +384,18 @@ fn check_regions(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
 
 /// An overlay's `policy:` may only configure rules that exist.
 fn check_policy_ids(overlay: &Node, diags: &mut Vec<Diagnostic>) {
-    let ids: Vec<&str> = crate::policy::RULES.iter().map(|r| r.id).collect();
     for entry in entries(overlay, &["policy"]) {
-        if !ids.contains(&entry.key.as_str()) {
+        if Rule::from_id(&entry.key).is_none() {
             let diag = Diagnostic::error(
                 entry.key_span,
                 format!("unknown policy rule `{}`", entry.key),
             );
-            diags.push(match did_you_mean(&entry.key, ids.iter().copied()) {
+            diags.push(match did_you_mean(&entry.key, Rule::ids()) {
                 Some(hint) => diag.with_hint(hint),
-                None => diag.with_hint(format!("rules: {}", ids.join(", "))),
+                None => diag.with_hint(format!(
+                    "rules: {}",
+                    Rule::ids().collect::<Vec<_>>().join(", ")
+                )),
             });
         }
     }

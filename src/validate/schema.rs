@@ -8,18 +8,13 @@ use jsonschema::{ValidationError, Validator};
 use serde_json::Value as Json;
 
 use crate::diag::Diagnostic;
+use crate::input::FileKind;
+use crate::node::path::{Segment, display};
 use crate::node::{Node, ScalarKind, Value};
 use crate::suggest::did_you_mean;
 
 pub const BLUEPRINT_SCHEMA: &str = include_str!("../../schemas/blueprint.schema.json");
 pub const OVERLAY_SCHEMA: &str = include_str!("../../schemas/overlay.schema.json");
-
-/// Which schema a tree is checked against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Schema {
-    Blueprint,
-    Overlay,
-}
 
 struct Compiled {
     schema: Json,
@@ -41,10 +36,10 @@ static BLUEPRINT: LazyLock<Compiled> = LazyLock::new(|| compile(BLUEPRINT_SCHEMA
 static OVERLAY: LazyLock<Compiled> = LazyLock::new(|| compile(OVERLAY_SCHEMA));
 
 /// Validate a tree; one diagnostic per schema error.
-pub fn check(tree: &Node, schema: Schema) -> Vec<Diagnostic> {
+pub fn check(tree: &Node, schema: FileKind) -> Vec<Diagnostic> {
     let compiled = match schema {
-        Schema::Blueprint => &*BLUEPRINT,
-        Schema::Overlay => &*OVERLAY,
+        FileKind::Blueprint => &*BLUEPRINT,
+        FileKind::Overlay => &*OVERLAY,
     };
     let instance = tree.to_json();
     if compiled.validator.is_valid(&instance) {
@@ -59,8 +54,7 @@ pub fn check(tree: &Node, schema: Schema) -> Vec<Diagnostic> {
 
 /// Is `path` a field of the blueprint contract? `Err` says where it leaves
 /// the contract, with a did-you-mean hint.
-pub fn check_field(path: &[crate::explain::Segment]) -> Result<(), String> {
-    use crate::explain::{Segment, display};
+pub fn check_field(path: &[Segment]) -> Result<(), String> {
     let schema = &BLUEPRINT.schema;
     let mut node = schema;
     for (depth, segment) in path.iter().enumerate() {

@@ -213,7 +213,7 @@ fn every_namespace_with_workloads_has_strict_mtls() {
 /// Policy rules over rendered objects, both ways.
 fn policy_findings(edit: impl FnOnce(&mut Vec<Rendered>)) -> Vec<String> {
     let (mut objects, _) = cluster();
-    let settings = slipway::policy::Settings::new(true, &Default::default());
+    let settings = slipway::rules::Settings::new(true, &Default::default());
     assert!(
         slipway::policy::check_objects(&objects, &settings).is_empty(),
         "the unbroken set passes"

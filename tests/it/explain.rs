@@ -3,7 +3,8 @@
 //! schema knows, with a final value and at least one layer that set it.
 
 use slipway::compile::{Selection, open};
-use slipway::explain::{Segment, provenance, value_at};
+use slipway::explain::{provenance, value_at};
+use slipway::node::path::Segment;
 use slipway::node::{Node, Value};
 use slipway::validate::schema::check_field;
 

@@ -10,4 +10,5 @@ mod hardening;
 mod publish;
 mod schemas;
 mod support;
+mod tidy;
 mod yaml11;
