@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::check::{self, Facts};
 use crate::diag::{Diagnostic, normalize};
 use crate::emit;
+use crate::explain::{self, Layers};
 use crate::input::FileKind;
 use crate::input::{self, Region};
 use crate::load::{Loaded, load};
@@ -21,8 +22,7 @@ use crate::node::de::{Spanned, from_node};
 use crate::policy;
 use crate::rules;
 use crate::source::Sources;
-use crate::suggest::did_you_mean;
-use crate::template::{EnvScope, RegionScope, Scope, ServiceScope, Templates};
+use crate::template::{ServiceScope, Templates};
 use crate::validate::schema;
 use crate::validate::{self, BlueprintInput, Inputs, OverlayInput};
 
@@ -78,38 +78,6 @@ pub fn validated(loaded: Loaded) -> (Project, Vec<Diagnostic>) {
 }
 
 impl Project {
-    /// Check a selection against the project; `Err` is a usage message.
-    pub fn check_selection(&self, selection: &Selection) -> Result<(), String> {
-        if self.inputs.overlays.is_empty() {
-            return Err("no overlays: add `overlays/<env>.yaml` for each environment".into());
-        }
-        let envs: Vec<&str> = self.inputs.overlays.keys().map(String::as_str).collect();
-        if let Some(env) = &selection.env {
-            let Some(overlay) = self.inputs.overlays.get(env) else {
-                return Err(unknown("environment", env, &envs));
-            };
-            if let Some(region) = &selection.region {
-                let regions: Vec<&str> = overlay
-                    .head
-                    .environment
-                    .regions
-                    .iter()
-                    .map(|r| r.name.value.as_str())
-                    .collect();
-                if !regions.contains(&region.as_str()) {
-                    return Err(unknown(&format!("region in `{env}`"), region, &regions));
-                }
-            }
-        }
-        if let Some(service) = &selection.service {
-            let services: Vec<&str> = self.inputs.blueprints.keys().map(String::as_str).collect();
-            if !services.contains(&service.as_str()) {
-                return Err(unknown("service", service, &services));
-            }
-        }
-        Ok(())
-    }
-
     /// Render the selection to documents (path, YAML) in object order, with
     /// every diagnostic found. Callers must not use the documents when any
     /// diagnostic is an error. Works on a project whose inputs had errors
@@ -250,7 +218,7 @@ impl Project {
         };
         let mut diags = Vec::new();
         let (tree, _, _) = target.expanded(&mut diags).ok_or(diags)?;
-        Ok((tree, layers(overlay, region, blueprint)))
+        Ok((tree, explain::layers(overlay, region, blueprint)))
     }
 
     /// Resolve the selected services of one (environment, region) and run
@@ -302,12 +270,6 @@ impl Project {
     }
 }
 
-fn unknown(what: &str, name: &str, known: &[&str]) -> String {
-    let hint = did_you_mean(name, known.iter().copied())
-        .unwrap_or_else(|| format!("known: {}", known.join(", ")));
-    format!("unknown {what} `{name}`; {hint}")
-}
-
 fn selected(blueprint: &BlueprintInput, region: &Region, selection: &Selection) -> bool {
     let name = &blueprint.name.value;
     let in_region = region
@@ -315,25 +277,6 @@ fn selected(blueprint: &BlueprintInput, region: &Region, selection: &Selection) 
         .as_ref()
         .is_none_or(|only| only.iter().any(|s| &s.value == name));
     in_region && selection.service.as_ref().is_none_or(|s| s == name)
-}
-
-/// Labelled layers of the precedence chain, lowest precedence first.
-pub type Layers<'a> = Vec<(String, &'a Node)>;
-
-/// The layers of the precedence chain for one service in one region,
-/// lowest first, each with a label: the blueprint, then the overlay's patches.
-fn layers<'a>(
-    overlay: &'a OverlayInput,
-    region: &Region,
-    blueprint: &'a BlueprintInput,
-) -> Vec<(String, &'a Node)> {
-    let patches = merge::labelled_chain(&overlay.tree, &region.name.value, &blueprint.name.value);
-    let patches = patches
-        .into_iter()
-        .map(|(label, node)| (format!("{} {label}", overlay.name()), node));
-    std::iter::once(("blueprint".to_owned(), &blueprint.tree))
-        .chain(patches)
-        .collect()
 }
 
 /// A cluster to lower: one (environment, region) or, with no region, the
@@ -480,7 +423,16 @@ impl Target<'_> {
             &self.blueprint.name.value,
         );
         let mut tree = merge::merged(&self.blueprint.tree, &chain);
-        let (scope, namespace, gateway) = self.scope(&tree, diags)?;
+        let team = tree
+            .get("metadata")
+            .and_then(|m| m.get("team"))
+            .and_then(Node::as_str);
+        let service = ServiceScope {
+            name: self.blueprint.name.value.clone(),
+            team: team.unwrap_or(&self.blueprint.name.value).to_owned(),
+        };
+        let env = (self.overlay.name(), &self.overlay.head.environment);
+        let (scope, namespace, gateway) = self.templates.scope(service, env, self.region, diags)?;
         let before = diags.len();
         self.templates.expand(&mut tree, &scope, diags);
         (diags.len() == before).then_some((tree, namespace, gateway))
@@ -512,62 +464,5 @@ impl Target<'_> {
         let (service, found) = Service::resolve(&raw, &cx);
         diags.extend(found);
         service
-    }
-
-    /// The template scope, the namespace and the gateway, built in
-    /// dependency order: the namespace sees
-    /// `service` and `env.name`; domain and gateway also see `region`.
-    fn scope(
-        &self,
-        merged: &Node,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Option<(Scope, Spanned<String>, Spanned<String>)> {
-        let env = &self.overlay.head.environment;
-        let team = merged
-            .get("metadata")
-            .and_then(|m| m.get("team"))
-            .and_then(Node::as_str);
-        let mut scope = Scope {
-            service: ServiceScope {
-                name: self.blueprint.name.value.clone(),
-                team: team.unwrap_or(&self.blueprint.name.value).to_owned(),
-            },
-            env: EnvScope {
-                name: self.overlay.name().to_owned(),
-                domain: None,
-                namespace: None,
-                gateway: None,
-            },
-            region: None,
-        };
-        let namespace = self.field(&env.namespace, &scope, diags)?;
-        scope.env.namespace = Some(namespace.value.clone());
-        scope.region = Some(RegionScope {
-            name: self.region.name.value.clone(),
-            cluster: self.region.cluster.value.clone(),
-            primary: self.region.primary,
-        });
-        scope.env.domain = Some(self.field(&env.domain, &scope, diags)?.value);
-        let gateway = self.field(&env.gateway, &scope, diags)?;
-        scope.env.gateway = Some(gateway.value.clone());
-        Some((scope, namespace, gateway))
-    }
-
-    fn field(
-        &self,
-        field: &Spanned<String>,
-        scope: &Scope,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Option<Spanned<String>> {
-        match self.templates.render(&field.value, field.span, scope) {
-            Ok(value) => Some(Spanned {
-                span: field.span,
-                value,
-            }),
-            Err(diag) => {
-                diags.push(diag);
-                None
-            }
-        }
     }
 }

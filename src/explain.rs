@@ -3,9 +3,31 @@
 //! precedence order, at its file and line.
 
 use crate::emit::to_yaml;
+use crate::input::Region;
+use crate::merge;
 use crate::node::path::{Segment, display};
 use crate::node::{Node, Value};
 use crate::source::Span;
+use crate::validate::{BlueprintInput, OverlayInput};
+
+/// Labelled layers of the precedence chain, lowest precedence first.
+pub type Layers<'a> = Vec<(String, &'a Node)>;
+
+/// The layers of the precedence chain for one service in one region,
+/// lowest first, each with a label: the blueprint, then the overlay's patches.
+pub fn layers<'a>(
+    overlay: &'a OverlayInput,
+    region: &Region,
+    blueprint: &'a BlueprintInput,
+) -> Layers<'a> {
+    let patches = merge::labelled_chain(&overlay.tree, &region.name.value, &blueprint.name.value);
+    let patches = patches
+        .into_iter()
+        .map(|(label, node)| (format!("{} {label}", overlay.name()), node));
+    std::iter::once(("blueprint".to_owned(), &blueprint.tree))
+        .chain(patches)
+        .collect()
+}
 
 /// What a layer does to the field.
 #[derive(Debug, PartialEq, Eq)]

@@ -7,6 +7,8 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::diag::Diagnostic;
+use crate::input;
+use crate::node::de::Spanned;
 use crate::node::{Node, ScalarKind, Value};
 use crate::source::Span;
 
@@ -133,6 +135,61 @@ fn in_scope(scope: &Scope) -> String {
         }
     }
     names.join(", ")
+}
+
+impl Templates {
+    /// The scope of one service's templates in one region, with the
+    /// environment's namespace and gateway rendered. Built in dependency
+    /// order: the namespace sees `service` and `env.name`; domain and
+    /// gateway also see `region`.
+    pub fn scope(
+        &self,
+        service: ServiceScope,
+        (env_name, env): (&str, &input::Environment),
+        region: &input::Region,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<(Scope, Spanned<String>, Spanned<String>)> {
+        let mut scope = Scope {
+            service,
+            env: EnvScope {
+                name: env_name.to_owned(),
+                domain: None,
+                namespace: None,
+                gateway: None,
+            },
+            region: None,
+        };
+        let namespace = self.field(&env.namespace, &scope, diags)?;
+        scope.env.namespace = Some(namespace.value.clone());
+        scope.region = Some(RegionScope {
+            name: region.name.value.clone(),
+            cluster: region.cluster.value.clone(),
+            primary: region.primary,
+        });
+        scope.env.domain = Some(self.field(&env.domain, &scope, diags)?.value);
+        let gateway = self.field(&env.gateway, &scope, diags)?;
+        scope.env.gateway = Some(gateway.value.clone());
+        Some((scope, namespace, gateway))
+    }
+
+    /// A spanned field rendered in `scope`, keeping its span.
+    fn field(
+        &self,
+        field: &Spanned<String>,
+        scope: &Scope,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Spanned<String>> {
+        match self.render(&field.value, field.span, scope) {
+            Ok(value) => Some(Spanned {
+                span: field.span,
+                value,
+            }),
+            Err(diag) => {
+                diags.push(diag);
+                None
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         region: args.region.clone(),
         service: Some(args.service.clone()),
     };
-    if let Err(message) = project.check_selection(&selection) {
+    if let Err(message) = super::check_selection(&project, &selection) {
         bail!("{message}");
     }
     let (tree, layers) = match project.merged(&selection) {

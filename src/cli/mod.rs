@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::compile::{Project, Selection, has_errors, open};
 use crate::diag::{Diagnostic, normalize, render as render_diagnostics};
 use crate::source::Sources;
+use crate::suggest::did_you_mean;
 
 /// slipway compiles service blueprints and environment overlays into
 /// reviewable Kubernetes YAML for GitOps.
@@ -165,7 +166,7 @@ impl Output {
 fn compile(out: &Output, selection: &Selection) -> anyhow::Result<Result<Compiled, Status>> {
     let (project, mut diagnostics) = open(Path::new("."))?;
     if !has_errors(&diagnostics) {
-        if let Err(message) = project.check_selection(selection) {
+        if let Err(message) = check_selection(&project, selection) {
             out.note(&format!("error: {message}"));
             return Ok(Err(Status::Failure));
         }
@@ -183,6 +184,45 @@ fn compile(out: &Output, selection: &Selection) -> anyhow::Result<Result<Compile
         documents,
         clusters,
     }))
+}
+
+/// Check a selection against the project; `Err` is a usage message.
+pub(crate) fn check_selection(project: &Project, selection: &Selection) -> Result<(), String> {
+    let inputs = &project.inputs;
+    if inputs.overlays.is_empty() {
+        return Err("no overlays: add `overlays/<env>.yaml` for each environment".into());
+    }
+    let envs: Vec<&str> = inputs.overlays.keys().map(String::as_str).collect();
+    if let Some(env) = &selection.env {
+        let Some(overlay) = inputs.overlays.get(env) else {
+            return Err(unknown("environment", env, &envs));
+        };
+        if let Some(region) = &selection.region {
+            let regions: Vec<&str> = overlay
+                .head
+                .environment
+                .regions
+                .iter()
+                .map(|r| r.name.value.as_str())
+                .collect();
+            if !regions.contains(&region.as_str()) {
+                return Err(unknown(&format!("region in `{env}`"), region, &regions));
+            }
+        }
+    }
+    if let Some(service) = &selection.service {
+        let services: Vec<&str> = inputs.blueprints.keys().map(String::as_str).collect();
+        if !services.contains(&service.as_str()) {
+            return Err(unknown("service", service, &services));
+        }
+    }
+    Ok(())
+}
+
+fn unknown(what: &str, name: &str, known: &[&str]) -> String {
+    let hint = did_you_mean(name, known.iter().copied())
+        .unwrap_or_else(|| format!("known: {}", known.join(", ")));
+    format!("unknown {what} `{name}`; {hint}")
 }
 
 /// How many (environment, region) folders the documents fill.
