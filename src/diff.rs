@@ -1,6 +1,7 @@
 //! Comparing a fresh render with a rendered tree on disk, object by object
-//! (one object per file). Objects whose YAML means the same are unchanged,
-//! whatever the order of their keys or the bytes of their files.
+//! (one object per file), byte for byte: the output is byte-deterministic,
+//! and an edit that a YAML 1.2 reader thinks harmless (`"false"` made
+//! `false`) can change what Kubernetes, a YAML 1.1 reader, applies.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -68,7 +69,7 @@ pub fn compare(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -
                 old: None,
                 new: Some(text.clone()),
             }),
-            Some(before) if same_object(before, text) => comparison.unchanged += 1,
+            Some(before) if before == text => comparison.unchanged += 1,
             Some(before) => comparison.differences.push(Difference {
                 path: path.clone(),
                 change: Change::Changed,
@@ -89,15 +90,6 @@ pub fn compare(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -
         .differences
         .sort_by(|a, b| (a.change, &a.path).cmp(&(b.change, &b.path)));
     comparison
-}
-
-/// Equal bytes, or YAML that reads as the same value.
-fn same_object(old: &str, new: &str) -> bool {
-    old == new || matches!((value(old), value(new)), (Some(a), Some(b)) if a == b)
-}
-
-fn value(text: &str) -> Option<serde_json::Value> {
-    parsed(text).map(|node| node.to_json())
 }
 
 fn parsed(text: &str) -> Option<Node> {
@@ -179,12 +171,17 @@ mod tests {
     }
 
     #[test]
-    fn reordered_keys_are_not_a_change() {
-        let old = tree(&[("a.yaml", "kind: A\nmetadata: {name: a, namespace: n}\n")]);
-        let new = tree(&[("a.yaml", "metadata:\n  namespace: n\n  name: a\nkind: A\n")]);
-        let comparison = compare(&old, &new);
+    fn files_are_compared_byte_for_byte() {
+        let same = tree(&[("a.yaml", "kind: A\nvalue: \"false\"\n")]);
+        let comparison = compare(&same, &same);
         assert!(comparison.is_empty());
         assert_eq!(comparison.unchanged, 1);
+        // The same to a YAML 1.2 reader that compares strings loosely, but a
+        // boolean to Kubernetes: drift.
+        let edited = tree(&[("a.yaml", "kind: A\nvalue: false\n")]);
+        assert_eq!(compare(&edited, &same).count(Change::Changed), 1);
+        let reordered = tree(&[("a.yaml", "value: \"false\"\nkind: A\n")]);
+        assert_eq!(compare(&reordered, &same).count(Change::Changed), 1);
     }
 
     #[test]

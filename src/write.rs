@@ -168,50 +168,165 @@ fn stage(staging: &Path, files: &BTreeMap<String, String>) -> anyhow::Result<Man
     })
 }
 
-/// The rendered tree on disk, as a previous render left it: the files the
-/// manifest says slipway wrote, or, without a manifest, every YAML file.
-/// A folder that does not exist is an empty tree.
-pub fn read_rendered(out: &Path) -> anyhow::Result<BTreeMap<String, String>> {
-    if !out.exists() {
-        return Ok(BTreeMap::new());
+/// The rendered tree on disk, as `check`, `diff` and `publish` see it.
+#[derive(Debug, Default)]
+pub struct OnDisk {
+    /// Every file inside the folders slipway owns that Argo CD would read
+    /// as a manifest: relative path -> text.
+    pub files: BTreeMap<String, String>,
+    /// Those of them the manifest does not list: slipway did not write them,
+    /// yet Argo CD syncs them with the rest.
+    pub foreign: BTreeSet<String>,
+}
+
+/// Largest rendered file read back. slipway's largest objects are
+/// ConfigMaps, which Kubernetes caps at 1 MiB of data.
+const MAX_RENDERED_BYTES: u64 = 4 * 1024 * 1024;
+
+impl OnDisk {
+    /// The files slipway wrote (all of them when there is no manifest).
+    pub fn owned(mut self) -> BTreeMap<String, String> {
+        self.files.retain(|rel, _| !self.foreign.contains(rel));
+        self.files
     }
-    let owned: Vec<String> = if out.join(MANIFEST).exists() {
-        read_manifest(out)?
-            .files
-            .into_keys()
-            .filter(|rel| check_relative(rel).is_ok())
-            .collect()
+}
+
+/// Read the rendered tree at `out`: every manifest file (as Argo CD names
+/// them) inside the folders slipway owns (the top-level folders of the
+/// manifest's files, or, without a manifest, every top-level folder),
+/// whether or not slipway wrote it. A
+/// missing `out`, a symlink, FIFO or device inside it, and a file larger
+/// than any object slipway renders are errors naming the path.
+pub fn read_rendered(out: &Path) -> anyhow::Result<OnDisk> {
+    match fs::symlink_metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "`{}` does not exist; render it first with `slipway render --all -o {}`",
+            out.display(),
+            out.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("cannot open `{}`", out.display())),
+        Ok(meta) if !meta.is_dir() => bail!(
+            "`{}` is not a folder (a symlink or a file); slipway reads only a real folder",
+            out.display()
+        ),
+        Ok(_) => {}
+    }
+    let manifest = if fs::symlink_metadata(out.join(MANIFEST)).is_ok() {
+        Some(read_manifest(out)?)
     } else {
-        yaml_files(out)
+        None
     };
-    let mut tree = BTreeMap::new();
-    for rel in owned {
-        let path = out.join(&rel);
-        match fs::read_to_string(&path) {
-            Ok(text) => {
-                tree.insert(rel, text);
+    let mut tree = OnDisk::default();
+    for folder in owned_folders(out, manifest.as_ref())? {
+        for rel in files_under(out, &folder)? {
+            let text = read_regular(&out.join(&rel))?;
+            if manifest
+                .as_ref()
+                .is_some_and(|m| !m.files.contains_key(&rel))
+            {
+                tree.foreign.insert(rel.clone());
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+            tree.files.insert(rel, text);
         }
     }
     Ok(tree)
 }
 
-fn yaml_files(out: &Path) -> Vec<String> {
-    walkdir::WalkDir::new(out)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "yaml"))
-        .filter_map(|e| {
-            e.path()
-                .strip_prefix(out)
-                .ok()
-                .map(|p| crate::source::display_name(Path::new(""), p))
-        })
-        .collect()
+/// The top-level folders slipway owns: those its manifest's files are in,
+/// or, without a manifest, every folder not hidden.
+fn owned_folders(out: &Path, manifest: Option<&Manifest>) -> anyhow::Result<BTreeSet<String>> {
+    if let Some(manifest) = manifest {
+        return Ok(manifest
+            .files
+            .keys()
+            .filter(|rel| check_relative(rel).is_ok())
+            .filter_map(|rel| rel.split_once('/').map(|(top, _)| top.to_owned()))
+            .filter(|top| fs::symlink_metadata(out.join(top)).is_ok())
+            .collect());
+    }
+    let mut folders = BTreeSet::new();
+    for entry in fs::read_dir(out).with_context(|| format!("cannot read `{}`", out.display()))? {
+        let entry = entry.with_context(|| format!("cannot read `{}`", out.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            folders.insert(name);
+        }
+    }
+    Ok(folders)
+}
+
+/// The file names Argo CD's repo server reads as manifests in a directory
+/// source (`manifestFile` in argoproj/argo-cd
+/// `reposerver/repository/repository.go`: `^.*\.(yaml|yml|json|jsonnet)$`).
+fn is_manifest_name(name: &str) -> bool {
+    [".yaml", ".yml", ".json", ".jsonnet"]
+        .iter()
+        .any(|ext| name.len() > ext.len() && name.ends_with(ext))
+}
+
+/// Every file under `out/folder` that Argo CD would read as a manifest, as
+/// paths relative to `out`, sorted. Such a name that is not a regular file
+/// (a symlink, FIFO or device) is refused, never followed.
+fn files_under(out: &Path, folder: &str) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(out.join(folder)).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("cannot read `{}/{folder}`", out.display()))?;
+        let kind = entry.file_type();
+        if kind.is_dir() || !is_manifest_name(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        if !kind.is_file() {
+            bail!(
+                "`{}` is not a regular file (a symlink, FIFO or device); slipway never reads through it: remove it",
+                entry.path().display()
+            );
+        }
+        let rel = entry.path().strip_prefix(out).unwrap_or(entry.path());
+        files.push(crate::source::display_name(Path::new(""), rel));
+    }
+    Ok(files)
+}
+
+/// Read a file that must be a regular file of reasonable size, without
+/// following a symlink or blocking on a FIFO that replaced it meanwhile.
+fn read_regular(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let refuse = |why: &str| anyhow::anyhow!("`{}` {why}; remove it", path.display());
+    let file = open_no_follow(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    if !meta.is_file() {
+        return Err(refuse("is not a regular file"));
+    }
+    if meta.len() > MAX_RENDERED_BYTES {
+        return Err(refuse(&format!(
+            "is {} bytes, larger than any object slipway renders ({MAX_RENDERED_BYTES})",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    file.take(MAX_RENDERED_BYTES)
+        .read_to_string(&mut text)
+        .map_err(|_| refuse("is not UTF-8 text"))?;
+    Ok(text)
+}
+
+#[cfg(unix)]
+fn open_no_follow(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_no_follow(path: &Path) -> std::io::Result<fs::File> {
+    if fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(std::io::Error::other("is a symlink"));
+    }
+    fs::File::open(path)
 }
 
 /// Paths come from validated names, but every write is checked to stay

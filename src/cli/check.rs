@@ -15,8 +15,11 @@ use crate::write::read_rendered;
   slipway check                       is rendered/ up to date?
   slipway check --against deploy/rendered
 
+Every file inside the folders slipway owns counts, byte for byte: a file
+slipway did not write there is stale too, since Argo CD would sync it.
 Exit codes: 0 up to date, 1 stale (the files are listed, with the command
-that fixes them) or invalid input, 2 operational error.")]
+that fixes them) or invalid input, 2 operational error (including a
+missing folder, or a symlink, FIFO or device inside it).")]
 pub struct Args {
     /// The rendered tree to check
     #[arg(long, value_name = "DIR", default_value = "rendered")]
@@ -31,7 +34,8 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         Ok(compiled) => compiled.tree(),
         Err(status) => return Ok(status),
     };
-    let comparison = compare(&read_rendered(&args.against)?, &fresh);
+    let on_disk = read_rendered(&args.against)?;
+    let comparison = compare(&on_disk.files, &fresh);
     let dir = args.against.display();
     if comparison.is_empty() {
         out.note(&format!(
@@ -43,6 +47,9 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
     for difference in comparison.differences.iter().take(LISTED) {
         let why = match difference.change {
             Change::Added => "missing",
+            Change::Removed if on_disk.foreign.contains(&difference.path) => {
+                "not written by slipway, yet Argo CD syncs it"
+            }
             Change::Removed => "no longer rendered",
             Change::Changed => "out of date",
         };

@@ -16,7 +16,9 @@ use crate::write::read_rendered;
   slipway diff --env staging                  compare staging with rendered/
   slipway diff --env prod --against /tmp/gitops/rendered
 
-Objects whose YAML means the same (keys in another order) are unchanged.
+Files are compared byte for byte: the output is deterministic, and YAML
+that reads the same to some parsers (`\"false\"` and `false`) does not to
+Kubernetes.
 Exit codes, like `git diff --exit-code`: 0 no changes, 1 changes, 2 error
 (including invalid input).")]
 pub struct Args {
@@ -39,7 +41,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         Err(_) => return Ok(Status::Failure),
     };
     let prefix = args.env.as_ref().map(|env| format!("{env}/"));
-    let mut rendered = read_rendered(&args.against)?;
+    let mut rendered = read_rendered(&args.against)?.files;
     rendered.retain(|path, _| prefix.as_ref().is_none_or(|p| path.starts_with(p)));
     let comparison = compare(&rendered, &fresh);
     let colour = out.colour_stdout();

@@ -7,6 +7,7 @@ pub mod git;
 pub mod github;
 
 use std::collections::BTreeMap;
+use std::fs;
 use std::path::{Component, Path};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -66,7 +67,10 @@ pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
                 });
         git.start(request.branch, start.transpose()?)?;
         let out = git.dir().join(request.path);
-        let before = read_rendered(&out)?;
+        let before = match fs::symlink_metadata(&out) {
+            Ok(_) => read_rendered(&out)?.owned(),
+            Err(_) => BTreeMap::new(),
+        };
         write_tree(&out, request.files, |_| true)?;
         if !git.stage(request.path)? {
             return Ok(Outcome::Unchanged);

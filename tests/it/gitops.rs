@@ -60,8 +60,109 @@ fn check_against_another_folder_and_a_missing_one() {
     fs::rename(p.join("rendered"), p.join("deploy")).expect("move");
     assert_eq!(run_in(p, &["check", "--against", "deploy"]).code, 0);
     let missing = run_in(p, &["check"]);
-    assert_eq!(missing.code, 1);
-    assert!(missing.stderr.contains("(missing)"), "{}", missing.stderr);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains(
+            "`rendered` does not exist; render it first with `slipway render --all -o rendered`"
+        ),
+        "{}",
+        missing.stderr
+    );
+    let diff = run_in(p, &["diff", "--against", "nowhere"]);
+    assert_eq!(diff.code, 2, "{}", diff.stderr);
+    assert!(
+        diff.stderr.contains("`nowhere` does not exist"),
+        "{}",
+        diff.stderr
+    );
+}
+
+#[test]
+fn check_compares_bytes_as_kubernetes_reads_them() {
+    let dir = rendered_base();
+    let p = dir.path();
+    // `"false"` made `false`: the same to a lenient reader, a boolean to
+    // Kubernetes (YAML 1.1), which then refuses or misreads the env var.
+    edit(
+        &p.join("rendered/dev/us-east-1/web/deployment-web.yaml"),
+        "value: \"false\"",
+        "value: false",
+    );
+    let run = run_in(p, &["check"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("stale: rendered/dev/us-east-1/web/deployment-web.yaml (out of date)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn check_reports_files_slipway_did_not_write_where_argo_cd_syncs() {
+    let dir = rendered_base();
+    let p = dir.path();
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: leaked\nstringData:\n  password: hunter2\n";
+    fs::write(
+        p.join("rendered/dev/us-east-1/web/secret-leaked.yaml"),
+        secret,
+    )
+    .expect("write");
+    // Argo CD reads only .yaml, .yml, .json and .jsonnet files: notes are fine.
+    fs::write(p.join("rendered/dev/us-east-1/web/NOTES.md"), "ours").expect("write");
+    let run = run_in(p, &["check"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "stale: rendered/dev/us-east-1/web/secret-leaked.yaml (not written by slipway, yet Argo CD syncs it)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("NOTES.md"), "{}", run.stderr);
+    let diff = run_in(p, &["diff"]);
+    assert_eq!(diff.code, 1);
+    assert!(
+        diff.stdout.contains("removed Secret leaked"),
+        "{}",
+        diff.stdout
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn check_never_reads_through_a_symlink_or_a_fifo() {
+    use std::os::unix::fs::symlink;
+    let dir = rendered_base();
+    let p = dir.path();
+    let secret = p.join("secret.txt");
+    fs::write(&secret, "token").expect("write");
+    let link = p.join("rendered/dev/us-east-1/web/serviceaccount-web.yaml");
+    fs::remove_file(&link).expect("remove");
+    symlink(&secret, &link).expect("symlink");
+    let run = run_in(p, &["check"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("serviceaccount-web.yaml` is not a regular file (a symlink, FIFO or device)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("token"), "{}", run.stderr);
+    fs::remove_file(&link).expect("remove");
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(&link)
+        .status()
+        .expect("mkfifo runs");
+    assert!(fifo.success());
+    // A FIFO without a writer would block a reader forever: refused instead.
+    let run = run_in(p, &["check"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not a regular file"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -98,7 +199,7 @@ fn diff_shows_changed_added_and_removed_objects() {
 }
 
 #[test]
-fn diff_ignores_reordered_keys() {
+fn diff_shows_reordered_keys_as_a_change() {
     let dir = rendered_base();
     let p = dir.path();
     let file = p.join("rendered/dev/us-east-1/web/serviceaccount-web.yaml");
@@ -106,7 +207,12 @@ fn diff_ignores_reordered_keys() {
     let (head, metadata) = text.split_once("metadata:").expect("metadata");
     fs::write(&file, format!("metadata:{metadata}{head}")).expect("write");
     let run = run_in(p, &["diff"]);
-    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("changed ServiceAccount"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
