@@ -20,7 +20,6 @@ use crate::model::{self, Context, Service};
 use crate::node::Node;
 use crate::node::de::{Spanned, from_node};
 use crate::policy;
-use crate::rules;
 use crate::source::Sources;
 use crate::template::{ServiceScope, Templates};
 use crate::validate::schema;
@@ -258,7 +257,7 @@ impl Project {
             diagnostics.extend(found);
         }
         let model = model::Cluster {
-            env: environment(overlay),
+            env: model::Environment::new(&overlay.head),
             region: region.name.value.clone(),
             cluster: region.cluster.value.clone(),
             services,
@@ -343,64 +342,6 @@ fn documents_of(
     ));
     (documents, diagnostics)
 }
-
-/// The environment-wide settings of an overlay.
-fn environment(overlay: &OverlayInput) -> model::Environment {
-    let env = &overlay.head.environment;
-    let production = PRODUCTION_NAMES.contains(&overlay.name());
-    model::Environment {
-        name: overlay.name().to_owned(),
-        production,
-        prometheus_url: env
-            .prometheus_url
-            .clone()
-            .unwrap_or_else(|| DEFAULT_PROMETHEUS_URL.to_owned()),
-        gateway_service_account: env
-            .gateway_service_account
-            .clone()
-            .unwrap_or_else(|| DEFAULT_GATEWAY_SERVICE_ACCOUNT.to_owned()),
-        prometheus_principal: {
-            let account = env
-                .prometheus_service_account
-                .as_deref()
-                .unwrap_or(DEFAULT_PROMETHEUS_SERVICE_ACCOUNT);
-            let (namespace, name) = account.split_once('/').unwrap_or(("monitoring", account));
-            model::principal(namespace, name)
-        },
-        tracing: env.tracing.clone(),
-        namespace_origin: env.namespace.span,
-        policy: rules::Settings::new(production, &overlay.head.policy),
-        gitops: env.argocd.as_ref().map(|argocd| model::GitOps {
-            repo_url: argocd.repo_url.clone(),
-            target_revision: argocd
-                .target_revision
-                .clone()
-                .unwrap_or_else(|| "HEAD".to_owned()),
-            path: argocd
-                .path
-                .clone()
-                .unwrap_or_else(|| DEFAULT_GITOPS_PATH.to_owned()),
-            namespace: argocd
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "argocd".to_owned()),
-            automated: argocd.automated_sync.unwrap_or(!production),
-        }),
-    }
-}
-
-/// Where the rendered tree lives in the GitOps repository, unless the overlay says.
-pub const DEFAULT_GITOPS_PATH: &str = "rendered";
-
-/// Environments treated as production by policy.
-pub const PRODUCTION_NAMES: [&str; 2] = ["prod", "production"];
-/// Prometheus as the Prometheus Operator names it in a `monitoring` namespace.
-pub const DEFAULT_PROMETHEUS_URL: &str =
-    "http://prometheus-operated.monitoring.svc.cluster.local:9090";
-/// Prometheus' ServiceAccount in kube-prometheus, as `<namespace>/<name>`.
-pub const DEFAULT_PROMETHEUS_SERVICE_ACCOUNT: &str = "monitoring/prometheus-k8s";
-/// The ServiceAccount of Istio's default ingress gateway.
-pub const DEFAULT_GATEWAY_SERVICE_ACCOUNT: &str = "istio-ingressgateway-service-account";
 
 /// One (environment, region, service).
 struct Target<'a> {

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use anyhow::bail;
 
 use super::{Output, Status, compile};
-use crate::compile::{DEFAULT_GITOPS_PATH, Project, Selection};
+use crate::compile::{Project, Selection};
+use crate::model::DEFAULT_GITOPS_PATH;
 use crate::publish::git::{redact, source_commit};
 use crate::publish::github::{DEFAULT_API, GitHub, repository_of};
 use crate::publish::{Outcome, Request, body, publish};

@@ -18,7 +18,6 @@ use crate::crd::istio::{
     TcpPool, Telemetry, TelemetrySpec, Tls, Tracing, TrafficPolicy, VirtualService,
     VirtualServiceSpec, WorkloadSelector,
 };
-use crate::input;
 use crate::model::{self, Cluster, Environment, Service, fqdn, is_http};
 use crate::source::Span;
 
@@ -107,7 +106,7 @@ fn traffic_policy(service: &Service) -> TrafficPolicy {
     }
 }
 
-fn outlier_detection(o: &input::OutlierDetection) -> OutlierDetection {
+fn outlier_detection(o: &model::OutlierDetection) -> OutlierDetection {
     OutlierDetection {
         consecutive_5xx_errors: o.consecutive_5xx_errors,
         interval: o.interval.clone(),
@@ -116,7 +115,7 @@ fn outlier_detection(o: &input::OutlierDetection) -> OutlierDetection {
     }
 }
 
-fn connection_pool(p: &input::ConnectionPool) -> ConnectionPool {
+fn connection_pool(p: &model::ConnectionPool) -> ConnectionPool {
     ConnectionPool {
         http: p.http.as_ref().map(|h| HttpPool {
             http1_max_pending_requests: h.http1_max_pending_requests,
@@ -347,20 +346,16 @@ fn route_match(route: &model::Route) -> Vec<HttpMatch> {
         headers: route
             .headers
             .iter()
-            .filter_map(|(name, m)| Some((name.clone(), header_match(m)?)))
+            .map(|(name, m)| (name.clone(), header_match(m)))
             .collect(),
         port: None,
     }]
 }
 
-fn header_match(m: &input::HeaderMatch) -> Option<StringMatch> {
-    let input::HeaderMatch {
-        exact,
-        prefix,
-        regex,
-    } = m.clone();
-    exact
-        .map(StringMatch::Exact)
-        .or(prefix.map(StringMatch::Prefix))
-        .or(regex.map(StringMatch::Regex))
+fn header_match(m: &model::HeaderMatch) -> StringMatch {
+    match m {
+        model::HeaderMatch::Exact(text) => StringMatch::Exact(text.clone()),
+        model::HeaderMatch::Prefix(text) => StringMatch::Prefix(text.clone()),
+        model::HeaderMatch::Regex(text) => StringMatch::Regex(text.clone()),
+    }
 }

@@ -15,7 +15,7 @@ use crate::crd::argo::{
     MetricProvider, Pause, PrometheusQuery, Rollout, RolloutAnalysis, RolloutSpec, RolloutStrategy,
     TemplateRef, TrafficRouting, VirtualServiceRef,
 };
-use crate::model::{Canary, Environment, Service, is_http};
+use crate::model::{self, Canary, Environment, Service, is_http};
 
 /// Consecutive failed measurements that abort a canary.
 const FAILURE_LIMIT: i32 = 3;
@@ -80,12 +80,18 @@ fn virtual_services(service: &Service) -> Vec<VirtualServiceRef> {
     refs
 }
 
-fn step(step: &crate::input::CanaryStep) -> CanaryStep {
-    CanaryStep {
-        set_weight: step.set_weight,
-        pause: step.pause.as_ref().map(|duration| Pause {
-            duration: duration.clone(),
-        }),
+fn step(step: &model::CanaryStep) -> CanaryStep {
+    match step {
+        model::CanaryStep::SetWeight(weight) => CanaryStep {
+            set_weight: Some(*weight),
+            pause: None,
+        },
+        model::CanaryStep::Pause(duration) => CanaryStep {
+            set_weight: None,
+            pause: Some(Pause {
+                duration: duration.clone(),
+            }),
+        },
     }
 }
 

@@ -13,8 +13,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use super::meta::{object_meta, selector};
 use crate::crd::Kind;
 use crate::crd::argo::RolloutSpec;
-use crate::input::IntOrPercent;
-use crate::model::{Disruption, Replicas, Service};
+use crate::model::{Disruption, IntOrPercent, Replicas, Service};
 
 /// An HPA on CPU utilization, for a service whose replica count varies.
 pub fn autoscaler(service: &Service) -> Option<HorizontalPodAutoscaler> {

@@ -4,8 +4,7 @@ use k8s_openapi::api::core::v1::{Service, ServiceAccount, ServicePort, ServiceSp
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{object_meta, selector_labels};
-use crate::input::Protocol;
-use crate::model;
+use crate::model::{self, Protocol};
 
 /// Every service gets its own identity; the mesh authorizes callers by it.
 /// It does not mount an API token: services do not talk to the Kubernetes API.

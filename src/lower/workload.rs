@@ -16,8 +16,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{object_meta, selector, workload_labels};
-use crate::input::{NodeGroup, PortRef};
-use crate::model::{self, EnvValue, ProbeAction, Quantities, Replicas, Service};
+use crate::model::{
+    self, EnvValue, NodeGroup, PortRef, ProbeAction, Quantities, Replicas, Service,
+};
 
 /// Node label that EKS managed node groups set to the group's name.
 pub const NODE_GROUP_LABEL: &str = "eks.amazonaws.com/nodegroup";
@@ -229,7 +230,7 @@ fn resources(requests: &Quantities, limits: &Quantities) -> Option<ResourceRequi
 
 fn port(port: &PortRef) -> IntOrString {
     match port {
-        PortRef::Number(n) => IntOrString::Int(i32::from(*n)),
+        PortRef::Number(n) => IntOrString::Int(*n),
         PortRef::Name(name) => IntOrString::String(name.clone()),
     }
 }

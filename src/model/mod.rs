@@ -2,6 +2,7 @@
 //! applied, references resolved, every rule that needs merged values
 //! checked. Lowering reads only this.
 
+mod environment;
 mod monitoring;
 mod scaling;
 mod traffic;
@@ -9,64 +10,29 @@ mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use environment::{
+    DEFAULT_GATEWAY_SERVICE_ACCOUNT, DEFAULT_GITOPS_PATH, DEFAULT_PROMETHEUS_SERVICE_ACCOUNT,
+    DEFAULT_PROMETHEUS_URL, Environment, GitOps, PRODUCTION_NAMES, Tracing,
+};
 pub use monitoring::{Metrics, Slo};
-pub use scaling::{Disruption, Replicas};
-pub use traffic::{Analysis, Canary, Gateway, Mesh, Port, Route, is_http};
+pub use scaling::{Disruption, IntOrPercent, Replicas};
+pub use traffic::{
+    Abort, Analysis, Canary, CanaryStep, ConnectionPool, Delay, Fault, Gateway, HeaderMatch,
+    HttpPool, Mesh, OutlierDetection, Port, Protocol, Retries, Route, TcpPool, TrafficPolicy,
+    is_http,
+};
 pub use workload::{
-    Container, EnvValue, EnvVar, MountedFile, Probe, ProbeAction, Quantities, is_quantity,
+    Container, EnvValue, EnvVar, MountedFile, PortRef, Probe, ProbeAction, Quantities, is_quantity,
 };
 
 use crate::diag::Diagnostic;
-use crate::input::{self, NodeGroup};
+use crate::input;
 use crate::names;
 use crate::node::de::Spanned;
 use crate::source::{Sources, Span};
 
 /// HPA CPU target when a blueprint scales but sets none.
 pub const DEFAULT_CPU_TARGET: i32 = 80;
-
-/// One environment, as the mesh and monitoring objects need it.
-#[derive(Debug)]
-pub struct Environment {
-    pub name: String,
-    /// Production environments (`prod`, `production`) refuse fault injection.
-    pub production: bool,
-    /// Where the analysis of canaries queries Prometheus.
-    pub prometheus_url: String,
-    /// The ServiceAccount of the ingress gateway's pods, in the gateway's namespace.
-    pub gateway_service_account: String,
-    /// The mesh identity of Prometheus, allowed to scrape metrics ports.
-    pub prometheus_principal: String,
-    pub tracing: Option<input::Tracing>,
-    /// The overlay's namespace template, where namespace-wide objects come from.
-    pub namespace_origin: Span,
-    /// How Argo CD syncs the environment, if the overlay says.
-    pub gitops: Option<GitOps>,
-    /// Severities of the policy rules here.
-    pub policy: crate::rules::Settings,
-}
-
-/// Argo CD settings of an environment, defaults applied.
-#[derive(Debug)]
-pub struct GitOps {
-    pub repo_url: String,
-    pub target_revision: String,
-    /// Folder of the rendered tree in the GitOps repository.
-    pub path: String,
-    /// Namespace Argo CD runs in.
-    pub namespace: String,
-    pub automated: bool,
-}
-
-impl GitOps {
-    /// Path of a rendered folder in the GitOps repository.
-    pub fn path_of(&self, folder: &str) -> String {
-        match self.path.trim_matches('/') {
-            "" | "." => folder.to_owned(),
-            prefix => format!("{prefix}/{folder}"),
-        }
-    }
-}
 
 /// Every resolved service of one cluster.
 #[derive(Debug)]
@@ -107,10 +73,23 @@ impl Cluster {
     }
 }
 
-impl Environment {
-    /// The identity of the ingress gateway's pods.
-    pub fn gateway_principal(&self, gateway: &Gateway) -> String {
-        principal(&gateway.namespace, &self.gateway_service_account)
+/// The EKS node group a service's pods run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeGroup {
+    System,
+    Application,
+    Compute,
+    Memory,
+}
+
+impl From<input::NodeGroup> for NodeGroup {
+    fn from(raw: input::NodeGroup) -> Self {
+        match raw {
+            input::NodeGroup::System => NodeGroup::System,
+            input::NodeGroup::Application => NodeGroup::Application,
+            input::NodeGroup::Compute => NodeGroup::Compute,
+            input::NodeGroup::Memory => NodeGroup::Memory,
+        }
     }
 }
 
@@ -183,7 +162,7 @@ impl Service {
                 .placement
                 .as_ref()
                 .and_then(|p| p.node_group)
-                .unwrap_or(NodeGroup::Application),
+                .map_or(NodeGroup::Application, NodeGroup::from),
             spread_across_zones: raw
                 .placement
                 .as_ref()

@@ -2,7 +2,7 @@
 
 use super::DEFAULT_CPU_TARGET;
 use crate::diag::Diagnostic;
-use crate::input::{self, IntOrPercent};
+use crate::input;
 use crate::source::Sources;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -15,6 +15,22 @@ pub enum Replicas {
 pub enum Disruption {
     MinAvailable(IntOrPercent),
     MaxUnavailable(IntOrPercent),
+}
+
+/// A number of pods, or a percentage of them (`"25%"`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum IntOrPercent {
+    Int(i32),
+    Percent(String),
+}
+
+impl From<&input::IntOrPercent> for IntOrPercent {
+    fn from(raw: &input::IntOrPercent) -> Self {
+        match raw {
+            input::IntOrPercent::Int(n) => IntOrPercent::Int(*n),
+            input::IntOrPercent::Percent(p) => IntOrPercent::Percent(p.clone()),
+        }
+    }
 }
 
 pub(super) fn replicas(
@@ -110,7 +126,8 @@ pub(super) fn disruption(
             let lowest = match replicas {
                 Replicas::Fixed(n) | Replicas::Auto { min: n, .. } => *n,
             };
-            let blocks = match &min.value {
+            let value = IntOrPercent::from(&min.value);
+            let blocks = match &value {
                 IntOrPercent::Int(m) => *m >= lowest,
                 IntOrPercent::Percent(p) => p == "100%",
             };
@@ -124,9 +141,9 @@ pub(super) fn disruption(
                     }),
                 );
             }
-            Some(Disruption::MinAvailable(min.value.clone()))
+            Some(Disruption::MinAvailable(value))
         }
-        (None, Some(max)) => Some(Disruption::MaxUnavailable(max.value.clone())),
+        (None, Some(max)) => Some(Disruption::MaxUnavailable(IntOrPercent::from(&max.value))),
         (None, None) => None,
     }
 }

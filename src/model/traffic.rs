@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::Diagnostic;
-use crate::input::{self, Protocol};
+use crate::input;
 use crate::names;
 use crate::node::de::Spanned;
 use crate::source::Span;
@@ -15,6 +15,26 @@ pub struct Port {
     pub port: i32,
     pub target_port: i32,
     pub protocol: Protocol,
+}
+
+/// What a port carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Http,
+    Http2,
+    Grpc,
+    Tcp,
+}
+
+impl From<input::Protocol> for Protocol {
+    fn from(raw: input::Protocol) -> Self {
+        match raw {
+            input::Protocol::Http => Protocol::Http,
+            input::Protocol::Http2 => Protocol::Http2,
+            input::Protocol::Grpc => Protocol::Grpc,
+            input::Protocol::Tcp => Protocol::Tcp,
+        }
+    }
 }
 
 pub(super) fn ports(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<Port> {
@@ -39,7 +59,7 @@ pub(super) fn ports(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
             name: name.clone(),
             port: i32::from(p.port),
             target_port: i32::from(p.target_port.unwrap_or(p.port)),
-            protocol: p.protocol.unwrap_or(Protocol::Tcp),
+            protocol: p.protocol.map_or(Protocol::Tcp, Protocol::from),
         })
         .collect()
 }
@@ -71,8 +91,50 @@ pub struct Route {
     /// The service port number the route targets.
     pub port: i32,
     pub timeout: Option<String>,
-    pub retries: Option<input::Retries>,
-    pub headers: BTreeMap<String, input::HeaderMatch>,
+    pub retries: Option<Retries>,
+    pub headers: BTreeMap<String, HeaderMatch>,
+}
+
+/// How the gateway retries a route's requests.
+#[derive(Debug)]
+pub struct Retries {
+    pub attempts: i32,
+    pub per_try_timeout: Option<String>,
+    pub retry_on: Option<String>,
+}
+
+impl From<&input::Retries> for Retries {
+    fn from(raw: &input::Retries) -> Self {
+        Retries {
+            attempts: raw.attempts,
+            per_try_timeout: raw.per_try_timeout.clone(),
+            retry_on: raw.retry_on.clone(),
+        }
+    }
+}
+
+/// How a route matches the value of one request header.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HeaderMatch {
+    Exact(String),
+    Prefix(String),
+    Regex(String),
+}
+
+impl HeaderMatch {
+    /// The one condition of a raw match (the schema allows exactly one);
+    /// `exact` before `prefix` before `regex`.
+    fn from_raw(raw: &input::HeaderMatch) -> Option<HeaderMatch> {
+        let input::HeaderMatch {
+            exact,
+            prefix,
+            regex,
+        } = raw.clone();
+        exact
+            .map(HeaderMatch::Exact)
+            .or(prefix.map(HeaderMatch::Prefix))
+            .or(regex.map(HeaderMatch::Regex))
+    }
 }
 
 /// The environment's Istio gateway, `<namespace>/<name>`.
@@ -114,15 +176,146 @@ impl Gateway {
 pub struct Mesh {
     /// Services whose identities may call this one.
     pub allow_from: Vec<String>,
-    pub fault: Option<Spanned<input::FaultInjection>>,
-    pub traffic_policy: Option<input::TrafficPolicy>,
+    /// Faults injected into the service's HTTP traffic, and where they were set.
+    pub fault: Option<Spanned<Fault>>,
+    pub traffic_policy: Option<TrafficPolicy>,
+}
+
+/// Faults the mesh injects into a share of the requests.
+#[derive(Debug)]
+pub struct Fault {
+    pub delay: Option<Delay>,
+    pub abort: Option<Abort>,
+}
+
+/// Delay a percentage of the requests by a fixed duration.
+#[derive(Debug)]
+pub struct Delay {
+    pub percent: f64,
+    pub fixed_delay: String,
+}
+
+/// Answer a percentage of the requests with an HTTP status.
+#[derive(Debug)]
+pub struct Abort {
+    pub percent: f64,
+    pub http_status: i32,
+}
+
+impl From<&input::FaultInjection> for Fault {
+    fn from(raw: &input::FaultInjection) -> Self {
+        Fault {
+            delay: raw.delay.as_ref().map(|d| Delay {
+                percent: d.percent,
+                fixed_delay: d.fixed_delay.clone(),
+            }),
+            abort: raw.abort.as_ref().map(|a| Abort {
+                percent: a.percent,
+                http_status: a.http_status,
+            }),
+        }
+    }
+}
+
+/// How callers treat the service's endpoints.
+#[derive(Debug)]
+pub struct TrafficPolicy {
+    pub outlier_detection: Option<OutlierDetection>,
+    pub connection_pool: Option<ConnectionPool>,
+}
+
+/// When callers eject an endpoint that keeps failing.
+#[derive(Debug)]
+pub struct OutlierDetection {
+    pub consecutive_5xx_errors: Option<u32>,
+    pub interval: Option<String>,
+    pub base_ejection_time: Option<String>,
+    pub max_ejection_percent: Option<u32>,
+}
+
+/// Limits on the connections and requests of callers.
+#[derive(Debug)]
+pub struct ConnectionPool {
+    pub http: Option<HttpPool>,
+    pub tcp: Option<TcpPool>,
+}
+
+/// Per-connection and pending-request limits on HTTP.
+#[derive(Debug)]
+pub struct HttpPool {
+    pub http1_max_pending_requests: Option<u32>,
+    pub http2_max_requests: Option<u32>,
+    pub max_requests_per_connection: Option<u32>,
+    pub max_retries: Option<u32>,
+}
+
+/// Connection limits on TCP.
+#[derive(Debug)]
+pub struct TcpPool {
+    pub max_connections: Option<u32>,
+    pub connect_timeout: Option<String>,
+}
+
+impl From<&input::TrafficPolicy> for TrafficPolicy {
+    fn from(raw: &input::TrafficPolicy) -> Self {
+        TrafficPolicy {
+            outlier_detection: raw.outlier_detection.as_ref().map(OutlierDetection::from),
+            connection_pool: raw.connection_pool.as_ref().map(ConnectionPool::from),
+        }
+    }
+}
+
+impl From<&input::OutlierDetection> for OutlierDetection {
+    fn from(raw: &input::OutlierDetection) -> Self {
+        OutlierDetection {
+            consecutive_5xx_errors: raw.consecutive_5xx_errors,
+            interval: raw.interval.clone(),
+            base_ejection_time: raw.base_ejection_time.clone(),
+            max_ejection_percent: raw.max_ejection_percent,
+        }
+    }
+}
+
+impl From<&input::ConnectionPool> for ConnectionPool {
+    fn from(raw: &input::ConnectionPool) -> Self {
+        ConnectionPool {
+            http: raw.http.as_ref().map(|h| HttpPool {
+                http1_max_pending_requests: h.http1_max_pending_requests,
+                http2_max_requests: h.http2_max_requests,
+                max_requests_per_connection: h.max_requests_per_connection,
+                max_retries: h.max_retries,
+            }),
+            tcp: raw.tcp.as_ref().map(|t| TcpPool {
+                max_connections: t.max_connections,
+                connect_timeout: t.connect_timeout.clone(),
+            }),
+        }
+    }
 }
 
 /// Canary delivery: an Argo Rollout shifting Istio weights.
 #[derive(Debug)]
 pub struct Canary {
-    pub steps: Vec<input::CanaryStep>,
+    pub steps: Vec<CanaryStep>,
     pub analysis: Option<Analysis>,
+}
+
+/// One step of a canary rollout.
+#[derive(Debug)]
+pub enum CanaryStep {
+    /// Send this percentage of the traffic to the canary.
+    SetWeight(u32),
+    /// Wait this long (a duration such as `5m`) before the next step.
+    Pause(String),
+}
+
+impl CanaryStep {
+    /// The one action of a raw step (the schema allows exactly one).
+    fn from_raw(raw: &input::CanaryStep) -> Option<CanaryStep> {
+        raw.set_weight
+            .map(CanaryStep::SetWeight)
+            .or_else(|| raw.pause.clone().map(CanaryStep::Pause))
+    }
 }
 
 #[derive(Debug)]
@@ -197,8 +390,12 @@ fn route(
         path_prefix: raw.path_prefix.clone(),
         port: port?.port,
         timeout: raw.timeout.clone(),
-        retries: raw.retries.clone(),
-        headers: raw.headers.clone(),
+        retries: raw.retries.as_ref().map(Retries::from),
+        headers: raw
+            .headers
+            .iter()
+            .filter_map(|(name, m)| Some((name.clone(), HeaderMatch::from_raw(m)?)))
+            .collect(),
     })
 }
 
@@ -281,8 +478,11 @@ pub(super) fn mesh(
     }
     Mesh {
         allow_from: mesh.allow_from.iter().map(|c| c.value.clone()).collect(),
-        fault: mesh.fault_injection.clone(),
-        traffic_policy: mesh.traffic_policy.clone(),
+        fault: mesh.fault_injection.as_ref().map(|f| Spanned {
+            span: f.span,
+            value: Fault::from(&f.value),
+        }),
+        traffic_policy: mesh.traffic_policy.as_ref().map(TrafficPolicy::from),
     }
 }
 
@@ -317,8 +517,14 @@ pub(super) fn canary(
         return None;
     }
     let steps = section
-        .map(|s| s.value.steps.clone())
-        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.value
+                .steps
+                .iter()
+                .filter_map(CanaryStep::from_raw)
+                .collect()
+        })
+        .filter(|s: &Vec<CanaryStep>| !s.is_empty())
         .unwrap_or_else(default_steps);
     let raw_analysis = section.and_then(|s| s.value.analysis.as_ref());
     if let (Some(section), Some(a)) = (section, raw_analysis) {
@@ -340,19 +546,13 @@ pub(super) fn canary(
     Some(Canary { steps, analysis })
 }
 
-fn default_steps() -> Vec<input::CanaryStep> {
+fn default_steps() -> Vec<CanaryStep> {
     DEFAULT_STEPS
         .iter()
         .flat_map(|(weight, pause)| {
             [
-                input::CanaryStep {
-                    set_weight: Some(*weight),
-                    pause: None,
-                },
-                input::CanaryStep {
-                    set_weight: None,
-                    pause: Some((*pause).to_owned()),
-                },
+                CanaryStep::SetWeight(*weight),
+                CanaryStep::Pause((*pause).to_owned()),
             ]
         })
         .collect()
@@ -361,16 +561,12 @@ fn default_steps() -> Vec<input::CanaryStep> {
 /// Two routes that match exactly the same requests on the same host: one of
 /// them could never be reached, so both are refused.
 pub fn route_conflicts(services: &[super::Service]) -> Vec<Diagnostic> {
-    type Key<'a> = (String, &'a str, &'a str, Vec<(&'a String, String)>);
+    type Key<'a> = (String, &'a str, &'a str, Vec<(&'a String, &'a HeaderMatch)>);
     let mut seen: BTreeMap<Key<'_>, (&str, Span)> = BTreeMap::new();
     let mut diags = Vec::new();
     for service in services {
         for route in &service.routes {
-            let headers = route
-                .headers
-                .iter()
-                .map(|(name, m)| (name, format!("{m:?}")))
-                .collect();
+            let headers = route.headers.iter().collect();
             let key = (
                 service.gateway.reference(),
                 route.host.as_str(),

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::traffic::{Port, unknown_port};
 use crate::diag::Diagnostic;
-use crate::input::{self, PortRef};
+use crate::input;
 use crate::node::de::Spanned;
 use crate::source::Span;
 
@@ -67,6 +67,23 @@ pub enum ProbeAction {
     Exec {
         command: Vec<String>,
     },
+}
+
+/// A probe's port: a service port of the main container by name, or a
+/// container port by number.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PortRef {
+    Number(i32),
+    Name(String),
+}
+
+impl From<&input::PortRef> for PortRef {
+    fn from(raw: &input::PortRef) -> Self {
+        match raw {
+            input::PortRef::Number(n) => PortRef::Number(i32::from(*n)),
+            input::PortRef::Name(name) => PortRef::Name(name.clone()),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -180,7 +197,7 @@ fn probe(
     ports: &[Port],
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Probe> {
-    let mut port_ref = |port: &Spanned<PortRef>| check_port_ref(port, main, ports, diags);
+    let mut port_ref = |port: &Spanned<input::PortRef>| check_port_ref(port, main, ports, diags);
     let action = if let Some(http) = &raw.http_get {
         ProbeAction::Http {
             path: http.path.clone(),
@@ -189,7 +206,7 @@ fn probe(
         }
     } else if let Some(grpc) = &raw.grpc {
         let port = match port_ref(&grpc.port)? {
-            PortRef::Number(n) => i32::from(n),
+            PortRef::Number(n) => n,
             PortRef::Name(name) => ports
                 .iter()
                 .find(|p| p.name == name)
@@ -219,13 +236,13 @@ fn probe(
 
 /// A probe's named port must be one of the main container's ports.
 fn check_port_ref(
-    port: &Spanned<PortRef>,
+    port: &Spanned<input::PortRef>,
     main: bool,
     ports: &[Port],
     diags: &mut Vec<Diagnostic>,
 ) -> Option<PortRef> {
-    let PortRef::Name(name) = &port.value else {
-        return Some(port.value.clone());
+    let input::PortRef::Name(name) = &port.value else {
+        return Some(PortRef::from(&port.value));
     };
     if !main {
         diags.push(
@@ -238,7 +255,7 @@ fn check_port_ref(
         return None;
     }
     if ports.iter().any(|p| &p.name == name) {
-        return Some(port.value.clone());
+        return Some(PortRef::from(&port.value));
     }
     diags.push(unknown_port(port.span, name, ports));
     None

@@ -122,6 +122,39 @@ fn no_module_uses_a_later_stage() {
     assert!(violations.is_empty(), "{}", violations.join("\n"));
 }
 
+/// The model is the intermediate representation: the stages after it read
+/// the model, never the raw input types or the stages that produce them.
+#[test]
+fn stages_after_the_model_read_only_the_model() {
+    let after = ["lower", "check", "policy", "emit"];
+    let before = ["input", "load", "validate", "merge", "template", "parse"];
+    let mut violations = Vec::new();
+    for entry in walkdir::WalkDir::new(root().join("src"))
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+    {
+        let Some(module) = module_of(entry.path()).filter(|m| after.contains(&m.as_str())) else {
+            continue;
+        };
+        let text = fs::read_to_string(entry.path()).expect("source file");
+        for (line, used) in uses(&text) {
+            if before.contains(&used.as_str()) {
+                violations.push(format!(
+                    "{}:{line}: `{module}` uses `{used}`; read the model instead",
+                    entry
+                        .path()
+                        .strip_prefix(root())
+                        .expect("in root")
+                        .display()
+                ));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
 #[test]
 fn the_checker_sees_single_and_grouped_uses() {
     let text = "use crate::diag::Diagnostic;\nuse crate::{lower, model::Cluster};\n// crate::cli in a comment\nfn f() { crate::emit::to_yaml(&1); }\n#[cfg(test)]\nmod tests { use crate::compile; }\n";
