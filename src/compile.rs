@@ -8,7 +8,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::check::{self, Facts};
-use crate::diag::{Diagnostic, normalize};
+use crate::diag::{Code, Diagnostic, normalize};
 use crate::emit;
 use crate::explain::{self, Layers};
 use crate::input::FileKind;
@@ -394,7 +394,13 @@ impl Target<'_> {
             return None;
         }
         let raw: input::Blueprint = from_node(&tree)
-            .map_err(|e| diags.push(Diagnostic::error(e.span.unwrap_or(tree.span), e.message)))
+            .map_err(|e| {
+                diags.push(Diagnostic::error(
+                    Code::INVALID_VALUE,
+                    e.span.unwrap_or(tree.span),
+                    e.message,
+                ))
+            })
             .ok()?;
         let cx = Context {
             sources,

@@ -12,6 +12,96 @@ use codespan_reporting::term::{self, Config};
 
 use crate::source::{FileId, Sources, Span};
 
+/// A diagnostic's stable identity: one of the codes below, or a policy
+/// rule's id. Codes are what `--format json` and GitHub annotations carry
+/// and what the README's table of diagnostics lists; a message may be
+/// reworded, a code is never renamed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Code(&'static str);
+
+impl Code {
+    /// The code of a policy rule's findings: the rule's id.
+    pub const fn rule(id: &'static str) -> Code {
+        Code(id)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+macro_rules! codes {
+    ($( $name:ident = $text:literal: $summary:literal; )+) => {
+        impl Code {
+            $( #[doc = $summary] pub const $name: Code = Code($text); )+
+
+            /// Every code that is not a policy rule, with what it means.
+            pub const ALL: &'static [(Code, &'static str)] = &[$( (Code::$name, $summary), )+];
+        }
+    };
+}
+
+codes! {
+    // Loading files.
+    FILE_TOO_LARGE = "file-too-large": "a file is larger than an input file may be";
+    INPUT_TOO_LARGE = "input-too-large": "the input files together exceed the total limit";
+    UNREADABLE_FILE = "unreadable-file": "a file cannot be read, or is not a regular file";
+    SYMLINK_OUTSIDE_ROOT = "symlink-outside-root": "a symlink leads outside the project";
+    SYMLINK_LOOP = "symlink-loop": "a symlink points back into its own folder";
+    NOT_UTF8 = "not-utf8": "a file is not UTF-8 text";
+    EMPTY_FILE = "empty-file": "a file holds no YAML document";
+    BOM_INSIDE_FILE = "bom-inside-file": "a byte order mark in the middle of a file";
+    // Reading YAML.
+    INVALID_YAML = "invalid-yaml": "the text is not YAML";
+    SEVERAL_DOCUMENTS = "several-documents": "a file holds more than one YAML document";
+    AMBIGUOUS_NUMBER = "ambiguous-number": "a number YAML 1.1 and 1.2 read differently";
+    NESTING_TOO_DEEP = "nesting-too-deep": "YAML nested deeper than any input needs";
+    UNKNOWN_ANCHOR = "unknown-anchor": "an alias to an anchor that is not defined";
+    TOO_MANY_NODES = "too-many-nodes": "aliases expand a file past the node limit";
+    DUPLICATE_KEY = "duplicate-key": "a mapping key given twice";
+    COMPLEX_KEY = "complex-key": "a mapping key that is not plain text";
+    YAML_TAG = "yaml-tag": "a YAML tag (`!tag`)";
+    // The input contract (JSON Schema) and names.
+    UNKNOWN_FIELD = "unknown-field": "a field the blueprint or overlay format does not have";
+    MISSING_FIELD = "missing-field": "a required field is missing";
+    WRONG_TYPE = "wrong-type": "a value of the wrong type";
+    INVALID_VALUE = "invalid-value": "a value the field does not accept";
+    SECRET_LITERAL = "secret-literal": "a secret given as a literal instead of a reference";
+    CREDENTIAL_LITERAL = "credential-literal": "a variable whose value looks like a credential";
+    INVALID_NAME = "invalid-name": "a name Kubernetes or Istio would refuse";
+    NAME_MISMATCH = "name-mismatch": "`metadata.name` differs from the file's name";
+    DUPLICATE_SERVICE = "duplicate-service": "two blueprints define the same service";
+    DUPLICATE_REGION = "duplicate-region": "a region listed twice";
+    SEVERAL_PRIMARY_REGIONS = "several-primary-regions": "more than one primary region";
+    UNKNOWN_REFERENCE = "unknown-reference": "an overlay names a service or region that does not exist";
+    UNKNOWN_POLICY_RULE = "unknown-policy-rule": "an overlay configures a policy rule that does not exist";
+    VARIABLE_AND_SECRET = "variable-and-secret": "a name is both a variable and a secret";
+    TEMPLATE_ERROR = "template-error": "a template fails to render (an undefined variable, a syntax error)";
+    // The merged service.
+    INVALID_QUANTITY = "invalid-quantity": "a value that is not a Kubernetes quantity";
+    UNKNOWN_PORT = "unknown-port": "a reference to a port the service does not have";
+    INVALID_PORT = "invalid-port": "a port used where it cannot be";
+    INVALID_FILE_TARGET = "invalid-file-target": "a file's target path is not a valid mount path";
+    DUPLICATE_FILE_TARGET = "duplicate-file-target": "two files with the same target path";
+    INVALID_GATEWAY = "invalid-gateway": "the gateway is not `<namespace>/<name>`";
+    INVALID_ROUTE = "invalid-route": "a route Istio would refuse or that cannot work";
+    ROUTE_CONFLICT = "route-conflict": "two services route the same host, path and match";
+    UNKNOWN_CALLER = "unknown-caller": "`allowFrom` names a service that does not exist";
+    CANARY_IGNORED = "canary-ignored": "`delivery.canary` without the canary strategy";
+    CANARY_WITHOUT_HTTP = "canary-without-http": "a canary of a service without an HTTP port";
+    ANALYSIS_MEASURES_NOTHING = "analysis-measures-nothing": "a canary analysis with no metric";
+    SLO_WITHOUT_HTTP = "slo-without-http": "an SLO on a service without an HTTP port";
+    REPLICAS_OUT_OF_ORDER = "replicas-out-of-order": "`minReplicas` greater than `maxReplicas`";
+    AUTOSCALING_WITHOUT_CPU_REQUEST = "autoscaling-without-cpu-request": "CPU autoscaling of a container without a CPU request";
+    AVAILABILITY_CONFLICT = "availability-conflict": "both `minAvailable` and `maxUnavailable`";
+    DRAIN_BLOCKED = "drain-blocked": "a disruption budget that blocks node drains";
+    // The rendered objects.
+    INVALID_OBJECT = "invalid-object": "a rendered object the API server would refuse (name, label, size)";
+    DUPLICATE_OBJECT = "duplicate-object": "two sources render the same object";
+    DANGLING_REFERENCE = "dangling-reference": "a rendered object refers to one that is not rendered";
+    MTLS_NOT_STRICT = "mtls-not-strict": "a namespace runs workloads without STRICT mTLS";
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
     Error,
@@ -28,6 +118,7 @@ pub enum Location {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
+    pub code: Code,
     pub message: String,
     pub location: Location,
     /// Label text under the primary span.
@@ -40,9 +131,10 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    fn new(severity: Severity, location: Location, message: impl Into<String>) -> Self {
+    fn new(severity: Severity, code: Code, location: Location, message: impl Into<String>) -> Self {
         Self {
             severity,
+            code,
             message: message.into(),
             location,
             label: String::new(),
@@ -52,17 +144,17 @@ impl Diagnostic {
         }
     }
 
-    pub fn error(span: Span, message: impl Into<String>) -> Self {
-        Self::new(Severity::Error, Location::Span(span), message)
+    pub fn error(code: Code, span: Span, message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, code, Location::Span(span), message)
     }
 
-    pub fn warning(span: Span, message: impl Into<String>) -> Self {
-        Self::new(Severity::Warning, Location::Span(span), message)
+    pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, code, Location::Span(span), message)
     }
 
     /// An error about a whole file that could not be read as text.
-    pub fn file_error(name: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(Severity::Error, Location::File(name.into()), message)
+    pub fn file_error(code: Code, name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, code, Location::File(name.into()), message)
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
@@ -97,23 +189,33 @@ impl Diagnostic {
         }
     }
 
-    fn sort_key(&self, sources: &Sources) -> (String, u32, String) {
+    fn sort_key(&self, sources: &Sources) -> (String, u32, Code, String) {
         match &self.location {
             Location::Span(span) => (
                 sources.get(span.file).name.clone(),
                 span.start,
+                self.code,
                 self.message.clone(),
             ),
-            Location::File(name) => (name.clone(), 0, self.message.clone()),
+            Location::File(name) => (name.clone(), 0, self.code, self.message.clone()),
         }
+    }
+
+    /// The same finding: what it says, where, and how severe. Related
+    /// spans, labels and hints may differ between the clusters that saw it.
+    fn same_finding(&self, other: &Diagnostic) -> bool {
+        self.code == other.code
+            && self.severity == other.severity
+            && self.location == other.location
+            && self.message == other.message
     }
 }
 
-/// Sort diagnostics by file and position and drop exact repeats (the same
-/// mistake seen from several environments is reported once).
+/// Sort diagnostics by file, position and code, and report each finding
+/// once (the same mistake seen from several environments is one finding).
 pub fn normalize(diags: &mut Vec<Diagnostic>, sources: &Sources) {
     diags.sort_by_cached_key(|d| d.sort_key(sources));
-    diags.dedup();
+    diags.dedup_by(|later, first| later.same_finding(first));
 }
 
 /// Render diagnostics as text, in the style of rustc: a caret under the span and `= hint:` lines.
@@ -160,6 +262,7 @@ fn to_report(diag: &Diagnostic) -> Report<FileId> {
         Severity::Error => Report::error(),
         Severity::Warning => Report::warning(),
     }
+    .with_code(diag.code.as_str())
     .with_message(match &diag.location {
         Location::File(name) => format!("{name}: {}", diag.message),
         Location::Span(_) => diag.message.clone(),
@@ -256,12 +359,13 @@ impl Diagnostic {
         }
     }
 
-    /// One diagnostic as a JSON object, for machines: severity, message,
+    /// One diagnostic as a JSON object, for machines: severity, code, message,
     /// file, line, column, endLine, endColumn, label, hint, related.
     /// Never the source text, so never a secret.
     pub fn to_json(&self, sources: &Sources) -> serde_json::Value {
         let mut object = serde_json::Map::new();
         object.insert("severity".into(), self.severity_name().into());
+        object.insert("code".into(), self.code.as_str().into());
         object.insert("message".into(), self.message.clone().into());
         match &self.location {
             Location::Span(span) => {
@@ -314,7 +418,7 @@ impl Diagnostic {
             }
             Location::File(name) => properties.push(format!("file={}", escape_property(name))),
         }
-        properties.push("title=slipway".into());
+        properties.push(format!("title=slipway {}", self.code.as_str()));
         let message = match &self.hint {
             Some(hint) => format!("{}\nhint: {hint}", self.message),
             None => self.message.clone(),
@@ -356,7 +460,7 @@ mod tests {
         };
         (
             sources,
-            Diagnostic::error(span, "unknown field `maxReplica`")
+            Diagnostic::error(Code::UNKNOWN_FIELD, span, "unknown field `maxReplica`")
                 .with_hint("did you mean `maxReplicas`?"),
         )
     }
@@ -366,7 +470,7 @@ mod tests {
         let (sources, diag) = sample();
         assert_eq!(
             diag.to_json(&sources).to_string(),
-            r#"{"severity":"error","message":"unknown field `maxReplica`","file":"blueprints/web.yaml","line":2,"column":11,"endLine":2,"endColumn":21,"hint":"did you mean `maxReplicas`?"}"#
+            r#"{"severity":"error","code":"unknown-field","message":"unknown field `maxReplica`","file":"blueprints/web.yaml","line":2,"column":11,"endLine":2,"endColumn":21,"hint":"did you mean `maxReplicas`?"}"#
         );
     }
 
@@ -375,7 +479,7 @@ mod tests {
         let (sources, diag) = sample();
         assert_eq!(
             diag.github_annotation(&sources),
-            "::error file=blueprints/web.yaml,line=2,col=11,endLine=2,endColumn=21,title=slipway::unknown field `maxReplica`%0Ahint: did you mean `maxReplicas`?"
+            "::error file=blueprints/web.yaml,line=2,col=11,endLine=2,endColumn=21,title=slipway unknown-field::unknown field `maxReplica`%0Ahint: did you mean `maxReplicas`?"
         );
         assert_eq!(escape_property("a,b:c%"), "a%2Cb%3Ac%25");
     }

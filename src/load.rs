@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::input::FileKind;
 use crate::source::{FileId, SourceFile, Sources, Span, display_name};
 
@@ -137,6 +137,7 @@ pub fn from_memory(files: &[(&str, &[u8])]) -> Loaded {
         }
         if bytes.len() as u64 > MAX_FILE_BYTES {
             loaded.diagnostics.push(Diagnostic::file_error(
+                Code::FILE_TOO_LARGE,
                 *name,
                 format!(
                     "file is {} bytes; the limit is {MAX_FILE_BYTES}",
@@ -192,8 +193,12 @@ fn walk(root: &Path, dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
                 .is_ok_and(|real| real.starts_with(root));
         if !inside {
             diags.push(
-                Diagnostic::file_error(name, "symlink leads outside the project root")
-                    .with_hint("copy the file into the project instead of linking to it"),
+                Diagnostic::file_error(
+                    Code::SYMLINK_OUTSIDE_ROOT,
+                    name,
+                    "symlink leads outside the project root",
+                )
+                .with_hint("copy the file into the project instead of linking to it"),
             );
             if entry.file_type().is_dir() {
                 entries.skip_current_dir();
@@ -215,13 +220,13 @@ fn walk_error(root: &Path, error: &walkdir::Error) -> Diagnostic {
         .path()
         .map_or_else(|| "?".into(), |p| display_name(root, p));
     if error.loop_ancestor().is_some() {
-        Diagnostic::file_error(name, "symlink loop")
+        Diagnostic::file_error(Code::SYMLINK_LOOP, name, "symlink loop")
             .with_hint("remove the symlink that points back to its own folder")
     } else {
         let cause = error
             .io_error()
             .map_or_else(|| error.to_string(), ToString::to_string);
-        Diagnostic::file_error(name, format!("cannot read: {cause}"))
+        Diagnostic::file_error(Code::UNREADABLE_FILE, name, format!("cannot read: {cause}"))
     }
 }
 
@@ -232,23 +237,24 @@ fn is_yaml(path: &Path) -> bool {
 /// Check one file's size against the caps, counting it into `total`.
 /// `Err` is a refusal naming the file.
 fn admit(path: &Path, name: &str, total: &mut u64, limits: Limits) -> Result<(), Box<Diagnostic>> {
-    let refuse = |message: String| Box::new(Diagnostic::file_error(name, message));
-    let meta = fs::metadata(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
+    let refuse = |code, message: String| Box::new(Diagnostic::file_error(code, name, message));
+    let meta = fs::metadata(path)
+        .map_err(|e| refuse(Code::UNREADABLE_FILE, format!("cannot read: {e}")))?;
     if !meta.is_file() {
-        return Err(refuse("not a regular file".into()));
+        return Err(refuse(Code::UNREADABLE_FILE, "not a regular file".into()));
     }
     if meta.len() > limits.file_bytes {
         return Err(Box::new(
-            Diagnostic::file_error(name, format!("file is {} bytes; the limit is {}", meta.len(), limits.file_bytes))
+            Diagnostic::file_error(Code::FILE_TOO_LARGE, name, format!("file is {} bytes; the limit is {}", meta.len(), limits.file_bytes))
                 .with_hint("a blueprint or overlay is a few kilobytes; split large config files out of `files`"),
         ));
     }
     *total += meta.len();
     if *total > limits.total_bytes {
-        return Err(refuse(format!(
-            "input exceeds {} bytes in total",
-            limits.total_bytes
-        )));
+        return Err(refuse(
+            Code::INPUT_TOO_LARGE,
+            format!("input exceeds {} bytes in total", limits.total_bytes),
+        ));
     }
     Ok(())
 }
@@ -256,16 +262,19 @@ fn admit(path: &Path, name: &str, total: &mut u64, limits: Limits) -> Result<(),
 /// Read one admitted file, which may have grown since. `Err` is a refusal
 /// naming the file.
 fn read(path: &Path, name: &str, limits: Limits) -> Result<Vec<u8>, Box<Diagnostic>> {
-    let refuse = |message: String| Box::new(Diagnostic::file_error(name, message));
+    let refuse = |code, message: String| Box::new(Diagnostic::file_error(code, name, message));
     let mut bytes = Vec::new();
     fs::File::open(path)
         .and_then(|f| f.take(limits.file_bytes + 1).read_to_end(&mut bytes))
-        .map_err(|e| refuse(format!("cannot read: {e}")))?;
+        .map_err(|e| refuse(Code::UNREADABLE_FILE, format!("cannot read: {e}")))?;
     if bytes.len() as u64 > limits.file_bytes {
-        return Err(refuse(format!(
-            "file grew past the limit of {} bytes while reading",
-            limits.file_bytes
-        )));
+        return Err(refuse(
+            Code::FILE_TOO_LARGE,
+            format!(
+                "file grew past the limit of {} bytes while reading",
+                limits.file_bytes
+            ),
+        ));
     }
     Ok(bytes)
 }
@@ -282,13 +291,13 @@ struct Decoded {
 fn decoded(name: String, path: PathBuf, bytes: Vec<u8>) -> Result<Decoded, Box<Diagnostic>> {
     let text = decode(bytes).map_err(|message| {
         Box::new(
-            Diagnostic::file_error(&name, message)
+            Diagnostic::file_error(Code::NOT_UTF8, &name, message)
                 .with_hint("save the file as UTF-8 (without a byte order mark)"),
         )
     })?;
     if text.trim().is_empty() {
         return Err(Box::new(
-            Diagnostic::file_error(name, "file is empty")
+            Diagnostic::file_error(Code::EMPTY_FILE, name, "file is empty")
                 .with_hint("delete it, or give it `apiVersion`, `kind` and `metadata`"),
         ));
     }
@@ -310,9 +319,12 @@ fn add(loaded: &mut Loaded, decoded: Decoded) -> Option<FileId> {
             end: start + 3,
         };
         loaded.diagnostics.push(
-            Diagnostic::error(span, "byte order mark in the middle of the file").with_hint(
-                "files were probably concatenated; remove the invisible U+FEFF character",
-            ),
+            Diagnostic::error(
+                Code::BOM_INSIDE_FILE,
+                span,
+                "byte order mark in the middle of the file",
+            )
+            .with_hint("files were probably concatenated; remove the invisible U+FEFF character"),
         );
         return None;
     }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Tag};
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::node::{Entry, Node, Scalar, ScalarKind, Value, is_ambiguous_octal};
 use crate::source::{FileId, SourceFile, Span};
 
@@ -32,7 +32,8 @@ pub fn parse(file: &SourceFile, id: FileId) -> Result<Node, Diagnostic> {
         builder.event(event, builder.span(span.start, span.end))?;
     }
     builder.root.ok_or_else(|| {
-        Diagnostic::file_error(&file.name, "file has no YAML document").with_hint(EMPTY_HINT)
+        Diagnostic::file_error(Code::EMPTY_FILE, &file.name, "file has no YAML document")
+            .with_hint(EMPTY_HINT)
     })
 }
 
@@ -78,7 +79,11 @@ impl Builder<'_> {
 
     fn scan_error(&self, error: &ScanError) -> Diagnostic {
         let at = self.span(*error.marker(), *error.marker());
-        Diagnostic::error(at, format!("invalid YAML: {}", error.info()))
+        Diagnostic::error(
+            Code::INVALID_YAML,
+            at,
+            format!("invalid YAML: {}", error.info()),
+        )
     }
 
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Diagnostic> {
@@ -87,6 +92,7 @@ impl Builder<'_> {
                 self.documents += 1;
                 if self.documents > 1 {
                     return Err(Diagnostic::error(
+                        Code::SEVERAL_DOCUMENTS,
                         span,
                         "more than one YAML document in this file",
                     )
@@ -135,11 +141,15 @@ impl Builder<'_> {
             (_, Some(tag)) if tag.is_yaml_core_schema() && tag.suffix == "str" => ScalarKind::Str,
             (_, Some(_)) => return Err(tag_error(span)),
             (ScalarStyle::Plain, None) if is_ambiguous_octal(&text) => {
-                return Err(Diagnostic::error(span, format!("ambiguous number `{text}`"))
-                    .with_label("YAML 1.1 (Kubernetes) reads this as octal, YAML 1.2 as decimal")
-                    .with_hint(format!(
-                        "quote it (\"{text}\") if it is text, or write it without the leading zero"
-                    )));
+                return Err(Diagnostic::error(
+                    Code::AMBIGUOUS_NUMBER,
+                    span,
+                    format!("ambiguous number `{text}`"),
+                )
+                .with_label("YAML 1.1 (Kubernetes) reads this as octal, YAML 1.2 as decimal")
+                .with_hint(format!(
+                    "quote it (\"{text}\") if it is text, or write it without the leading zero"
+                )));
             }
             (ScalarStyle::Plain, None) => ScalarKind::of_plain(&text),
             _ => ScalarKind::Str,
@@ -160,7 +170,7 @@ impl Builder<'_> {
     fn open(&mut self, frame: Frame) -> Result<(), Diagnostic> {
         let span = frame_span(&frame);
         if self.stack.len() >= MAX_DEPTH {
-            return Err(Diagnostic::error(span, format!("nesting deeper than {MAX_DEPTH} levels"))
+            return Err(Diagnostic::error(Code::NESTING_TOO_DEEP, span, format!("nesting deeper than {MAX_DEPTH} levels"))
                 .with_hint("blueprints and overlays are a few levels deep; this file looks generated or corrupt"));
         }
         self.count(1, span)?;
@@ -228,7 +238,11 @@ impl Builder<'_> {
 
     fn alias(&mut self, id: usize, span: Span) -> Result<(), Diagnostic> {
         let Some(size) = self.anchors.get(&id).map(Node::size) else {
-            return Err(Diagnostic::error(span, "alias to an unknown anchor"));
+            return Err(Diagnostic::error(
+                Code::UNKNOWN_ANCHOR,
+                span,
+                "alias to an unknown anchor",
+            ));
         };
         self.count(size, span)?;
         let mut node = self.anchors[&id].clone();
@@ -240,6 +254,7 @@ impl Builder<'_> {
         self.nodes += nodes;
         if self.nodes > MAX_NODES {
             return Err(Diagnostic::error(
+                Code::TOO_MANY_NODES,
                 span,
                 format!("file expands to more than {MAX_NODES} YAML nodes"),
             )
@@ -272,10 +287,14 @@ impl Builder<'_> {
                     let span = node.span;
                     let name = key_text(node)?;
                     if let Some(first) = first_definition(entries, seen, &name, span) {
-                        return Err(Diagnostic::error(span, format!("duplicate key `{name}`"))
-                            .with_label("defined again here")
-                            .with_related(first, "first defined here")
-                            .with_hint("YAML readers disagree on which value wins; keep one"));
+                        return Err(Diagnostic::error(
+                            Code::DUPLICATE_KEY,
+                            span,
+                            format!("duplicate key `{name}`"),
+                        )
+                        .with_label("defined again here")
+                        .with_related(first, "first defined here")
+                        .with_hint("YAML readers disagree on which value wins; keep one"));
                     }
                     *key = Some((name, span));
                 }
@@ -312,15 +331,17 @@ fn first_definition(
 fn key_text(node: Node) -> Result<String, Diagnostic> {
     match node.value {
         Value::Scalar(s) => Ok(s.text),
-        _ => Err(
-            Diagnostic::error(node.span, "mapping keys must be plain text")
-                .with_hint("complex keys (`? [a, b]`) have no meaning in a blueprint"),
-        ),
+        _ => Err(Diagnostic::error(
+            Code::COMPLEX_KEY,
+            node.span,
+            "mapping keys must be plain text",
+        )
+        .with_hint("complex keys (`? [a, b]`) have no meaning in a blueprint")),
     }
 }
 
 fn tag_error(span: Span) -> Diagnostic {
-    Diagnostic::error(span, "YAML tags are not supported")
+    Diagnostic::error(Code::YAML_TAG, span, "YAML tags are not supported")
         .with_hint("remove the `!tag`; quote the value if it is text")
 }
 

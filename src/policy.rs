@@ -48,6 +48,7 @@ fn min_replicas(service: &Service, env: &str) -> Option<Finding> {
     (lowest < 2).then(|| {
         let id = Rule::MinReplicas;
         let diag = Diagnostic::error(
+            id.code(),
             service.replicas_span,
             format!(
                 "`{}` runs {lowest} replica in `{env}`; at least 2 keep it up during a node drain",
@@ -66,6 +67,7 @@ fn disruption_budget(service: &Service, env: &str) -> Option<Finding> {
     service.disruption.is_none().then(|| {
         let id = Rule::DisruptionBudget;
         let diag = Diagnostic::error(
+            id.code(),
             service.origin,
             format!("`{}` has no PodDisruptionBudget in `{env}`", service.name),
         )
@@ -82,6 +84,7 @@ fn readiness_probe(service: &Service, env: &str) -> Option<Finding> {
     main.readiness.is_none().then(|| {
         let id = Rule::ReadinessProbe;
         let diag = Diagnostic::error(
+ id.code(),
             main.image_span,
             format!("container `{}` of `{}` has no readiness probe in `{env}`: it gets traffic before it is ready", main.name, service.name),
         )
@@ -106,6 +109,7 @@ fn resources(service: &Service, env: &str) -> Vec<Finding> {
             .collect();
             (!missing.is_empty()).then(|| {
                 let diag = Diagnostic::error(
+ id.code(),
                     c.image_span,
                                         format!("container `{}` of `{}` is missing {} in `{env}`", c.name, service.name, and_list(&missing)),
                 )
@@ -124,6 +128,7 @@ fn image_pinned(service: &Service, env: &str) -> Vec<Finding> {
         .filter_map(|c| {
             let why = unpinned(&c.image)?;
             let diag = Diagnostic::error(
+                id.code(),
                 c.image_span,
                 format!(
                     "image of container `{}` of `{}` {why} in `{env}`",
@@ -170,6 +175,7 @@ pub fn unpinned(image: &str) -> Option<&'static str> {
 fn no_fault_injection(service: &Service, env: &str) -> Option<Finding> {
     let fault = service.mesh.fault.as_ref()?;
     let diag = Diagnostic::error(
+        Rule::NoFaultInjection.code(),
         fault.span,
         format!("fault injection for `{}` in `{env}`", service.name),
     )
@@ -206,6 +212,7 @@ fn pod_findings(rendered: &Rendered, template: &PodTemplateSpec) -> Vec<Finding>
     let mut out = Vec::new();
     if spec.host_network == Some(true) {
         let diag = Diagnostic::error(
+            Rule::NoHostNetwork.code(),
             rendered.origin,
             format!(
                 "{} `{}/{}` uses the host network",
@@ -222,6 +229,7 @@ fn pod_findings(rendered: &Rendered, template: &PodTemplateSpec) -> Vec<Finding>
         containers.filter(|c| c.security_context.as_ref().and_then(|s| s.privileged) == Some(true))
     {
         let diag = Diagnostic::error(
+            Rule::NoPrivileged.code(),
             rendered.origin,
             format!(
                 "container `{}` of {} `{}/{}` is privileged",
@@ -247,7 +255,7 @@ pub fn check_tree<'a>(
             secret && text.lines().any(|l| l.starts_with("data:") || l.starts_with("stringData:"))
         })
         .filter_map(|(path, _)| {
-            let diag = Diagnostic::file_error(path.as_str(), "is a Secret with data: secret values must never reach Git")
+            let diag = Diagnostic::file_error(Rule::NoSecretData.code(), path.as_str(), "is a Secret with data: secret values must never reach Git")
                 .with_hint("reference Secrets from `secrets:`; create them outside Git (External Secrets, Sealed Secrets)");
             settings.finding(Rule::NoSecretData, diag)
         })
@@ -291,7 +299,10 @@ mod tests {
         ]);
         let found: Vec<String> = check_tree(&files, &settings)
             .into_iter()
-            .map(|d| format!("{}: {}", d.position(&Default::default()), d.message))
+            .map(|d| {
+                let at = d.position(&Default::default());
+                format!("{at}: [{}] {}", d.code.as_str(), d.message)
+            })
             .collect();
         assert_eq!(
             found,

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{Code, Diagnostic, Severity};
 use crate::input::{RuleSetting, RuleSeverity};
 
 /// Where a rule applies unless an overlay says otherwise.
@@ -72,6 +72,11 @@ impl Rule {
         Rule::ALL.iter().copied().find(|rule| rule.id() == id)
     }
 
+    /// The code of the rule's findings: its id.
+    pub fn code(self) -> Code {
+        Code::rule(self.id())
+    }
+
     /// Every rule id, for messages and did-you-mean.
     pub fn ids() -> impl Iterator<Item = &'static str> {
         Rule::ALL.iter().map(|rule| rule.id())
@@ -111,10 +116,7 @@ impl Settings {
 
     /// A finding of `rule`, at its configured severity; none if it is off.
     pub fn finding(&self, rule: Rule, diag: Diagnostic) -> Option<Diagnostic> {
-        let diag = Diagnostic {
-            message: format!("[{}] {}", rule.id(), diag.message),
-            ..diag
-        };
+        debug_assert_eq!(diag.code, rule.code(), "a finding carries its rule's code");
         match self.severity(rule) {
             RuleSeverity::Error => Some(diag),
             RuleSeverity::Warning => Some(Diagnostic {

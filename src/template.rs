@@ -6,7 +6,7 @@ use minijinja::value::ValueKind;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::input;
 use crate::node::de::Spanned;
 use crate::node::{Node, ScalarKind, Value};
@@ -113,7 +113,11 @@ fn error(error: &minijinja::Error, span: Span, scope: &Scope) -> Diagnostic {
     let detail = error
         .detail()
         .map_or_else(|| error.kind().to_string(), str::to_owned);
-    let diag = Diagnostic::error(span, format!("template error: {detail}"));
+    let diag = Diagnostic::error(
+        Code::TEMPLATE_ERROR,
+        span,
+        format!("template error: {detail}"),
+    );
     match error.kind() {
         minijinja::ErrorKind::UndefinedError => diag
             .with_label("this template uses a variable that is not defined here")

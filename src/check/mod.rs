@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use rayon::prelude::*;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::lower::{Kind, Object, ObjectId, Rendered};
 use crate::names;
 
@@ -59,6 +59,7 @@ fn duplicates(facts: &[Facts], diags: &mut Vec<Diagnostic>) {
         if let Some(first) = seen.insert(key, object) {
             diags.push(
                 Diagnostic::error(
+                    Code::DUPLICATE_OBJECT,
                     object.origin,
                     format!(
                         "{} and {} both render {} `{}/{}`",
@@ -73,7 +74,7 @@ fn duplicates(facts: &[Facts], diags: &mut Vec<Diagnostic>) {
 }
 
 fn check_object(rendered: &Rendered, id: &ObjectId, diags: &mut Vec<Diagnostic>) {
-    let at = |message: String| Diagnostic::error(rendered.origin, message);
+    let at = |message: String| Diagnostic::error(Code::INVALID_OBJECT, rendered.origin, message);
     let name_rule = match rendered.object {
         Object::Service(_) => names::dns1035_label(&id.name, 63),
         Object::Namespace(_) => names::dns1123_label(&id.name, 63),

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use rayon::prelude::*;
 
 use super::facts::{Detail, Facts, Labels, Pods, RolloutRefs, Route, ServiceFacts};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::lower::Kind;
 
 /// Labelled things of one namespace, found by their `app.kubernetes.io/name`
@@ -175,7 +175,11 @@ pub fn check(facts: &[Facts], external: &BTreeSet<String>) -> Vec<Diagnostic> {
         .flat_map_iter(|object| {
             let mut found = Vec::new();
             object_refs(&index, object, external, &mut |message: String| {
-                found.push(Diagnostic::error(object.origin, message));
+                found.push(Diagnostic::error(
+                    Code::DANGLING_REFERENCE,
+                    object.origin,
+                    message,
+                ));
             });
             found
         })
@@ -433,6 +437,7 @@ fn strict_mtls(facts: &[Facts], diags: &mut Vec<Diagnostic>) {
         let namespace = object.namespace.as_str();
         if !strict.contains(namespace) && reported.insert(namespace) {
             diags.push(Diagnostic::error(
+                Code::MTLS_NOT_STRICT,
                 object.origin,
                 format!(
                     "namespace `{namespace}` runs {} but has no STRICT mTLS PeerAuthentication",

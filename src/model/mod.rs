@@ -25,7 +25,7 @@ pub use workload::{
     Container, EnvValue, EnvVar, MountedFile, PortRef, Probe, ProbeAction, Quantities, is_quantity,
 };
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::input;
 use crate::names;
 use crate::node::de::Spanned;
@@ -217,7 +217,7 @@ pub fn principal(namespace: &str, service_account: &str) -> String {
 fn check_namespace(namespace: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
     if let Err(reason) = names::dns1123_label(&namespace.value, 63) {
         diags.push(
-            Diagnostic::error(namespace.span, format!("namespace `{}` {reason}", namespace.value))
+            Diagnostic::error(Code::INVALID_NAME, namespace.span, format!("namespace `{}` {reason}", namespace.value))
                 .with_label("the namespace template renders an invalid name")
                 .with_hint("a namespace is a DNS-1123 label: lowercase letters, digits and `-`, at most 63 characters"),
         );

@@ -1,7 +1,7 @@
 //! Metrics scraping and service level objectives.
 
 use super::traffic::{Port, is_http, unknown_port};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::input;
 
 #[derive(Debug)]
@@ -45,6 +45,7 @@ pub(super) fn slo(
     if !ports.iter().any(|p| is_http(p.protocol)) {
         diags.push(
             Diagnostic::error(
+                Code::SLO_WITHOUT_HTTP,
                 slo.span,
                 "an SLO needs an HTTP port: its alerts read Istio request metrics",
             )

@@ -1,7 +1,7 @@
 //! Replica counts, autoscaling and disruption budgets.
 
 use super::DEFAULT_CPU_TARGET;
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::input;
 use crate::source::Sources;
 
@@ -48,6 +48,7 @@ pub(super) fn replicas(
         (Some(min), Some(max)) if min.value > max.value => {
             diags.push(
                 Diagnostic::error(
+                    Code::REPLICAS_OUT_OF_ORDER,
                     min.span,
                     format!(
                         "minReplicas ({}, from {}) is greater than maxReplicas ({}, from {})",
@@ -95,7 +96,7 @@ pub(super) fn check_cpu_requests(
             .is_some_and(|r| r.cpu.is_some());
         if !has_cpu {
             diags.push(
-                Diagnostic::error(container.image.span, format!("container `{name}` has no CPU request, but the service autoscales on CPU"))
+                Diagnostic::error(Code::AUTOSCALING_WITHOUT_CPU_REQUEST, container.image.span, format!("container `{name}` has no CPU request, but the service autoscales on CPU"))
                     .with_hint("set `resources.requests.cpu` on every container, or make the service fixed-size (minReplicas == maxReplicas)"),
             );
         }
@@ -112,6 +113,7 @@ pub(super) fn disruption(
         (Some(min), Some(max)) => {
             diags.push(
                 Diagnostic::error(
+                    Code::AVAILABILITY_CONFLICT,
                     min.span,
                     "`availability` sets both `minAvailable` and `maxUnavailable` after merging",
                 )
@@ -133,7 +135,7 @@ pub(super) fn disruption(
             };
             if blocks {
                 diags.push(
-                    Diagnostic::warning(min.span, format!("`minAvailable` leaves no pod to evict at {lowest} replica(s): node drains will block"))
+                    Diagnostic::warning(Code::DRAIN_BLOCKED, min.span, format!("`minAvailable` leaves no pod to evict at {lowest} replica(s): node drains will block"))
                     .with_hint(if lowest > 1 {
                         format!("lower `minAvailable` below {lowest}, or use `maxUnavailable: 1`")
                     } else {

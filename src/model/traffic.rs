@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::input;
 use crate::names;
 use crate::node::de::Spanned;
@@ -44,6 +44,7 @@ pub(super) fn ports(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
     if !service.ports.is_empty() {
         if let Err(reason) = names::dns1035_label(&raw.metadata.name.value, 63) {
             diags.push(Diagnostic::error(
+                Code::INVALID_NAME,
                 raw.metadata.name.span,
                 format!(
                     "service name `{}` cannot name a Kubernetes Service: it {reason}",
@@ -65,7 +66,7 @@ pub(super) fn ports(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
 }
 
 pub(super) fn unknown_port(span: Span, name: &str, ports: &[Port]) -> Diagnostic {
-    let diag = Diagnostic::error(span, format!("unknown port `{name}`"));
+    let diag = Diagnostic::error(Code::UNKNOWN_PORT, span, format!("unknown port `{name}`"));
     match did_you_mean(name, ports.iter().map(|p| p.name.as_str())) {
         Some(hint) => diag.with_hint(hint),
         None if ports.is_empty() => diag.with_hint("this service has no `service.ports`"),
@@ -152,6 +153,7 @@ impl Gateway {
         if parsed.is_none() {
             diags.push(
                 Diagnostic::error(
+                    Code::INVALID_GATEWAY,
                     text.span,
                     format!("gateway `{}` is not `<namespace>/<name>`", text.value),
                 )
@@ -356,12 +358,17 @@ fn route(
     let host = &raw.host;
     if let Err(reason) = host_name(&host.value) {
         diags.push(
-            Diagnostic::error(host.span, format!("route host `{}` {reason}", host.value))
-                .with_hint("a host is a lowercase DNS name, e.g. `api.{{ env.domain }}`"),
+            Diagnostic::error(
+                Code::INVALID_ROUTE,
+                host.span,
+                format!("route host `{}` {reason}", host.value),
+            )
+            .with_hint("a host is a lowercase DNS name, e.g. `api.{{ env.domain }}`"),
         );
     }
     if let Some(prefix) = raw.path_prefix.as_ref().filter(|p| !p.starts_with('/')) {
         diags.push(Diagnostic::error(
+            Code::INVALID_ROUTE,
             spanned.span,
             format!("`pathPrefix` `{prefix}` must start with `/`"),
         ));
@@ -374,6 +381,7 @@ fn route(
         if !valid {
             diags.push(
                 Diagnostic::error(
+                    Code::INVALID_ROUTE,
                     spanned.span,
                     format!("header `{name}` must be lowercase letters, digits and `-`"),
                 )
@@ -415,12 +423,16 @@ fn route_port<'a>(
         None if ports.len() == 1 => &ports[0],
         None => {
             diags.push(
-                Diagnostic::error(route.span, "route does not say which port it targets")
-                    .with_hint(if ports.is_empty() {
-                        "routes need `service.ports`"
-                    } else {
-                        "add `port: <name>` to the route"
-                    }),
+                Diagnostic::error(
+                    Code::INVALID_ROUTE,
+                    route.span,
+                    "route does not say which port it targets",
+                )
+                .with_hint(if ports.is_empty() {
+                    "routes need `service.ports`"
+                } else {
+                    "add `port: <name>` to the route"
+                }),
             );
             return None;
         }
@@ -428,6 +440,7 @@ fn route_port<'a>(
     if !is_http(port.protocol) {
         diags.push(
             Diagnostic::error(
+                Code::INVALID_ROUTE,
                 route.span,
                 format!("route targets port `{}`, which is not HTTP", port.name),
             )
@@ -465,6 +478,7 @@ pub(super) fn mesh(
     for caller in &mesh.allow_from {
         if !services.contains(&caller.value) {
             let diag = Diagnostic::error(
+                Code::UNKNOWN_CALLER,
                 caller.span,
                 format!("`allowFrom` names unknown service `{}`", caller.value),
             );
@@ -497,7 +511,7 @@ pub(super) fn canary(
     if strategy.is_none_or(|s| s.value != input::Strategy::Canary) {
         if let Some(section) = section {
             diags.push(
-                Diagnostic::warning(section.span, "`delivery.canary` is ignored: the strategy is not `canary`")
+                Diagnostic::warning(Code::CANARY_IGNORED, section.span, "`delivery.canary` is ignored: the strategy is not `canary`")
                     .with_hint("set `delivery.strategy: canary`, or remove the section (`canary: null` in an overlay)"),
             );
         }
@@ -507,6 +521,7 @@ pub(super) fn canary(
         let span = strategy.map_or(raw.metadata.name.span, |s| s.span);
         diags.push(
             Diagnostic::error(
+                Code::CANARY_WITHOUT_HTTP,
                 span,
                 "canary delivery shifts HTTP traffic, but this service has no HTTP port",
             )
@@ -530,8 +545,12 @@ pub(super) fn canary(
     if let (Some(section), Some(a)) = (section, raw_analysis) {
         if a.success_rate.is_none() && a.p99_latency_ms.is_none() {
             diags.push(
-                Diagnostic::error(section.span, "canary `analysis` measures nothing")
-                    .with_hint("set `successRate`, `p99LatencyMs`, or both"),
+                Diagnostic::error(
+                    Code::ANALYSIS_MEASURES_NOTHING,
+                    section.span,
+                    "canary `analysis` measures nothing",
+                )
+                .with_hint("set `successRate`, `p99LatencyMs`, or both"),
             );
         }
     }
@@ -576,6 +595,7 @@ pub fn route_conflicts(services: &[super::Service]) -> Vec<Diagnostic> {
             match seen.get(&key) {
                 Some((owner, first)) => diags.push(
                     Diagnostic::error(
+                        Code::ROUTE_CONFLICT,
                         route.span,
                         format!(
                             "`{}` and `{owner}` both route `{}{}` with the same match",

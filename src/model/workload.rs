@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::traffic::{Port, unknown_port};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::input;
 use crate::node::de::Spanned;
 use crate::source::Span;
@@ -148,6 +148,7 @@ fn quantities(list: Option<&input::ResourceList>, diags: &mut Vec<Diagnostic>) -
             if !is_quantity(&q.value) {
                 diags.push(
                     Diagnostic::error(
+                        Code::INVALID_QUANTITY,
                         q.span,
                         format!("`{}` is not a Kubernetes quantity", q.value),
                     )
@@ -247,6 +248,7 @@ fn check_port_ref(
     if !main {
         diags.push(
             Diagnostic::error(
+                Code::INVALID_PORT,
                 port.span,
                 format!("port `{name}` is a service port of the main container"),
             )
@@ -269,6 +271,7 @@ pub(super) fn files(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
             let target = &file.value.target;
             if let Err(reason) = check_target(&target.value) {
                 diags.push(Diagnostic::error(
+                    Code::INVALID_FILE_TARGET,
                     target.span,
                     format!("invalid file target `{}`: {reason}", target.value),
                 ));
@@ -284,7 +287,7 @@ pub(super) fn files(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
                         .any(|f| f.key == key && &f.container == container)
                 {
                     diags.push(
-                        Diagnostic::error(target.span, format!("two different files target `{}`", target.value))
+                        Diagnostic::error(Code::DUPLICATE_FILE_TARGET, target.span, format!("two different files target `{}`", target.value))
                             .with_related(first, "first file")
                             .with_hint("files of one service share a ConfigMap; give them distinct target paths"),
                     );

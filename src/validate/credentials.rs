@@ -2,7 +2,7 @@
 //! rendered Deployment. Values that look like one are refused, and the
 //! value is masked in the message.
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::node::{Entry, Node, Value};
 
 /// Variable names whose last word says they hold a credential.
@@ -31,7 +31,7 @@ pub fn check(tree: &Node, diags: &mut Vec<Diagnostic>) {
         for variable in variables {
             if let Some(why) = credential(variable) {
                 diags.push(
-                    Diagnostic::error(variable.value.span, format!("variable `{}` looks like a credential: {why}", variable.key))
+                    Diagnostic::error(Code::CREDENTIAL_LITERAL, variable.value.span, format!("variable `{}` looks like a credential: {why}", variable.key))
                         .with_label("value hidden")
                         .with_hint(format!(
                             "keep it in a Kubernetes Secret and reference it: `secrets: {{{}: {{secret: <name>, key: <key>}}}}`",

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::input::FileKind;
 use crate::input::OverlayHead;
 use crate::names;
@@ -160,7 +160,13 @@ fn deserialize<'a, T: serde::Deserialize<'a>>(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<T> {
     from_node(node)
-        .map_err(|e| diags.push(Diagnostic::error(e.span.unwrap_or(node.span), e.message)))
+        .map_err(|e| {
+            diags.push(Diagnostic::error(
+                Code::INVALID_VALUE,
+                e.span.unwrap_or(node.span),
+                e.message,
+            ))
+        })
         .ok()
 }
 
@@ -190,6 +196,7 @@ fn add_blueprint(inputs: &mut Inputs, blueprint: BlueprintInput, diags: &mut Vec
     if let Some(first) = inputs.blueprints.get(&name.value) {
         diags.push(
             Diagnostic::error(
+                Code::DUPLICATE_SERVICE,
                 name.span,
                 format!("duplicate service name `{}`", name.value),
             )
@@ -245,6 +252,7 @@ fn check_name(name: &Spanned<String>, what: &str, max: usize, diags: &mut Vec<Di
     if let Err(reason) = names::dns1123_label(&name.value, max) {
         diags.push(
             Diagnostic::error(
+                Code::INVALID_NAME,
                 name.span,
                 format!("invalid {what} `{}`: {reason}", name.value),
             )
@@ -259,6 +267,7 @@ fn check_stem(name: &Spanned<String>, stem: &str, diags: &mut Vec<Diagnostic>) {
     if name.value != stem {
         diags.push(
             Diagnostic::error(
+                Code::NAME_MISMATCH,
                 name.span,
                 format!(
                     "`metadata.name` is `{}` but the file is named `{stem}`",
@@ -299,6 +308,7 @@ fn check_blueprint_names(tree: &Node, diags: &mut Vec<Diagnostic>) {
             if let Some(var) = vars.iter().find(|v| v.key == secret.key) {
                 diags.push(
                     Diagnostic::error(
+                        Code::VARIABLE_AND_SECRET,
                         secret.key_span,
                         format!("`{}` is both a variable and a secret", secret.key),
                     )
@@ -348,6 +358,7 @@ fn key_rule(
 ) {
     if let Err(reason) = rule(key) {
         diags.push(Diagnostic::error(
+            Code::INVALID_NAME,
             span,
             format!("invalid {what} `{key}`: {reason}"),
         ));
@@ -363,6 +374,7 @@ fn check_regions(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
         if let Some(first) = seen.insert(&region.name.value, region.name.span) {
             diags.push(
                 Diagnostic::error(
+                    Code::DUPLICATE_REGION,
                     region.name.span,
                     format!("region `{}` is listed twice", region.name.value),
                 )
@@ -372,9 +384,13 @@ fn check_regions(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
         if region.primary {
             if let Some(first) = primary {
                 diags.push(
-                    Diagnostic::error(region.name.span, "more than one primary region")
-                        .with_related(first, "primary region")
-                        .with_hint("mark exactly one region `primary: true`"),
+                    Diagnostic::error(
+                        Code::SEVERAL_PRIMARY_REGIONS,
+                        region.name.span,
+                        "more than one primary region",
+                    )
+                    .with_related(first, "primary region")
+                    .with_hint("mark exactly one region `primary: true`"),
                 );
             }
             primary = Some(region.name.span);
@@ -387,6 +403,7 @@ fn check_policy_ids(overlay: &Node, diags: &mut Vec<Diagnostic>) {
     for entry in entries(overlay, &["policy"]) {
         if Rule::from_id(&entry.key).is_none() {
             let diag = Diagnostic::error(
+                Code::UNKNOWN_POLICY_RULE,
                 entry.key_span,
                 format!("unknown policy rule `{}`", entry.key),
             );
@@ -456,6 +473,7 @@ fn known(
         return;
     }
     let mut diag = Diagnostic::error(
+        Code::UNKNOWN_REFERENCE,
         span,
         format!("unknown {what} `{name}` in environment `{env}`"),
     );

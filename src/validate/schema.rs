@@ -7,7 +7,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{ValidationError, Validator};
 use serde_json::Value as Json;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::input::FileKind;
 use crate::node::path::{Segment, display};
 use crate::node::{Node, ScalarKind, Value};
@@ -119,7 +119,7 @@ fn describe(tree: &Node, schema: &Json, error: &ValidationError<'_>) -> Vec<Diag
         }
         ValidationErrorKind::Type { kind } if in_secrets => {
             let _ = kind;
-            Diagnostic::error(node.span, format!("secret `{field}` must be a reference, not a literal value"))
+            Diagnostic::error(Code::SECRET_LITERAL, node.span, format!("secret `{field}` must be a reference, not a literal value"))
                 .with_hint(format!(
                     "write `{field}: {{secret: <secret name>, key: <key>}}` and keep the value in a Kubernetes Secret"
                 ))
@@ -129,6 +129,7 @@ fn describe(tree: &Node, schema: &Json, error: &ValidationError<'_>) -> Vec<Diag
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or("?");
             Diagnostic::error(
+                Code::MISSING_FIELD,
                 key_span.unwrap_or(node.span),
                 format!("missing required field `{name}` in `{field}`"),
             )
@@ -141,6 +142,7 @@ fn describe(tree: &Node, schema: &Json, error: &ValidationError<'_>) -> Vec<Diag
                 .filter_map(|o| o.as_str().map(str::to_owned))
                 .collect();
             let mut diag = Diagnostic::error(
+                Code::INVALID_VALUE,
                 node.span,
                 format!("`{field}` must be one of {}", backticked(&names)),
             );
@@ -153,22 +155,29 @@ fn describe(tree: &Node, schema: &Json, error: &ValidationError<'_>) -> Vec<Diag
             diag
         }
         ValidationErrorKind::Constant { expected_value } => Diagnostic::error(
+            Code::INVALID_VALUE,
             node.span,
             format!("`{field}` must be `{}`", plain(expected_value)),
         ),
         ValidationErrorKind::Minimum { limit }
-        | ValidationErrorKind::ExclusiveMinimum { limit } => {
-            Diagnostic::error(node.span, format!("`{field}` must be at least {limit}"))
-        }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => Diagnostic::error(
+            Code::INVALID_VALUE,
+            node.span,
+            format!("`{field}` must be at least {limit}"),
+        ),
         ValidationErrorKind::Maximum { limit }
-        | ValidationErrorKind::ExclusiveMaximum { limit } => {
-            Diagnostic::error(node.span, format!("`{field}` must be at most {limit}"))
-        }
+        | ValidationErrorKind::ExclusiveMaximum { limit } => Diagnostic::error(
+            Code::INVALID_VALUE,
+            node.span,
+            format!("`{field}` must be at most {limit}"),
+        ),
         ValidationErrorKind::MinProperties { limit } => Diagnostic::error(
+            Code::INVALID_VALUE,
             node.span,
             format!("`{field}` needs at least {limit} entr{}", plural_y(*limit)),
         ),
         ValidationErrorKind::MaxProperties { limit } => Diagnostic::error(
+            Code::INVALID_VALUE,
             node.span,
             format!(
                 "`{field}` takes at most {limit} field{}",
@@ -180,6 +189,7 @@ fn describe(tree: &Node, schema: &Json, error: &ValidationError<'_>) -> Vec<Diag
             backticked(&property_names(schema, error))
         )),
         ValidationErrorKind::MinItems { limit } => Diagnostic::error(
+            Code::INVALID_VALUE,
             node.span,
             format!(
                 "`{field}` needs at least {limit} item{}",
@@ -188,10 +198,11 @@ fn describe(tree: &Node, schema: &Json, error: &ValidationError<'_>) -> Vec<Diag
         ),
         ValidationErrorKind::Pattern { .. } => {
             let what = parent_description(schema, error).unwrap_or_else(|| "a valid value".into());
-            Diagnostic::error(node.span, format!("invalid `{field}`"))
+            Diagnostic::error(Code::INVALID_VALUE, node.span, format!("invalid `{field}`"))
                 .with_hint(format!("expected {what}"))
         }
         _ => Diagnostic::error(
+            Code::INVALID_VALUE,
             node.span,
             format!("invalid `{field}`: {}", error.kind_message()),
         ),
@@ -217,7 +228,7 @@ fn unknown_field(node: &Node, schema_node: Option<&Json>, name: &str) -> Diagnos
         .and_then(Json::as_object)
         .map(|p| p.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    let mut diag = Diagnostic::error(span, format!("unknown field `{name}`"));
+    let mut diag = Diagnostic::error(Code::UNKNOWN_FIELD, span, format!("unknown field `{name}`"));
     if name == "<<" {
         diag = diag.with_hint(
             "YAML merge keys are not supported; put shared values in the overlay's `defaults`",
@@ -242,6 +253,7 @@ fn type_error(node: &Node, field: &str, kind: &TypeKind) -> Diagnostic {
         .collect();
     let found = found_name(node);
     let diag = Diagnostic::error(
+        Code::WRONG_TYPE,
         node.span,
         format!("`{field}` must be {}, found {found}", expected.join(" or ")),
     );

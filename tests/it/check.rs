@@ -221,7 +221,7 @@ fn policy_findings(edit: impl FnOnce(&mut Vec<Rendered>)) -> Vec<String> {
     edit(&mut objects);
     slipway::policy::check_objects(&objects, &settings)
         .into_iter()
-        .map(|d| d.message)
+        .map(|d| format!("[{}] {}", d.code.as_str(), d.message))
         .collect()
 }
 

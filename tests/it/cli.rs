@@ -98,8 +98,8 @@ fn every_failing_case_writes_nothing_and_names_a_location() {
             );
             let located = text.lines().any(|l| {
                 l.contains("┌─ ")
-                    || l.starts_with("error: blueprints/")
-                    || l.starts_with("error: overlays/")
+                    || (l.starts_with("error[")
+                        && (l.contains("]: blueprints/") || l.contains("]: overlays/")))
                     || l.contains(r#""file":""#)
             });
             assert!(located, "{} names no file", entry.path().display());
@@ -131,7 +131,7 @@ fn github_actions_get_annotations_on_the_lines_responsible() {
     let stderr = run.stderr;
     assert_eq!(run.code, 1);
     assert!(
-        stderr.contains("::error file=blueprints/web.yaml,line=24,col=27,endLine=24,endColumn=37,title=slipway::unknown field `maxReplica`%0Ahint: did you mean `maxReplicas`?"),
+        stderr.contains("::error file=blueprints/web.yaml,line=24,col=27,endLine=24,endColumn=37,title=slipway unknown-field::unknown field `maxReplica`%0Ahint: did you mean `maxReplicas`?"),
         "{stderr}"
     );
     assert!(

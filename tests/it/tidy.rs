@@ -162,3 +162,36 @@ fn the_checker_sees_single_and_grouped_uses() {
     used.sort();
     assert_eq!(used, ["diag", "emit", "lower", "model"]);
 }
+
+/// README's tables of diagnostics list exactly the codes and rule ids
+/// slipway has.
+#[test]
+fn the_readme_documents_every_diagnostic_code() {
+    let readme = fs::read_to_string(root().join("README.md")).expect("README.md");
+    let listed = |heading: &str| -> Vec<String> {
+        let section = readme
+            .split(heading)
+            .nth(1)
+            .unwrap_or_else(|| panic!("README has `{heading}`"));
+        let table = section
+            .split("\n\n")
+            .find(|p| p.starts_with('|'))
+            .expect("a table");
+        table
+            .lines()
+            .skip(2)
+            .filter_map(|row| row.split('`').nth(1).map(str::to_owned))
+            .collect()
+    };
+    let codes: Vec<String> = slipway::diag::Code::ALL
+        .iter()
+        .map(|(code, _)| code.as_str().to_owned())
+        .collect();
+    assert_eq!(listed("### Diagnostic codes"), codes);
+    let rules: Vec<String> = slipway::rules::Rule::ids().map(str::to_owned).collect();
+    assert_eq!(listed("## Guardrails"), rules);
+    let mut all: Vec<&String> = codes.iter().chain(&rules).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), codes.len() + rules.len(), "codes are unique");
+}
