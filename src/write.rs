@@ -528,6 +528,7 @@ mod tests {
         assert_eq!(manifest.files.len(), 2);
     }
 
+    #[cfg(unix)]
     #[test]
     fn refuses_to_write_through_a_symlinked_folder() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -8,7 +8,8 @@ use slipway::compile::{Selection, open};
 use slipway::crd::argocd::AppProject;
 use slipway::lower::{Folder, Kind, Object};
 
-use crate::support::{render, root};
+use crate::rendering::render;
+use crate::support::root;
 
 #[test]
 fn applications_point_at_rendered_folders_and_declared_clusters() {

@@ -6,7 +6,8 @@ use slipway::compile::{Selection, open};
 use slipway::crd::istio::StringMatch;
 use slipway::lower::{Kind, Object, Rendered};
 
-use crate::support::{render, root};
+use crate::rendering::render;
+use crate::support::root;
 
 fn cluster() -> (Vec<Rendered>, std::collections::BTreeSet<String>) {
     let (project, diags) = open(root()).expect("example platform opens");

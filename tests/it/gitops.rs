@@ -1,9 +1,9 @@
 //! `diff` and `check` against a rendered tree: exit codes and output.
 
+use std::collections::BTreeMap;
 use std::fs;
 
-use crate::cli::project;
-use crate::support::{root, run_in};
+use crate::support::{project, read_tree, root, run_in};
 
 fn rendered_base() -> tempfile::TempDir {
     let dir = project(&root().join("tests/fixtures/cases/validate-ok"));
@@ -194,7 +194,28 @@ fn diff_shows_changed_added_and_removed_objects() {
         out.contains("-  maxReplicas: 4\n+  maxReplicas: 6\n"),
         "{out}"
     );
-    assert!(out.contains("\n0 added, 3 removed, 1 changed, "), "{out}");
+    // What a fresh render of dev adds, removes and changes in `rendered/`.
+    let fresh = run_in(p, &["render", "--env", "dev", "-o", "fresh"]);
+    assert_eq!(fresh.code, 0, "{}", fresh.stderr);
+    let dev = |dir: &str| -> BTreeMap<String, Vec<u8>> {
+        read_tree(&p.join(dir))
+            .into_iter()
+            .filter(|(f, _)| f.starts_with("dev/"))
+            .collect()
+    };
+    let (old, new) = (dev("rendered"), dev("fresh"));
+    let added = new.keys().filter(|f| !old.contains_key(*f)).count();
+    let removed = old.keys().filter(|f| !new.contains_key(*f)).count();
+    let changed = new
+        .iter()
+        .filter(|(f, bytes)| old.get(*f).is_some_and(|o| o != *bytes))
+        .count();
+    assert!(
+        out.contains(&format!(
+            "\n{added} added, {removed} removed, {changed} changed, "
+        )),
+        "{out}"
+    );
     assert!(!out.contains('\x1b'), "no colour when piped");
 }
 

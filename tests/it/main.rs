@@ -1,4 +1,6 @@
-//! One integration-test binary, a module per feature.
+//! The integration tests, a module per feature. The CLI transcripts of
+//! `tests/fixtures/cases/` are a binary of their own, `tests/transcripts.rs`,
+//! so that each case is a test of its own.
 
 mod argocd;
 mod check;
@@ -8,6 +10,7 @@ mod gitops;
 mod golden;
 mod hardening;
 mod publish;
+mod rendering;
 mod schemas;
 mod support;
 mod tidy;

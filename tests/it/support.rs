@@ -1,45 +1,16 @@
-//! Shared helpers: the project root, running the binary, golden files.
+//! Shared helpers of both integration-test binaries: the project root,
+//! scratch projects, running the binary, golden files. `tests/it/` has it as
+//! `mod support`, and `tests/transcripts.rs` includes this same file with
+//! `#[path]`, so everything here must be used by both (the other binary
+//! would warn about dead code).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::fs;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
-
-use slipway::compile::{Project, Selection};
-use slipway::lower::Rendered;
 
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// What the one render pipeline produced: the documents by path, every
-/// typed object the `inspect` hook saw (by the path of its document), and
-/// the mesh identities outside the rendered clusters.
-pub struct Rendering {
-    pub files: BTreeMap<String, String>,
-    pub objects: BTreeMap<String, Rendered>,
-    pub external_principals: BTreeSet<String>,
-}
-
-/// Render `selection` the way the commands do, asserting it has no
-/// diagnostics, and keep the typed objects.
-pub fn render(project: &Project, selection: &Selection) -> Rendering {
-    let seen = Mutex::new((BTreeMap::new(), BTreeSet::new()));
-    let (documents, diags) = project.render(selection, |group| {
-        let mut seen = seen.lock().expect("no test thread panicked");
-        for object in group.objects {
-            let path = slipway::emit::path(group.env, group.region, object);
-            seen.0.insert(path, object.clone());
-        }
-        seen.1.extend(group.external_principals.iter().cloned());
-    });
-    assert!(diags.is_empty(), "{diags:?}");
-    let (objects, external_principals) = seen.into_inner().expect("no test thread panicked");
-    Rendering {
-        files: documents.into_iter().collect(),
-        objects,
-        external_principals,
-    }
 }
 
 /// `UPDATE_GOLDEN=1 cargo test` rewrites golden files instead of comparing.
@@ -47,23 +18,24 @@ pub fn updating() -> bool {
     std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
 }
 
-/// Compare `actual` with the golden file, or rewrite it under `UPDATE_GOLDEN=1`.
-pub fn assert_golden(path: &Path, actual: &str) {
+/// Compare `actual` with the golden file, or rewrite it under
+/// `UPDATE_GOLDEN=1`. The error says how to update and shows the diff.
+pub fn golden(path: &Path, actual: &str) -> Result<(), String> {
     if updating() {
-        std::fs::write(path, actual).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-        return;
+        return fs::write(path, actual).map_err(|e| format!("writing {}: {e}", path.display()));
     }
-    let expected = std::fs::read_to_string(path).unwrap_or_default();
-    if expected != actual {
-        let diff = similar::TextDiff::from_lines(&expected, actual)
-            .unified_diff()
-            .header("expected", "actual")
-            .to_string();
-        panic!(
-            "{} is out of date; run `UPDATE_GOLDEN=1 cargo test` and review the diff\n{diff}",
-            path.display()
-        );
+    let expected = fs::read_to_string(path).unwrap_or_default();
+    if expected == actual {
+        return Ok(());
     }
+    let diff = similar::TextDiff::from_lines(&expected, actual)
+        .unified_diff()
+        .header("expected", "actual")
+        .to_string();
+    Err(format!(
+        "{} is out of date; run `UPDATE_GOLDEN=1 cargo test` and review the diff\n{diff}",
+        path.display()
+    ))
 }
 
 pub struct Run {
@@ -111,7 +83,40 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
                 .expect("under dir")
                 .to_string_lossy()
                 .replace('\\', "/");
-            (rel, std::fs::read(e.path()).expect("readable"))
+            (rel, fs::read(e.path()).expect("readable"))
         })
         .collect()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let rel = entry.path().strip_prefix(from).expect("under from");
+        let target = to.join(rel);
+        if entry.file_type().is_dir() {
+            fs::create_dir_all(&target).expect("mkdir");
+        } else {
+            fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Set up a case's project in a scratch folder: the base project in
+/// `tests/fixtures/base/` with the paths in the case's `.delete` removed and
+/// its `files/` laid over it.
+pub fn project(case: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(&root().join("tests/fixtures/base"), dir.path());
+    if let Ok(list) = fs::read_to_string(case.join(".delete")) {
+        for rel in list.lines().filter(|l| !l.is_empty()) {
+            fs::remove_file(dir.path().join(rel)).expect("delete listed file");
+        }
+    }
+    if case.join("files").is_dir() {
+        copy_tree(&case.join("files"), dir.path());
+    }
+    dir
 }
