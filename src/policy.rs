@@ -79,14 +79,19 @@ fn disruption_budget(service: &Service, env: &str) -> Option<Finding> {
     })
 }
 
+/// Only a service with ports gets traffic (its Service sends it to the main
+/// container): a queue worker without ports has nothing to be ready for.
 fn readiness_probe(service: &Service, env: &str) -> Option<Finding> {
+    if service.ports.is_empty() {
+        return None;
+    }
     let main = service.containers.first()?;
     main.readiness.is_none().then(|| {
         let id = Rule::ReadinessProbe;
         let diag = Diagnostic::error(
- id.code(),
+            id.code(),
             main.image_span,
-            format!("container `{}` of `{}` has no readiness probe in `{env}`: it gets traffic before it is ready", main.name, service.name),
+            format!("container `{}` of `{}` has no readiness probe in `{env}`: its Service sends it traffic before it is ready", main.name, service.name),
         )
         .with_hint(format!("add `readinessProbe` to the container, {}", hint(id)));
         (id, diag)
@@ -109,7 +114,7 @@ fn resources(service: &Service, env: &str) -> Vec<Finding> {
             .collect();
             (!missing.is_empty()).then(|| {
                 let diag = Diagnostic::error(
- id.code(),
+                    id.code(),
                     c.image_span,
                                         format!("container `{}` of `{}` is missing {} in `{env}`", c.name, service.name, and_list(&missing)),
                 )

@@ -55,7 +55,8 @@ macro_rules! rules {
 rules! {
     MinReplicas = "prod-min-replicas", Production, "at least 2 replicas";
     DisruptionBudget = "prod-disruption-budget", Production, "a PodDisruptionBudget";
-    ReadinessProbe = "prod-readiness-probe", Production, "a readiness probe on the main container";
+    ReadinessProbe = "prod-readiness-probe", Production,
+        "a readiness probe on the main container of a service with ports";
     Resources = "prod-resources", Production,
         "CPU and memory requests and a memory limit on every container";
     ImagePinned = "prod-image-pinned", Production,

@@ -116,8 +116,7 @@ pub(super) fn container(
                 key: s.key.clone(),
             },
         }));
-    let mut env: Vec<EnvVar> = env.collect();
-    env.sort_by(|a, b| a.name.cmp(&b.name));
+    let env = in_dependency_order(env.collect());
     let resources = raw.resources.as_ref();
     Container {
         name: name.to_owned(),
@@ -336,6 +335,64 @@ fn config_key(target: &str) -> String {
         .collect()
 }
 
+/// The names a value refers to with Kubernetes' `$(NAME)` syntax (`$$` is
+/// an escaped `$`), as the kubelet's expansion reads them
+/// (kubernetes/kubernetes `third_party/forked/golang/expansion/expand.go`).
+fn references(value: &str) -> Vec<&str> {
+    let bytes = value.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        match (bytes[i], bytes[i + 1]) {
+            (b'$', b'$') => i += 2,
+            (b'$', b'(') => match value[i + 2..].find(')') {
+                Some(end) => {
+                    found.push(&value[i + 2..i + 2 + end]);
+                    i += end + 3;
+                }
+                None => break,
+            },
+            _ => i += 1,
+        }
+    }
+    found
+}
+
+/// Environment variables in an order under which every `$(NAME)` reference
+/// to another of them resolves: Kubernetes expands a reference only from
+/// variables defined earlier in the list (kubelet `makeEnvironmentVariables`;
+/// "Define Dependent Environment Variables" in the Kubernetes docs), and the
+/// blueprint's variables are a map without an order. Among the variables
+/// whose references are all defined, the first by name comes next, so the
+/// order is deterministic and plain name order when nothing refers to
+/// anything. Variables in a reference cycle, which no order resolves, come
+/// last, by name.
+fn in_dependency_order(mut env: Vec<EnvVar>) -> Vec<EnvVar> {
+    env.sort_by(|a, b| a.name.cmp(&b.name));
+    let names: Vec<String> = env.iter().map(|v| v.name.clone()).collect();
+    let needs: Vec<Vec<usize>> = env
+        .iter()
+        .map(|var| match &var.value {
+            EnvValue::Text(text) => references(text)
+                .into_iter()
+                .filter_map(|name| names.binary_search_by(|n| n.as_str().cmp(name)).ok())
+                .collect(),
+            EnvValue::Secret { .. } => Vec::new(),
+        })
+        .collect();
+    let mut placed = vec![false; env.len()];
+    let mut order = Vec::with_capacity(env.len());
+    while let Some(next) =
+        (0..env.len()).find(|&i| !placed[i] && needs[i].iter().all(|&n| placed[n] || n == i))
+    {
+        placed[next] = true;
+        order.push(next);
+    }
+    order.extend((0..env.len()).filter(|&i| !placed[i]));
+    let mut slots: Vec<Option<EnvVar>> = env.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +415,47 @@ mod tests {
         );
         assert!(check_target("/etc/../passwd").is_err());
         assert!(check_target("etc/x").is_err());
+    }
+
+    fn text(name: &str, value: &str) -> EnvVar {
+        EnvVar {
+            name: name.into(),
+            value: EnvValue::Text(value.into()),
+        }
+    }
+
+    fn names(env: &[EnvVar]) -> Vec<&str> {
+        env.iter().map(|v| v.name.as_str()).collect()
+    }
+
+    #[test]
+    fn references_follow_the_kubelet_syntax() {
+        assert_eq!(references("$(A)://$(B):$(C)"), ["A", "B", "C"]);
+        assert_eq!(references("$$(A) is escaped, $(B"), Vec::<&str>::new());
+        assert_eq!(references("cost: $5 $(HOST)"), ["HOST"]);
+    }
+
+    #[test]
+    fn variables_come_after_the_variables_they_reference() {
+        let env = in_dependency_order(vec![
+            text("A_URL", "http://$(Z_HOST):$(PORT)"),
+            text("Z_HOST", "db"),
+            text("PORT", "5432"),
+            text("PLAIN", "x"),
+        ]);
+        assert_eq!(names(&env), ["PLAIN", "PORT", "Z_HOST", "A_URL"]);
+        // Nothing referenced: name order, as before.
+        let env = in_dependency_order(vec![text("B", "1"), text("A", "2")]);
+        assert_eq!(names(&env), ["A", "B"]);
+    }
+
+    #[test]
+    fn cycles_and_unknown_names_keep_a_deterministic_order() {
+        let env = in_dependency_order(vec![
+            text("B", "$(A)"),
+            text("A", "$(B)"),
+            text("C", "$(KUBERNETES_SERVICE_HOST) $(C)"),
+        ]);
+        assert_eq!(names(&env), ["C", "A", "B"]);
     }
 }

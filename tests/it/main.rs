@@ -9,6 +9,7 @@ mod explain;
 mod gitops;
 mod golden;
 mod hardening;
+mod pods;
 mod publish;
 mod rendering;
 mod schemas;
