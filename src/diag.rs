@@ -100,6 +100,7 @@ codes! {
     DUPLICATE_OBJECT = "duplicate-object": "two sources render the same object";
     DANGLING_REFERENCE = "dangling-reference": "a rendered object refers to one that is not rendered";
     MTLS_NOT_STRICT = "mtls-not-strict": "a namespace runs workloads without STRICT mTLS";
+    UNREACHABLE_ROUTE = "unreachable-route": "a gateway route that an earlier route on its host always wins over";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -228,10 +228,12 @@ pub struct Mesh {
 }
 
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FaultInjection {
     pub delay: Option<FaultDelay>,
     pub abort: Option<FaultAbort>,
+    #[serde(default)]
+    pub at_gateway: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -285,7 +285,15 @@ pub fn gateway_routes(cluster: &Cluster) -> Vec<(VirtualService, Span)> {
                     per_try_timeout: r.per_try_timeout.clone(),
                     retry_on: r.retry_on.clone(),
                 }),
-                fault: fault(service),
+                // Faults are for callers in the mesh (the README's promise);
+                // at the edge only when the blueprint asks.
+                fault: fault(service).filter(|_| {
+                    service
+                        .mesh
+                        .fault
+                        .as_ref()
+                        .is_some_and(|f| f.value.at_gateway)
+                }),
             };
             let key = (service.gateway.reference(), route.host.clone());
             hosts
@@ -321,7 +329,12 @@ pub fn gateway_routes(cluster: &Cluster) -> Vec<(VirtualService, Span)> {
 /// A route on a host, how specific it is, and where it was written.
 type HostRoute = (Specificity, HttpRoute, Span);
 
-/// Sorts the most specific route first.
+/// Sorts the most specific route first. Istio applies the first route that
+/// matches, so a route must come before every route that matches a
+/// superset of its requests: a longer prefix first (no prefix counts as
+/// `/`, which it matches the same as), and on equal prefixes more header
+/// matches first. Under this order only routes with identical matches can
+/// shadow each other, and the model refuses those.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Specificity {
     prefix: std::cmp::Reverse<usize>,
@@ -331,7 +344,7 @@ struct Specificity {
 impl Specificity {
     fn of(route: &model::Route) -> Self {
         Specificity {
-            prefix: std::cmp::Reverse(route.path_prefix.as_ref().map_or(0, String::len)),
+            prefix: std::cmp::Reverse(route.effective_prefix().len()),
             headers: std::cmp::Reverse(route.headers.len()),
         }
     }

@@ -96,6 +96,13 @@ pub struct Route {
     pub headers: BTreeMap<String, HeaderMatch>,
 }
 
+impl Route {
+    /// The path prefix the route matches: `/` (every path) without one.
+    pub fn effective_prefix(&self) -> &str {
+        self.path_prefix.as_deref().unwrap_or("/")
+    }
+}
+
 /// How the gateway retries a route's requests.
 #[derive(Debug)]
 pub struct Retries {
@@ -188,6 +195,8 @@ pub struct Mesh {
 pub struct Fault {
     pub delay: Option<Delay>,
     pub abort: Option<Abort>,
+    /// On the public gateway routes too, not only for callers in the mesh.
+    pub at_gateway: bool,
 }
 
 /// Delay a percentage of the requests by a fixed duration.
@@ -215,6 +224,7 @@ impl From<&input::FaultInjection> for Fault {
                 percent: a.percent,
                 http_status: a.http_status,
             }),
+            at_gateway: raw.at_gateway,
         }
     }
 }
@@ -578,7 +588,8 @@ fn default_steps() -> Vec<CanaryStep> {
 }
 
 /// Two routes that match exactly the same requests on the same host: one of
-/// them could never be reached, so both are refused.
+/// them could never be reached, so both are refused. No `pathPrefix` and
+/// `pathPrefix: /` match the same paths (all of them).
 pub fn route_conflicts(services: &[super::Service]) -> Vec<Diagnostic> {
     type Key<'a> = (String, &'a str, &'a str, Vec<(&'a String, &'a HeaderMatch)>);
     let mut seen: BTreeMap<Key<'_>, (&str, Span)> = BTreeMap::new();
@@ -586,27 +597,33 @@ pub fn route_conflicts(services: &[super::Service]) -> Vec<Diagnostic> {
     for service in services {
         for route in &service.routes {
             let headers = route.headers.iter().collect();
+            let prefix = route.effective_prefix();
             let key = (
                 service.gateway.reference(),
                 route.host.as_str(),
-                route.path_prefix.as_deref().unwrap_or(""),
+                prefix,
                 headers,
             );
             match seen.get(&key) {
-                Some((owner, first)) => diags.push(
-                    Diagnostic::error(
-                        Code::ROUTE_CONFLICT,
-                        route.span,
+                Some((owner, first)) => {
+                    let who = if *owner == service.name {
+                        format!("`{owner}` routes `{}{prefix}` twice", route.host)
+                    } else {
                         format!(
-                            "`{}` and `{owner}` both route `{}{}` with the same match",
-                            service.name,
-                            route.host,
-                            route.path_prefix.as_deref().unwrap_or("")
-                        ),
-                    )
-                    .with_related(*first, "claimed here first")
-                    .with_hint("give one of them a longer `pathPrefix` or a header match"),
-                ),
+                            "`{}` and `{owner}` both route `{}{prefix}`",
+                            service.name, route.host
+                        )
+                    };
+                    diags.push(
+                        Diagnostic::error(
+                            Code::ROUTE_CONFLICT,
+                            route.span,
+                            format!("{who} with the same match: the gateway uses only the first"),
+                        )
+                        .with_related(*first, "claimed here first")
+                        .with_hint("give one of them a longer `pathPrefix` or a header match"),
+                    );
+                }
                 None => {
                     seen.insert(key, (service.name.as_str(), route.span));
                 }

@@ -256,3 +256,28 @@ fn privileged_containers_and_host_network_are_refused() {
         ]
     );
 }
+
+#[test]
+fn a_gateway_route_after_one_that_always_wins_is_unreachable() {
+    let mut objects = cluster().0;
+    let before: Vec<_> = objects.iter().flat_map(slipway::check::object).collect();
+    assert!(before.is_empty(), "{before:#?}");
+    if let Object::VirtualService(vs) = find(&mut objects, Kind::VirtualService, "api-example-com")
+    {
+        vs.spec.http.reverse();
+    }
+    let messages: Vec<String> = objects
+        .iter()
+        .flat_map(slipway::check::object)
+        .map(|d| format!("[{}] {}", d.code.as_str(), d.message))
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("[unreachable-route] route `")
+                && m.contains(
+                    "of VirtualService `istio-system/api-example-com` can never match: route `"
+                )),
+        "{messages:#?}"
+    );
+}
