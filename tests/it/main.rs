@@ -9,6 +9,7 @@ mod explain;
 mod gitops;
 mod golden;
 mod hardening;
+mod platforms;
 mod pods;
 mod publish;
 mod rendering;
