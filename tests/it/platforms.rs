@@ -25,7 +25,7 @@ fn the_fleet_platform_renders_in_every_environment() {
     let files = read_tree(&target);
     let folders: BTreeSet<&str> = files
         .keys()
-        .filter_map(|path| path.rsplitn(2, '/').nth(1))
+        .filter_map(|path| path.rsplit_once('/').map(|(folder, _)| folder))
         .collect();
     for env in ["dev", "staging", "prod"] {
         assert!(
