@@ -108,8 +108,10 @@ fn describe(tree: &Node, schema: &Json, error: &ValidationError<'_>) -> Vec<Diag
     let path = segments(error.instance_path());
     let (node, key_span) = tree.locate(path.iter().map(String::as_str));
     let field = path.last().map_or("document", String::as_str);
-    let in_secrets = path.iter().rev().nth(1).is_some_and(|p| p == "secrets");
     let schema_node = schema_at(schema, &segments(error.schema_path()));
+    // A value where the format wants a secret reference: decided by the
+    // schema (the `SecretRef` definition), not by a field's name.
+    let in_secrets = schema_node.is_some_and(|n| Some(n) == schema.pointer("/$defs/SecretRef"));
     let diag = match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             return unexpected
@@ -201,24 +203,46 @@ fn describe(tree: &Node, schema: &Json, error: &ValidationError<'_>) -> Vec<Diag
             Diagnostic::error(Code::INVALID_VALUE, node.span, format!("invalid `{field}`"))
                 .with_hint(format!("expected {what}"))
         }
+        ValidationErrorKind::MinLength { limit: 1 } => Diagnostic::error(
+            Code::INVALID_VALUE,
+            node.span,
+            format!("`{field}` must not be empty"),
+        ),
+        ValidationErrorKind::MinLength { limit } => Diagnostic::error(
+            Code::INVALID_VALUE,
+            node.span,
+            format!("`{field}` must be at least {limit} characters long"),
+        ),
+        ValidationErrorKind::MaxLength { limit } => Diagnostic::error(
+            Code::INVALID_VALUE,
+            node.span,
+            format!("`{field}` must be at most {limit} characters long"),
+        ),
+        ValidationErrorKind::MaxItems { limit } => Diagnostic::error(
+            Code::INVALID_VALUE,
+            node.span,
+            format!(
+                "`{field}` takes at most {limit} item{}",
+                if *limit == 1 { "" } else { "s" }
+            ),
+        ),
+        // A keyword the schemas do not use today: name the rule, never the
+        // validator's internal wording or the value (which may be a secret).
         _ => Diagnostic::error(
             Code::INVALID_VALUE,
             node.span,
-            format!("invalid `{field}`: {}", error.kind_message()),
-        ),
+            format!(
+                "invalid `{field}`: the format's `{}` rule refuses it",
+                error
+                    .schema_path()
+                    .iter()
+                    .last()
+                    .map_or_else(String::new, |s| s.to_string())
+            ),
+        )
+        .with_hint("see the field in schemas/ for what it accepts"),
     };
     vec![diag]
-}
-
-trait KindMessage {
-    fn kind_message(&self) -> String;
-}
-
-impl KindMessage for ValidationError<'_> {
-    /// The validator's own wording, without the instance value (which may be a secret).
-    fn kind_message(&self) -> String {
-        format!("{:?}", self.kind()).chars().take(120).collect()
-    }
 }
 
 fn unknown_field(node: &Node, schema_node: Option<&Json>, name: &str) -> Diagnostic {
@@ -293,6 +317,8 @@ fn schema_at<'a>(schema: &'a Json, path: &[String]) -> Option<&'a Json> {
     let mut node = schema;
     for step in &path[..path.len().saturating_sub(1)] {
         node = match node {
+            // A keyword location passes through `$ref` into the definition.
+            Json::Object(_) if step == "$ref" => resolve_ref(schema, node),
             Json::Object(map) => map.get(step)?,
             Json::Array(items) => items.get(step.parse::<usize>().ok()?)?,
             _ => return None,
