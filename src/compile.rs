@@ -31,13 +31,40 @@ pub struct Project {
     pub inputs: Inputs,
 }
 
-/// Which part of the platform to render.
+/// Which part of the platform to render. A selection filters what a render
+/// returns, never what it compiles: every service of a selected cluster is
+/// compiled, so the objects shared across services (gateway routes,
+/// namespaces, AuthorizationPolicies with their callers, Argo CD objects)
+/// are the same as in a render of everything.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
     /// `None`: every environment.
     pub env: Option<String>,
     pub region: Option<String>,
     pub service: Option<String>,
+}
+
+impl Selection {
+    /// Does a path of the rendered tree belong to the selection? Paths are
+    /// `<env>/<region>/<folder>/<file>` and `<env>/_argocd/<file>`
+    /// (`emit::path`); a selected service keeps the shared folders
+    /// (`_namespaces/`, `_gateway/`, `_argocd/`), which depend on it.
+    pub fn includes(&self, path: &str) -> bool {
+        let mut parts = path.split('/');
+        let (env, second, third) = (parts.next(), parts.next(), parts.next());
+        let wanted = |want: &Option<String>, part: Option<&str>| {
+            want.as_deref().is_none_or(|w| Some(w) == part)
+        };
+        let shared = |part: Option<&str>| part.is_some_and(|p| p.starts_with('_'));
+        if !wanted(&self.env, env) {
+            return false;
+        }
+        if shared(second) {
+            // The environment's own objects (Argo CD's).
+            return self.region.is_none();
+        }
+        wanted(&self.region, second) && (shared(third) || wanted(&self.service, third))
+    }
 }
 
 /// One owner's typed objects as they are rendered, before they are
@@ -93,7 +120,10 @@ impl Project {
         selection: &Selection,
         inspect: impl Fn(&Group<'_>) + Sync,
     ) -> (Vec<(String, String)>, Vec<Diagnostic>) {
-        self.render_with(selection, |pending| documents_of(pending, &inspect))
+        let (mut documents, diagnostics) =
+            self.render_with(selection, |pending| documents_of(pending, &inspect));
+        documents.retain(|(path, _)| selection.includes(path));
+        (documents, diagnostics)
     }
 
     /// Render every selected cluster and turn each into `T`s as soon as it
@@ -146,7 +176,7 @@ impl Project {
             .collect();
         let resolved: Vec<(Option<model::Cluster>, Vec<Diagnostic>)> = regions
             .par_iter()
-            .map(|region| self.resolve(overlay, region, selection, templates))
+            .map(|region| self.resolve(overlay, region, templates))
             .collect();
         let mut diagnostics = Vec::new();
         let mut models = Vec::new();
@@ -172,7 +202,7 @@ impl Project {
         }
         // Argo CD objects describe the whole environment: only a render of
         // all of it has them.
-        let whole = selection.region.is_none() && selection.service.is_none();
+        let whole = selection.region.is_none();
         if let (true, Some(first)) = (whole, models.first()) {
             let (items, found) = finish(Pending {
                 env: &first.env,
@@ -220,20 +250,19 @@ impl Project {
         Ok((tree, explain::layers(overlay, region, blueprint)))
     }
 
-    /// Resolve the selected services of one (environment, region) and run
-    /// the checks across them; `None` if any was refused.
+    /// Resolve every service of one (environment, region) and run the
+    /// checks across them; `None` if any was refused.
     fn resolve(
         &self,
         overlay: &OverlayInput,
         region: &Region,
-        selection: &Selection,
         templates: &Templates,
     ) -> (Option<model::Cluster>, Vec<Diagnostic>) {
         let blueprints: Vec<&BlueprintInput> = self
             .inputs
             .blueprints
             .values()
-            .filter(|b| selected(b, region, selection))
+            .filter(|b| deployed(b, region))
             .collect();
         let resolved: Vec<(Option<Service>, Vec<Diagnostic>)> = blueprints
             .par_iter()
@@ -269,13 +298,13 @@ impl Project {
     }
 }
 
-fn selected(blueprint: &BlueprintInput, region: &Region, selection: &Selection) -> bool {
+/// Does the region run the service? Its `only`, if any, must list it.
+pub fn deployed(blueprint: &BlueprintInput, region: &Region) -> bool {
     let name = &blueprint.name.value;
-    let in_region = region
+    region
         .only
         .as_ref()
-        .is_none_or(|only| only.iter().any(|s| &s.value == name));
-    in_region && selection.service.as_ref().is_none_or(|s| s == name)
+        .is_none_or(|only| only.iter().any(|s| &s.value == name))
 }
 
 /// A cluster to lower: one (environment, region) or, with no region, the

@@ -54,6 +54,14 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         region: args.region.clone(),
         service: Some(args.service.clone()),
     };
+    // Explain reads one region: the primary one unless `--region` says.
+    let selection = Selection {
+        region: selection
+            .region
+            .clone()
+            .or_else(|| primary_region(&project, &args.env)),
+        ..selection
+    };
     if let Err(message) = super::check_selection(&project, &selection) {
         bail!("{message}");
     }
@@ -95,4 +103,11 @@ fn indent(text: &str) -> String {
         .map(|l| format!("    {l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The primary region of an environment (or its first), if it exists.
+fn primary_region(project: &crate::compile::Project, env: &str) -> Option<String> {
+    let regions = &project.inputs.overlays.get(env)?.head.environment.regions;
+    let region = regions.iter().find(|r| r.primary).or(regions.first())?;
+    Some(region.name.value.clone())
 }

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::compile::{Project, Selection, has_errors, open};
+use crate::compile::{Project, Selection, deployed, has_errors, open};
 use crate::diag::{Diagnostic, normalize, render as render_diagnostics};
 use crate::source::Sources;
 use crate::suggest::did_you_mean;
@@ -166,9 +166,12 @@ impl Output {
 fn compile(out: &Output, selection: &Selection) -> anyhow::Result<Result<Compiled, Status>> {
     let (project, mut diagnostics) = open(Path::new("."))?;
     if !has_errors(&diagnostics) {
-        if let Err(message) = check_selection(&project, selection) {
-            out.note(&format!("error: {message}"));
-            return Ok(Err(Status::Failure));
+        match check_selection(&project, selection) {
+            Ok(notes) => notes.iter().for_each(|n| out.note(&format!("note: {n}"))),
+            Err(message) => {
+                out.note(&format!("error: {message}"));
+                return Ok(Err(Status::Failure));
+            }
         }
     }
     let (documents, found) = project.render(selection, |_| ());
@@ -186,8 +189,12 @@ fn compile(out: &Output, selection: &Selection) -> anyhow::Result<Result<Compile
     }))
 }
 
-/// Check a selection against the project; `Err` is a usage message.
-pub(crate) fn check_selection(project: &Project, selection: &Selection) -> Result<(), String> {
+/// Check a selection against the project: notes to print (regions the
+/// selected service is not deployed in), or a usage message.
+pub(crate) fn check_selection(
+    project: &Project,
+    selection: &Selection,
+) -> Result<Vec<String>, String> {
     let inputs = &project.inputs;
     if inputs.overlays.is_empty() {
         return Err("no overlays: add `overlays/<env>.yaml` for each environment".into());
@@ -216,7 +223,53 @@ pub(crate) fn check_selection(project: &Project, selection: &Selection) -> Resul
             return Err(unknown("service", service, &services));
         }
     }
-    Ok(())
+    not_deployed(project, selection)
+}
+
+/// The selected regions that the selected service is not deployed in, as
+/// notes; an error when that is every selected region, so that a render is
+/// never silently empty.
+fn not_deployed(project: &Project, selection: &Selection) -> Result<Vec<String>, String> {
+    let Some(service) = &selection.service else {
+        return Ok(Vec::new());
+    };
+    let blueprint = &project.inputs.blueprints[service];
+    let mut notes = Vec::new();
+    let mut selected = 0;
+    for overlay in project.inputs.overlays.values() {
+        let env = overlay.name();
+        if selection.env.as_ref().is_some_and(|e| e != env) {
+            continue;
+        }
+        for region in &overlay.head.environment.regions {
+            if selection
+                .region
+                .as_ref()
+                .is_some_and(|r| r != &region.name.value)
+            {
+                continue;
+            }
+            selected += 1;
+            if !deployed(blueprint, region) {
+                let only: Vec<&str> = region
+                    .only
+                    .iter()
+                    .flatten()
+                    .map(|s| s.value.as_str())
+                    .collect();
+                notes.push(format!(
+                    "`{service}` is not deployed in `{env}/{}`: the region's `only` lists {}",
+                    region.name.value,
+                    only.join(", ")
+                ));
+            }
+        }
+    }
+    if selected > 0 && notes.len() == selected {
+        let hint = "add it to the region's `only`, or choose another region";
+        return Err(format!("{}; {hint}", notes.join("; ")));
+    }
+    Ok(notes)
 }
 
 fn unknown(what: &str, name: &str, known: &[&str]) -> String {

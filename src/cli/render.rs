@@ -22,12 +22,7 @@ A first render into a DIR that does not exist yet writes the whole tree
 beside it and renames it into place. Nothing is written unless every input is valid.")]
 pub struct Args {
     /// Environment to render (an overlay name, e.g. staging)
-    #[arg(
-        long,
-        value_name = "ENV",
-        required_unless_present = "all",
-        conflicts_with = "all"
-    )]
+    #[arg(long, value_name = "ENV", conflicts_with = "all")]
     env: Option<String>,
 
     /// Render every environment and region
@@ -48,6 +43,12 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
+    if args.env.is_none() && !args.all {
+        out.note(
+            "error: nothing selected; pass `--env <ENV>` to render one environment, or `--all` to render every environment and region",
+        );
+        return Ok(Status::Failure);
+    }
     let selection = Selection {
         env: args.env.clone(),
         region: args.region.clone(),
@@ -67,7 +68,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         }
         Some(dir) => {
             let files = compiled.tree();
-            let report = write_tree(dir, &files, |path| in_scope(&selection, path))?;
+            let report = write_tree(dir, &files, |path| selection.includes(path))?;
             out.note(&format!(
                 "rendered {} objects into `{}`: {} written, {} unchanged, {} removed",
                 files.len(),
@@ -80,16 +81,4 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         }
     }
     Ok(Status::Success)
-}
-
-/// Does a path of the rendered tree (`env/region/service/file`) belong to
-/// the selection? Only such files may be pruned.
-fn in_scope(selection: &Selection, path: &str) -> bool {
-    let mut parts = path.split('/');
-    let matches = |wanted: &Option<String>, part: Option<&str>| {
-        wanted.as_deref().is_none_or(|w| Some(w) == part)
-    };
-    matches(&selection.env, parts.next())
-        && matches(&selection.region, parts.next())
-        && matches(&selection.service, parts.next())
 }

@@ -249,3 +249,148 @@ fn diff_on_invalid_input_is_an_error() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("unknown field `maxReplica`"));
 }
+
+/// The example platform's inputs, copied into a scratch folder.
+fn example_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for folder in ["blueprints", "overlays"] {
+        fs::create_dir(dir.path().join(folder)).expect("mkdir");
+        for entry in fs::read_dir(root().join(folder)).expect("inputs") {
+            let entry = entry.expect("entry");
+            fs::copy(
+                entry.path(),
+                dir.path().join(folder).join(entry.file_name()),
+            )
+            .expect("copy");
+        }
+    }
+    dir
+}
+
+#[test]
+fn a_partial_render_keeps_every_shared_object_whole() {
+    let dir = example_copy();
+    let p = dir.path();
+    let all = run_in(p, &["render", "--all", "-o", "rendered"]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    let before = read_tree(&p.join("rendered"));
+    for service in ["checkout", "orders"] {
+        let args = [
+            "render",
+            "--env",
+            "prod",
+            "--region",
+            "us-east-1",
+            "--service",
+            service,
+            "-o",
+            "rendered",
+        ];
+        let run = run_in(p, &args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.contains(": 0 written,"), "{}", run.stderr);
+        assert!(run.stderr.contains(", 0 removed"), "{}", run.stderr);
+        assert_eq!(
+            read_tree(&p.join("rendered")),
+            before,
+            "--service {service} changed the tree"
+        );
+    }
+    // A change to one service rewrites its folder and the shared routes,
+    // computed from the whole cluster; other services' folders stay as they were.
+    edit(
+        &p.join("blueprints/checkout.yaml"),
+        "pathPrefix: /api/checkout",
+        "pathPrefix: /api/buy",
+    );
+    edit(
+        &p.join("blueprints/catalog.yaml"),
+        "image: registry.example.com/",
+        "image: registry.example.com/x",
+    );
+    let args = [
+        "render",
+        "--env",
+        "prod",
+        "--region",
+        "us-east-1",
+        "--service",
+        "checkout",
+        "-o",
+        "rendered",
+    ];
+    let run = run_in(p, &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let after = read_tree(&p.join("rendered"));
+    let routes = "prod/us-east-1/_gateway/virtualservice-api-example-com.yaml";
+    let text = String::from_utf8_lossy(&after[routes]);
+    assert!(text.contains("prefix: /api/buy"), "{text}");
+    assert!(
+        text.contains("prefix: /api/catalog"),
+        "the other services' routes stay: {text}"
+    );
+    let changed: Vec<&String> = after
+        .keys()
+        .filter(|path| before.get(*path) != after.get(*path))
+        .collect();
+    assert!(
+        changed
+            .iter()
+            .all(|p| p.starts_with("prod/us-east-1/checkout/")
+                || p.starts_with("prod/us-east-1/_gateway/")
+                || p.ends_with(".slipway-manifest.json")),
+        "{changed:?}"
+    );
+}
+
+#[test]
+fn a_service_a_region_does_not_run_is_never_silently_empty() {
+    let p = root();
+    let excluded = run_in(
+        p,
+        &[
+            "render",
+            "--env",
+            "prod",
+            "--region",
+            "ap-southeast-1",
+            "--service",
+            "checkout",
+        ],
+    );
+    assert_eq!(excluded.code, 2, "{}", excluded.stderr);
+    assert!(excluded.stdout.is_empty());
+    assert!(
+        excluded.stderr.contains("error: `checkout` is not deployed in `prod/ap-southeast-1`: the region's `only` lists api-gateway, catalog, web"),
+        "{}",
+        excluded.stderr
+    );
+    let some = run_in(p, &["render", "--env", "prod", "--service", "checkout"]);
+    assert_eq!(some.code, 0, "{}", some.stderr);
+    assert!(
+        some.stderr
+            .contains("note: `checkout` is not deployed in `prod/ap-southeast-1`"),
+        "{}",
+        some.stderr
+    );
+    let explain = run_in(
+        p,
+        &[
+            "explain",
+            "--env",
+            "prod",
+            "--region",
+            "ap-southeast-1",
+            "checkout",
+            "scaling.minReplicas",
+        ],
+    );
+    assert_eq!(explain.code, 2, "{}", explain.stderr);
+    assert!(
+        explain
+            .stderr
+            .contains("is not deployed in `prod/ap-southeast-1`"),
+        "{}",
+        explain.stderr
+    );
+}
