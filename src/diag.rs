@@ -264,22 +264,59 @@ fn to_report(diag: &Diagnostic) -> Report<FileId> {
         Severity::Warning => Report::warning(),
     }
     .with_code(diag.code.as_str())
-    .with_message(match &diag.location {
+    .with_message(printable(&match &diag.location {
         Location::File(name) => format!("{name}: {}", diag.message),
         Location::Span(_) => diag.message.clone(),
-    });
+    }));
     let mut labels = Vec::new();
     if let Location::Span(span) = diag.location {
-        labels.push(Label::primary(span.file, range(span)).with_message(&diag.label));
+        labels.push(Label::primary(span.file, range(span)).with_message(printable(&diag.label)));
     }
     for (span, text) in &diag.related {
-        labels.push(Label::secondary(span.file, range(*span)).with_message(text));
+        labels.push(Label::secondary(span.file, range(*span)).with_message(printable(text)));
     }
     report = report.with_labels(labels);
     if let Some(hint) = &diag.hint {
-        report = report.with_notes(vec![format!("hint: {hint}")]);
+        report = report.with_notes(vec![format!("hint: {}", printable(hint))]);
     }
     report
+}
+
+/// Text from the input, safe to print: control characters (escape
+/// sequences, carriage returns, newlines that would start a line a CI
+/// runner reads as a workflow command) are written as `\u{..}` escapes.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A source line for a snippet: control characters become characters of
+/// the same UTF-8 length (`?` or `¿`), so byte offsets stay where they were
+/// and the terminal sees no escape sequence.
+fn without_controls(text: &str) -> Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+    {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' | '\r' => out.push(c),
+            c if c.is_control() && c.len_utf8() == 1 => out.push('?'),
+            c if c.is_control() => out.push('\u{bf}'),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn range(span: Span) -> Range<usize> {
@@ -304,8 +341,10 @@ impl<'a> Files<'a> for View<'a> {
     fn source(&'a self, id: FileId) -> Result<Cow<'a, str>, FilesError> {
         let text = &self.sources.get(id).text;
         match &self.redact {
-            Some(Location::Span(span)) if span.file == id => Ok(Cow::Owned(mask(text, *span))),
-            _ => Ok(Cow::Borrowed(text)),
+            Some(Location::Span(span)) if span.file == id => Ok(Cow::Owned(
+                without_controls(&mask(text, *span)).into_owned(),
+            )),
+            _ => Ok(without_controls(text)),
         }
     }
 
@@ -421,8 +460,8 @@ impl Diagnostic {
         }
         properties.push(format!("title=slipway {}", self.code.as_str()));
         let message = match &self.hint {
-            Some(hint) => format!("{}\nhint: {hint}", self.message),
-            None => self.message.clone(),
+            Some(hint) => format!("{}\nhint: {}", printable(&self.message), printable(hint)),
+            None => printable(&self.message),
         };
         format!(
             "::{} {}::{}",
@@ -483,5 +522,28 @@ mod tests {
             "::error file=blueprints/web.yaml,line=2,col=11,endLine=2,endColumn=21,title=slipway unknown-field::unknown field `maxReplica`%0Ahint: did you mean `maxReplicas`?"
         );
         assert_eq!(escape_property("a,b:c%"), "a%2Cb%3Ac%25");
+    }
+
+    #[test]
+    fn input_text_cannot_inject_escapes_or_workflow_commands() {
+        let (sources, mut diag) = sample();
+        diag.message = "unknown field `\u{1b}[2J\n::error::forged`".into();
+        let text = render(&[diag.clone()], &sources, false);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(!text.lines().any(|l| l.starts_with("::")), "{text}");
+        assert!(text.contains("`\\u{1b}[2J\\u{a}::error::forged`"), "{text}");
+        let annotation = diag.github_annotation(&sources);
+        assert_eq!(annotation.lines().count(), 1, "{annotation}");
+        assert!(!annotation.contains('\u{1b}'), "{annotation}");
+    }
+
+    #[test]
+    fn snippets_mask_control_characters_in_place() {
+        assert_eq!(without_controls("a\u{1b}[31mb\n"), "a?[31mb\n");
+        assert_eq!(without_controls("x\u{85}y").len(), "x\u{85}y".len());
+        assert!(matches!(
+            without_controls("plain\ttext\n"),
+            Cow::Borrowed(_)
+        ));
     }
 }
