@@ -39,6 +39,12 @@ pub fn write_tree(
     for rel in files.keys() {
         check_relative(rel)?;
     }
+    if fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_symlink()) {
+        bail!(
+            "refusing to write into `{}`: it is a symlink; name the real folder with -o",
+            out.display()
+        );
+    }
     if let Some(staging) = staging_for(out)? {
         return write_fresh(out, &staging, files);
     }
@@ -48,6 +54,7 @@ pub fn write_tree(
         .canonicalize()
         .with_context(|| format!("cannot open `{}`", out.display()))?;
     let old = read_manifest(&root)?;
+    refuse_foreign(&root, files, &old)?;
     make_folders(&root, files.keys())?;
     // Files are independent: compare and write them in parallel. A file the
     // last render did not write is written without reading it first.
@@ -88,6 +95,37 @@ pub fn write_tree(
         serde_json::to_string_pretty(&manifest).context("cannot encode the manifest")? + "\n";
     write_file(&root.join(MANIFEST), json.as_bytes())?;
     Ok(report)
+}
+
+/// A file slipway is about to write that is already there, holds other
+/// bytes, and is not in the manifest was written by someone else: refuse
+/// before writing anything rather than overwrite it silently.
+fn refuse_foreign(
+    root: &Path,
+    files: &BTreeMap<String, String>,
+    old: &Manifest,
+) -> anyhow::Result<()> {
+    let foreign: Vec<&String> = files
+        .par_iter()
+        .filter(|(rel, text)| {
+            !old.files.contains_key(*rel)
+                && fs::symlink_metadata(root.join(rel)).is_ok()
+                && fs::read(root.join(rel)).map_or(true, |bytes| bytes != text.as_bytes())
+        })
+        .map(|(rel, _)| rel)
+        .collect();
+    let Some(first) = foreign.first() else {
+        return Ok(());
+    };
+    let more = match foreign.len() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    bail!(
+        "refusing to overwrite `{}`{more}: slipway did not write it (it is not in {MANIFEST}); move it out of `{}` or delete it, then render again",
+        root.join(first).display(),
+        root.display()
+    )
 }
 
 /// Where a first render stages its tree: beside `out`, when `out` does not

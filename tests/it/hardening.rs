@@ -253,3 +253,52 @@ fn dash_c_runs_from_another_folder() {
         nowhere.stderr
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn an_output_folder_that_is_a_symlink_is_refused() {
+    let dir = base();
+    let p = dir.path();
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    symlink(elsewhere.path(), p.join("out")).expect("symlink");
+    let run = run_in(p, &["render", "--all", "-o", "out"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("refusing to write into `out`: it is a symlink"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        read_tree(elsewhere.path()).is_empty(),
+        "nothing written through it"
+    );
+}
+
+#[test]
+fn a_hand_written_file_where_slipway_renders_is_never_overwritten_silently() {
+    let dir = base();
+    let p = dir.path();
+    assert_eq!(run_in(p, &["render", "--all", "-o", "out"]).code, 0);
+    // Someone writes a file at a path the next render will fill: the
+    // worker gets a disruption budget.
+    let planned = p.join("out/dev/us-east-1/worker/poddisruptionbudget-worker.yaml");
+    assert!(!planned.exists());
+    fs::write(&planned, "# hand-written\n").expect("write");
+    let worker = fs::read_to_string(p.join("blueprints/worker.yaml")).expect("read");
+    fs::write(
+        p.join("blueprints/worker.yaml"),
+        worker + "availability: {maxUnavailable: 1}\n",
+    )
+    .expect("write");
+    let before = read_tree(&p.join("out"));
+    let run = run_in(p, &["render", "--all", "-o", "out"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("poddisruptionbudget-worker.yaml`: slipway did not write it"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(before, read_tree(&p.join("out")), "nothing written");
+}
