@@ -1,10 +1,13 @@
 //! `slipway check`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
 
 use super::{Output, Status, compile};
 use crate::compile::Selection;
 use crate::diff::{Change, compare};
+use crate::publish::git::uncommitted;
 use crate::write::read_rendered;
 
 /// Fail when the rendered tree is not what the blueprints and overlays
@@ -14,6 +17,7 @@ use crate::write::read_rendered;
 #[command(after_help = "Examples:
   slipway check                       is rendered/ up to date?
   slipway check --against deploy/rendered
+  slipway check --staged              in a pre-commit hook: is what git will commit up to date?
 
 Every file inside the folders slipway owns counts, byte for byte: a file
 slipway did not write there is stale too, since Argo CD would sync it.
@@ -24,6 +28,11 @@ pub struct Args {
     /// The rendered tree to check
     #[arg(long, value_name = "DIR", default_value = "rendered")]
     against: PathBuf,
+
+    /// Judge what the next git commit holds: fail when rendered files are
+    /// untracked, ignored, or changed without `git add` (for pre-commit)
+    #[arg(long)]
+    staged: bool,
 }
 
 /// Stale files listed by name; the rest are counted.
@@ -38,6 +47,9 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
     let comparison = compare(&on_disk.files, &fresh);
     let dir = args.against.display();
     if comparison.is_empty() {
+        if args.staged && !staged(&args.against, out)? {
+            return Ok(Status::Invalid);
+        }
         out.note(&format!(
             "`{dir}` is up to date ({} objects)",
             comparison.unchanged
@@ -66,4 +78,47 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         comparison.summary()
     ));
     Ok(Status::Invalid)
+}
+
+/// Is the rendered tree on disk also what git will commit? Lists what is
+/// not, with the command that stages it.
+fn staged(dir: &Path, out: &Output) -> anyhow::Result<bool> {
+    let Some(missing) = uncommitted(dir)? else {
+        bail!(
+            "`--staged` needs a git work tree, and `{}` is not in one",
+            dir.display()
+        );
+    };
+    if missing.is_empty() {
+        return Ok(true);
+    }
+    let shown = dir.display();
+    let lists = [
+        (
+            &missing.untracked,
+            "untracked: the commit would not hold it",
+        ),
+        (&missing.unstaged, "changed but not staged"),
+        (&missing.ignored, "ignored by git: it is never committed"),
+    ];
+    for (files, why) in lists {
+        for file in files.iter().take(LISTED) {
+            out.note(&format!("not staged: {shown}/{file} ({why})"));
+        }
+        if files.len() > LISTED {
+            out.note(&format!(
+                "not staged: ... and {} more",
+                files.len() - LISTED
+            ));
+        }
+    }
+    let fix = if missing.ignored.is_empty() {
+        format!("run `git add -A -- {shown}`")
+    } else {
+        format!("remove `{shown}` from .gitignore, then run `git add -A -- {shown}`")
+    };
+    out.note(&format!(
+        "error: `{shown}` is up to date on disk, but the commit would not hold it as it is; {fix}"
+    ));
+    Ok(false)
 }

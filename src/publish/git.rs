@@ -167,6 +167,77 @@ fn moved_meanwhile(said: &str) -> bool {
     rejected || raced
 }
 
+/// Files under a folder of a git work tree that the next commit would not
+/// carry as they are on disk.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Uncommitted {
+    /// Not in the index at all.
+    pub untracked: Vec<String>,
+    /// Ignored by `.gitignore`: never committed, so never synced.
+    pub ignored: Vec<String>,
+    /// In the index with other content, or deleted without staging it.
+    pub unstaged: Vec<String>,
+}
+
+impl Uncommitted {
+    pub fn is_empty(&self) -> bool {
+        self.untracked.is_empty() && self.ignored.is_empty() && self.unstaged.is_empty()
+    }
+}
+
+/// What the next commit would miss under `dir`, compared with the working
+/// tree: `None` when `dir` is not inside a git work tree.
+pub fn uncommitted(dir: &Path) -> anyhow::Result<Option<Uncommitted>> {
+    let git = |args: &[&str]| -> anyhow::Result<Output> {
+        Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("LC_ALL", "C")
+            .output()
+            .context("cannot run `git`; is it installed?")
+    };
+    let inside = git(&["rev-parse", "--is-inside-work-tree"])?;
+    if !inside.status.success() {
+        return Ok(None);
+    }
+    let list = |args: &[&str]| -> anyhow::Result<Vec<String>> {
+        let output = git(args)?;
+        if !output.status.success() {
+            bail!(
+                "`git {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(output
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|name| !name.is_empty())
+            .map(|name| String::from_utf8_lossy(name).into_owned())
+            .collect())
+    };
+    Ok(Some(Uncommitted {
+        untracked: list(&[
+            "ls-files",
+            "-z",
+            "--others",
+            "--exclude-standard",
+            "--",
+            ".",
+        ])?,
+        ignored: list(&[
+            "ls-files",
+            "-z",
+            "--others",
+            "--ignored",
+            "--exclude-standard",
+            "--",
+            ".",
+        ])?,
+        unstaged: list(&["diff", "-z", "--name-only", "--relative", "--", "."])?,
+    }))
+}
+
 /// The commit a project folder is at, if it is a git checkout.
 pub fn source_commit(project: &Path) -> Option<String> {
     let output = Command::new("git")

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 
+use crate::repo::git;
 use crate::support::{project, read_tree, root, run_in};
 
 fn rendered_base() -> tempfile::TempDir {
@@ -392,5 +393,89 @@ fn a_service_a_region_does_not_run_is_never_silently_empty() {
             .contains("is not deployed in `prod/ap-southeast-1`"),
         "{}",
         explain.stderr
+    );
+}
+
+/// A platform repository with its inputs committed and `rendered/` on disk.
+fn repository() -> tempfile::TempDir {
+    let dir = rendered_base();
+    let p = dir.path();
+    git(p, &["init", "--quiet", "--initial-branch=main"]);
+    git(p, &["add", "blueprints", "overlays"]);
+    dir
+}
+
+#[test]
+fn check_staged_judges_what_the_commit_will_hold() {
+    let dir = repository();
+    let p = dir.path();
+    // Up to date on disk, but nothing of rendered/ is staged.
+    let untracked = run_in(p, &["check", "--staged"]);
+    assert_eq!(untracked.code, 1, "{}", untracked.stderr);
+    assert!(
+        untracked.stderr.contains(
+            "not staged: rendered/dev/us-east-1/web/deployment-web.yaml (untracked: the commit would not hold it)"
+        ),
+        "{}",
+        untracked.stderr
+    );
+    assert!(
+        untracked.stderr.contains("run `git add -A -- rendered`"),
+        "{}",
+        untracked.stderr
+    );
+    assert_eq!(
+        run_in(p, &["check"]).code,
+        0,
+        "without --staged only the disk counts"
+    );
+    git(p, &["add", "-A"]);
+    let staged = run_in(p, &["check", "--staged"]);
+    assert_eq!(staged.code, 0, "{}", staged.stderr);
+    // A re-render after an input change, with only the input staged.
+    edit(
+        &p.join("blueprints/web.yaml"),
+        "maxReplicas: 4",
+        "maxReplicas: 6",
+    );
+    assert_eq!(run_in(p, &["render", "--all", "-o", "rendered"]).code, 0);
+    git(p, &["add", "blueprints"]);
+    let unstaged = run_in(p, &["check", "--staged"]);
+    assert_eq!(unstaged.code, 1, "{}", unstaged.stderr);
+    assert!(
+        unstaged.stderr.contains(
+            "not staged: rendered/dev/us-east-1/web/horizontalpodautoscaler-web.yaml (changed but not staged)"
+        ),
+        "{}",
+        unstaged.stderr
+    );
+}
+
+#[test]
+fn check_staged_refuses_an_ignored_tree_and_a_folder_outside_git() {
+    let dir = repository();
+    let p = dir.path();
+    fs::write(p.join(".gitignore"), "rendered/\n").expect("write");
+    let ignored = run_in(p, &["check", "--staged"]);
+    assert_eq!(ignored.code, 1, "{}", ignored.stderr);
+    assert!(
+        ignored
+            .stderr
+            .contains("(ignored by git: it is never committed)"),
+        "{}",
+        ignored.stderr
+    );
+    assert!(
+        ignored.stderr.contains("remove `rendered` from .gitignore"),
+        "{}",
+        ignored.stderr
+    );
+    let outside = rendered_base();
+    let run = run_in(outside.path(), &["check", "--staged"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`--staged` needs a git work tree"),
+        "{}",
+        run.stderr
     );
 }

@@ -13,6 +13,7 @@ mod platforms;
 mod pods;
 mod publish;
 mod rendering;
+mod repo;
 mod schemas;
 mod support;
 mod tidy;
