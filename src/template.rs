@@ -2,6 +2,7 @@
 //! at the file and line of the template, never an empty string. A template
 //! renders to a string value, so it can never inject YAML structure.
 
+use minijinja::syntax::SyntaxConfig;
 use minijinja::value::ValueKind;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -64,6 +65,16 @@ impl Default for Templates {
         // turns its debug info off without debug assertions).
         env.set_debug(true);
         env.set_fuel(Some(FUEL));
+        // Keep the text as written: minijinja drops a template's final
+        // newline by default, so a templated file would lose it where the
+        // same text without a template keeps it.
+        env.set_syntax(
+            SyntaxConfig::builder()
+                .keep_trailing_newline(true)
+                .build()
+                // The default delimiters always build.
+                .unwrap_or_default(),
+        );
         // Booleans print as YAML and Kubernetes write them, not Python's `True`.
         env.set_formatter(|out, state, value| match value.kind() {
             ValueKind::Bool => out
@@ -280,5 +291,17 @@ mod tests {
             "a: \"{% for i in range(100000) %}{% for j in range(1000) %}x{% endfor %}{% endfor %}\"\n",
         );
         assert_eq!(diags.len(), 1);
+    }
+
+    #[test]
+    fn a_template_keeps_its_final_newline() {
+        let (_, tree, diags) =
+            expand("text: \"hello {{ service.name }}\\n\"\nplain: \"hello\\n\"\n");
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(
+            tree.get("text").and_then(Node::as_str),
+            Some("hello orders\n")
+        );
+        assert_eq!(tree.get("plain").and_then(Node::as_str), Some("hello\n"));
     }
 }

@@ -275,6 +275,11 @@ fn type_error(node: &Node, field: &str, kind: &TypeKind) -> Diagnostic {
         .map(String::as_str)
         .filter(|t| *t != "null")
         .collect();
+    if let Value::Scalar(s) = &node.value {
+        if matches!(s.kind, ScalarKind::Float(f) if !f.is_finite()) {
+            return not_finite(node, field, &s.text, &expected);
+        }
+    }
     let found = found_name(node);
     let diag = Diagnostic::error(
         Code::WRONG_TYPE,
@@ -288,6 +293,24 @@ fn type_error(node: &Node, field: &str, kind: &TypeKind) -> Diagnostic {
         (Value::Scalar(s), ["boolean"]) if s.kind == ScalarKind::Str => diag
             .with_hint("write `true` or `false`; `yes`, `no`, `on` and `off` are text in YAML 1.2"),
         _ => diag,
+    }
+}
+
+/// `.inf`, `-.inf` and `.nan` are YAML numbers that JSON, and so the
+/// Kubernetes API, cannot hold: say so, rather than "found a number" where
+/// a number is allowed.
+fn not_finite(node: &Node, field: &str, text: &str, expected: &[&str]) -> Diagnostic {
+    let diag = Diagnostic::error(
+        Code::WRONG_TYPE,
+        node.span,
+        format!(
+            "`{field}` is `{text}`, which YAML reads as infinity or not-a-number; Kubernetes cannot hold it"
+        ),
+    );
+    if expected.contains(&"string") {
+        diag.with_hint(format!("quote it if it is text: \"{text}\""))
+    } else {
+        diag.with_hint("write a finite number")
     }
 }
 
