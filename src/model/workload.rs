@@ -125,7 +125,10 @@ pub(super) fn container(
         command: raw.command.clone(),
         args: raw.args.clone(),
         env,
-        requests: quantities(resources.and_then(|r| r.requests.as_ref()), diags),
+        requests: {
+            check_requests_within_limits(resources, diags);
+            quantities(resources.and_then(|r| r.requests.as_ref()), diags)
+        },
         limits: quantities(resources.and_then(|r| r.limits.as_ref()), diags),
         liveness: raw
             .liveness_probe
@@ -144,16 +147,7 @@ fn quantities(list: Option<&input::ResourceList>, diags: &mut Vec<Diagnostic>) -
     };
     let mut check = |q: &Option<Spanned<String>>| {
         q.as_ref().map(|q| {
-            if !is_quantity(&q.value) {
-                diags.push(
-                    Diagnostic::error(
-                        Code::INVALID_QUANTITY,
-                        q.span,
-                        format!("`{}` is not a Kubernetes quantity", q.value),
-                    )
-                    .with_hint("write e.g. `250m` or `0.5` for CPU, `512Mi` or `2Gi` for memory"),
-                );
-            }
+            check_quantity(q, diags);
             q.value.clone()
         })
     };
@@ -163,32 +157,119 @@ fn quantities(list: Option<&input::ResourceList>, diags: &mut Vec<Diagnostic>) -
     }
 }
 
-/// The Kubernetes quantity grammar: a decimal number and an optional suffix.
-pub fn is_quantity(text: &str) -> bool {
-    const SUFFIXES: [&str; 14] = [
-        "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P",
-    ];
-    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
-    let number = SUFFIXES
-        .iter()
-        .find_map(|s| body.strip_suffix(s))
-        .or_else(|| body.strip_suffix('E'))
-        .unwrap_or(body);
-    let number = match number.split_once(['e', 'E']) {
-        Some((n, e))
-            if !e.is_empty()
-                && e.trim_start_matches(['+', '-'])
-                    .bytes()
-                    .all(|b| b.is_ascii_digit()) =>
-        {
-            n
-        }
-        Some(_) => return false,
-        None => number,
+/// A resource quantity the API server accepts: the quantity grammar, and
+/// not negative (kubernetes `pkg/apis/core/validation`
+/// `ValidateNonnegativeQuantity`: "must be greater than or equal to 0").
+fn check_quantity(q: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
+    let problem = match quantity_value(&q.value) {
+        None => format!("`{}` is not a Kubernetes quantity", q.value),
+        Some(v) if v < 0.0 => format!("`{}` is negative; a resource cannot be", q.value),
+        Some(_) => return,
     };
+    diags.push(
+        Diagnostic::error(Code::INVALID_QUANTITY, q.span, problem)
+            .with_hint("write e.g. `250m` or `0.5` for CPU, `512Mi` or `2Gi` for memory"),
+    );
+}
+
+/// Requests above limits are refused by the API server (kubernetes
+/// `pkg/apis/core/validation` `ValidateResourceRequirements`: "must be
+/// less than or equal to cpu limit"), after every layer is merged.
+fn check_requests_within_limits(raw: Option<&input::Resources>, diags: &mut Vec<Diagnostic>) {
+    let Some(resources) = raw else { return };
+    let (Some(requests), Some(limits)) = (&resources.requests, &resources.limits) else {
+        return;
+    };
+    let pairs = [
+        ("cpu", &requests.cpu, &limits.cpu),
+        ("memory", &requests.memory, &limits.memory),
+    ];
+    for (what, request, limit) in pairs {
+        let (Some(request), Some(limit)) = (request, limit) else {
+            continue;
+        };
+        let (Some(r), Some(l)) = (quantity_value(&request.value), quantity_value(&limit.value))
+        else {
+            continue;
+        };
+        if r > l {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_QUANTITY,
+                    request.span,
+                    format!(
+                        "the {what} request `{}` is above the {what} limit `{}`; Kubernetes refuses it",
+                        request.value, limit.value
+                    ),
+                )
+                .with_related(limit.span, "the limit")
+                .with_hint(format!("raise `resources.limits.{what}` or lower the request")),
+            );
+        }
+    }
+}
+
+/// Is `text` a Kubernetes quantity? See [`quantity_value`].
+pub fn is_quantity(text: &str) -> bool {
+    quantity_value(text).is_some()
+}
+
+/// The value of a quantity, by the grammar of kubernetes
+/// `apimachinery/pkg/api/resource/quantity.go`:
+/// `<signedNumber><suffix>`, where a number is `<digits>`, `<digits>.`,
+/// `.<digits>` or `<digits>.<digits>`, and the suffix is a binary SI one
+/// (`Ki` .. `Ei`), a decimal SI one (`n`, `u`, `m`, none, `k`, `M`, `G`,
+/// `T`, `P`, `E`) or a decimal exponent (`e`/`E` and a signed integer).
+pub fn quantity_value(text: &str) -> Option<f64> {
+    let (sign, body) = match text.as_bytes().first()? {
+        b'-' => (-1.0, &text[1..]),
+        b'+' => (1.0, &text[1..]),
+        _ => (1.0, text),
+    };
+    let end = body
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(body.len());
+    let (number, suffix) = body.split_at(end);
     let (int, frac) = number.split_once('.').unwrap_or((number, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    !(int.is_empty() && frac.is_empty()) && digits(int) && digits(frac)
+    if (int.is_empty() && frac.is_empty()) || !digits(frac) {
+        return None;
+    }
+    let value: f64 = format!("{}.{}", if int.is_empty() { "0" } else { int }, frac)
+        .parse()
+        .ok()?;
+    Some(sign * value * multiplier(suffix)?)
+}
+
+fn multiplier(suffix: &str) -> Option<f64> {
+    let binary = |power: i32| Some(1024f64.powi(power));
+    let decimal = |power: i32| Some(10f64.powi(power));
+    match suffix {
+        "Ki" => binary(1),
+        "Mi" => binary(2),
+        "Gi" => binary(3),
+        "Ti" => binary(4),
+        "Pi" => binary(5),
+        "Ei" => binary(6),
+        "n" => decimal(-9),
+        "u" => decimal(-6),
+        "m" => decimal(-3),
+        "" => decimal(0),
+        "k" => decimal(3),
+        "M" => decimal(6),
+        "G" => decimal(9),
+        "T" => decimal(12),
+        "P" => decimal(15),
+        "E" => decimal(18),
+        exponent => {
+            let power = exponent.strip_prefix(['e', 'E'])?;
+            let digits = power.strip_prefix(['+', '-']).unwrap_or(power);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            decimal(power.parse().ok()?)
+        }
+    }
 }
 
 fn probe(
@@ -399,12 +480,22 @@ mod tests {
 
     #[test]
     fn quantities() {
-        for ok in ["250m", "0.5", "1", "512Mi", "2Gi", "1e3", "100k", "1E"] {
+        for ok in [
+            "250m", "0.5", "1", "512Mi", "2Gi", "1e3", "100k", "1E", ".5", "1.", "+1", "2e-3",
+            "1E+2", "7n", "3u",
+        ] {
             assert!(is_quantity(ok), "{ok}");
         }
-        for bad in ["", "m", "1.2.3", "12 Mi", "1MB", "abc", "-"] {
+        for bad in [
+            "", "m", "1.2.3", "12 Mi", "1MB", "abc", "-", "1e3Mi", "1e", "1e+-3", ".", "1ki", "Mi1",
+        ] {
             assert!(!is_quantity(bad), "{bad}");
         }
+        assert_eq!(quantity_value("512Mi"), Some(512.0 * 1024.0 * 1024.0));
+        assert_eq!(quantity_value("250m"), Some(0.25));
+        assert_eq!(quantity_value("1e3"), Some(1000.0));
+        assert_eq!(quantity_value("-1"), Some(-1.0));
+        assert!(quantity_value("1Gi") > quantity_value("1000Mi"));
     }
 
     #[test]
