@@ -137,8 +137,8 @@ pub struct ServiceSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Port {
-    pub port: u16,
-    pub target_port: Option<u16>,
+    pub port: Spanned<u16>,
+    pub target_port: Option<Spanned<u16>>,
     pub protocol: Option<Protocol>,
 }
 

@@ -41,6 +41,7 @@ pub(super) fn ports(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
     let Some(service) = &raw.service else {
         return Vec::new();
     };
+    unique_port_numbers(&service.ports, diags);
     if !service.ports.is_empty() {
         if let Err(reason) = names::dns1035_label(&raw.metadata.name.value, 63) {
             diags.push(Diagnostic::error(
@@ -58,11 +59,40 @@ pub(super) fn ports(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
         .iter()
         .map(|(name, p)| Port {
             name: name.clone(),
-            port: i32::from(p.port),
-            target_port: i32::from(p.target_port.unwrap_or(p.port)),
+            port: i32::from(p.port.value),
+            target_port: i32::from(p.target_port.as_ref().unwrap_or(&p.port).value),
             protocol: p.protocol.map_or(Protocol::Tcp, Protocol::from),
         })
         .collect()
+}
+
+/// Two ports of a Service with the same number (and protocol, which the
+/// Service ports here always share: TCP) are refused by the API server
+/// (kubernetes `pkg/apis/core/validation` `ValidateService`: `spec.ports`,
+/// "Duplicate value").
+fn unique_port_numbers(ports: &BTreeMap<String, input::Port>, diags: &mut Vec<Diagnostic>) {
+    let mut in_file_order: Vec<(&String, &input::Port)> = ports.iter().collect();
+    in_file_order.sort_by_key(|(_, p)| p.port.span.start);
+    let mut seen: BTreeMap<u16, (&str, Span)> = BTreeMap::new();
+    for (name, port) in in_file_order {
+        match seen.get(&port.port.value) {
+            Some((first, span)) => diags.push(
+                Diagnostic::error(
+                    Code::INVALID_PORT,
+                    port.port.span,
+                    format!(
+                        "ports `{first}` and `{name}` both use port {}; a Service's ports must differ",
+                        port.port.value
+                    ),
+                )
+                .with_related(*span, "first used here")
+                .with_hint("give each service port its own number; two ports may share a `targetPort`"),
+            ),
+            None => {
+                seen.insert(port.port.value, (name.as_str(), port.port.span));
+            }
+        }
+    }
 }
 
 pub(super) fn unknown_port(span: Span, name: &str, ports: &[Port]) -> Diagnostic {
