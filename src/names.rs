@@ -59,17 +59,18 @@ pub fn port_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// An environment variable name as Kubernetes accepts it.
+/// An environment variable name as Kubernetes accepts it: any printable
+/// ASCII character but `=` (KEP-4369, `RelaxedEnvironmentVariableValidation`,
+/// stable since Kubernetes 1.34; slipway renders for 1.37).
 pub fn env_var_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b'=');
     if valid {
         Ok(())
     } else {
-        Err("must consist of letters, digits, `_`, `-` and `.`, and not start with a digit".into())
+        Err("must be printable ASCII characters other than `=`".into())
     }
 }
 
@@ -141,8 +142,12 @@ mod tests {
         assert!(port_name("8080").is_err());
         assert!(port_name("a--b").is_err());
         assert!(env_var_name("LOG_LEVEL").is_ok());
-        assert!(env_var_name("1X").is_err());
-        assert!(env_var_name("A B").is_err());
+        assert!(env_var_name("1X").is_ok(), "allowed since Kubernetes 1.34");
+        assert!(env_var_name("spring.profiles-active").is_ok());
+        assert!(env_var_name("A=B").is_err());
+        assert!(env_var_name("").is_err());
+        assert!(env_var_name("caf\u{e9}").is_err());
+        assert!(env_var_name("TAB\t").is_err());
     }
 
     #[test]
