@@ -3,7 +3,7 @@
 use k8s_openapi::api::core::v1::{Service, ServiceAccount, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{object_meta, selector_labels};
+use super::meta::{derived_name, object_meta, selector_labels};
 use crate::model::{self, Protocol};
 
 /// Every service gets its own identity; the mesh authorizes callers by it.
@@ -35,8 +35,11 @@ pub fn canary_service(service: &model::Service) -> Option<Service> {
 
 pub const TRAFFIC_LABEL: &str = "slipway.dev/traffic";
 
+/// The canary Service's name: `<service>-canary`, shortened (a prefix and a
+/// hash) when that would pass the 63 characters of a Service name (a
+/// DNS-1035 label), which the service's own name may use up.
 pub fn canary_name(service: &model::Service) -> String {
-    format!("{}-canary", service.name)
+    derived_name(&service.name, "-canary", 63)
 }
 
 fn ports_service(service: &model::Service, name: &str) -> Option<Service> {

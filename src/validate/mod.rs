@@ -21,9 +21,11 @@ use crate::rules::Rule;
 use crate::source::{FileId, Sources, Span};
 use crate::suggest::did_you_mean;
 
-/// Longest service name: leaves room for suffixes such as `-canary` and a
-/// ConfigMap content hash within Kubernetes' 63-character labels.
-pub const MAX_SERVICE_NAME: usize = 40;
+/// Longest service name: a Kubernetes Service name and a label value hold
+/// 63 characters. Names slipway derives from it with a suffix (the canary
+/// Service) are shortened to fit (`lower::meta::derived_name`), never
+/// refused.
+pub const MAX_SERVICE_NAME: usize = 63;
 
 /// A blueprint that passed its schema: its name and tree.
 #[derive(Debug)]
