@@ -79,6 +79,7 @@ codes! {
     TEMPLATE_ERROR = "template-error": "a template fails to render (an undefined variable, a syntax error)";
     // The merged service.
     INVALID_QUANTITY = "invalid-quantity": "a value that is not a Kubernetes quantity";
+    INVALID_IMAGE = "invalid-image": "an image reference the kubelet cannot pull";
     UNKNOWN_PORT = "unknown-port": "a reference to a port the service does not have";
     INVALID_PORT = "invalid-port": "a port used where it cannot be";
     INVALID_FILE_TARGET = "invalid-file-target": "a file's target path is not a valid mount path";

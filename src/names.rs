@@ -115,6 +115,143 @@ pub fn qualified_name(key: &str) -> Result<(), String> {
     label_value(name)
 }
 
+/// A container image reference the kubelet can pull, by the grammar of
+/// distribution/reference (`reference.go`, which the kubelet applies and
+/// reports `InvalidImageName` for): `[domain/]path[:tag][@digest]`, the
+/// path made of lowercase components separated by `.`, `_`, `__` or `-`
+/// runs, a tag of word characters, `.` and `-` (at most 128, not starting
+/// with `.` or `-`), a digest `algorithm:hex`, and a name of at most 255
+/// characters.
+pub fn image_reference(image: &str) -> Result<(), String> {
+    let (rest, digest) = match image.split_once('@') {
+        Some((rest, digest)) => (rest, Some(digest)),
+        None => (image, None),
+    };
+    if let Some(digest) = digest {
+        image_digest(digest)?;
+    }
+    // A `:` after the last `/` starts the tag; one before it is a port.
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(colon) => (
+            &rest[..last_slash + colon],
+            Some(&rest[last_slash + colon + 1..]),
+        ),
+        None => (rest, None),
+    };
+    if let Some(tag) = tag {
+        image_tag(tag)?;
+    }
+    if name.is_empty() {
+        return Err("has no repository name".into());
+    }
+    if name.len() > 255 {
+        return Err(format!(
+            "has a name of {} characters; the limit is 255",
+            name.len()
+        ));
+    }
+    let mut components: Vec<&str> = name.split('/').collect();
+    let first = components[0];
+    let has_domain = components.len() > 1
+        && (first.contains(['.', ':'])
+            || first == "localhost"
+            || first.chars().any(|c| c.is_ascii_uppercase()));
+    if has_domain {
+        image_domain(first)?;
+        components.remove(0);
+    }
+    components.into_iter().try_for_each(path_component)
+}
+
+fn image_domain(domain: &str) -> Result<(), String> {
+    let (host, port) = match domain.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || domain.starts_with('[') => (host, Some(port)),
+        _ => (domain, None),
+    };
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(format!(
+            "has registry `{domain}`, whose port is not a number"
+        ));
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    if bracketed || host.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(format!("has registry `{domain}`, which is not a host name"))
+    }
+}
+
+fn path_component(component: &str) -> Result<(), String> {
+    let bytes = component.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let separators_ok = component
+        .split(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        .filter(|sep| !sep.is_empty())
+        .all(|sep| matches!(sep, "." | "_" | "__") || sep.bytes().all(|b| b == b'-'));
+    let ok = !bytes.is_empty()
+        && alnum(bytes[0])
+        && alnum(bytes[bytes.len() - 1])
+        && bytes
+            .iter()
+            .all(|&b| alnum(b) || matches!(b, b'.' | b'_' | b'-'))
+        && separators_ok;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "has path component `{component}`: lowercase letters and digits, separated by `.`, `_`, `__` or dashes"
+        ))
+    }
+}
+
+fn image_tag(tag: &str) -> Result<(), String> {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let ok = !tag.is_empty()
+        && tag.len() <= 128
+        && word(tag.as_bytes()[0])
+        && tag.bytes().all(|b| word(b) || matches!(b, b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "has tag `{tag}`: at most 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
+        ))
+    }
+}
+
+fn image_digest(digest: &str) -> Result<(), String> {
+    let Some((algorithm, hex)) = digest.split_once(':') else {
+        return Err(format!(
+            "has digest `{digest}`, which is not `algorithm:hex`"
+        ));
+    };
+    let algorithm_ok = !algorithm.is_empty()
+        && algorithm.split(['+', '.', '_', '-']).all(|c| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    let hex_ok = hex.len() >= 32
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let sha256_ok = algorithm != "sha256" || hex.len() == 64;
+    if algorithm_ok && hex_ok && sha256_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "has digest `{digest}`; a digest is `sha256:` and 64 lowercase hex digits"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +294,41 @@ mod tests {
         assert!(qualified_name("example.com/owner").is_ok());
         assert!(qualified_name("owner").is_ok());
         assert!(qualified_name("Example.com/owner").is_err());
+    }
+
+    #[test]
+    fn image_references() {
+        let sha = format!("sha256:{}", "a".repeat(64));
+        for ok in [
+            "nginx".to_owned(),
+            "nginx:1.27".to_owned(),
+            "registry.example.com/storefront/web:2.4.1".to_owned(),
+            "registry.example.com:5000/a/b_c__d-e.f:v2.0.0-rc.1".to_owned(),
+            "localhost/x".to_owned(),
+            format!("ghcr.io/org/app@{sha}"),
+            format!("ghcr.io/org/app:1.0@{sha}"),
+            "[::1]:5000/app".to_owned(),
+        ] {
+            assert!(
+                image_reference(&ok).is_ok(),
+                "{ok}: {:?}",
+                image_reference(&ok)
+            );
+        }
+        for bad in [
+            "",
+            "Registry/App",
+            "registry.example.com/App:1",
+            "web:",
+            "web:-1",
+            "web@sha256:abc",
+            "registry.example.com//web",
+            "web app",
+            "registry.example.com:x/web",
+            "a..b",
+            "-web",
+        ] {
+            assert!(image_reference(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::traffic::{Port, unknown_port};
 use crate::diag::{Code, Diagnostic};
 use crate::input;
+use crate::names;
 use crate::node::de::Spanned;
 use crate::source::Span;
 
@@ -117,6 +118,16 @@ pub(super) fn container(
             },
         }));
     let env = in_dependency_order(env.collect());
+    if let Err(reason) = names::image_reference(&raw.image.value) {
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_IMAGE,
+                raw.image.span,
+                format!("image `{}` {reason}", raw.image.value),
+            )
+            .with_hint("write `registry.example.com/team/app:1.2.3` or pin `...@sha256:<64 hex>`; the kubelet cannot pull anything else"),
+        );
+    }
     let resources = raw.resources.as_ref();
     Container {
         name: name.to_owned(),
