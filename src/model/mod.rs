@@ -222,6 +222,37 @@ fn check_namespace(namespace: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
                 .with_hint("a namespace is a DNS-1123 label: lowercase letters, digits and `-`, at most 63 characters"),
         );
     }
+    if let Some(why) = reserved_namespace(&namespace.value) {
+        diags.push(
+            Diagnostic::error(
+                Code::RESERVED_NAMESPACE,
+                namespace.span,
+                format!("namespace `{}` {why}", namespace.value),
+            )
+            .with_label("the namespace template renders a reserved namespace")
+            .with_hint(
+                "give services a namespace of their own, e.g. `{{ service.team }}-{{ env.name }}`",
+            ),
+        );
+    }
+}
+
+/// Namespaces whose objects mean something else than in a service's own:
+/// `kube-` is reserved for Kubernetes' system namespaces (kubernetes
+/// `pkg/apis/core/validation`: namespaces with the prefix are the
+/// system's), and in Istio's root namespace (`istio-system`, meshConfig's
+/// default `rootNamespace`) the `default` PeerAuthentication and Telemetry
+/// slipway renders per namespace would apply to the whole mesh.
+fn reserved_namespace(namespace: &str) -> Option<&'static str> {
+    if namespace.starts_with("kube-") {
+        Some("is reserved for Kubernetes' own components (`kube-*`)")
+    } else if namespace == "istio-system" {
+        Some(
+            "is Istio's root namespace, where the namespace's `default` PeerAuthentication and Telemetry would apply to the whole mesh",
+        )
+    } else {
+        None
+    }
 }
 
 /// The tag of an image reference, if it is usable as a label value.
