@@ -140,28 +140,31 @@ impl Project {
             .values()
             .filter(|o| selection.env.as_ref().is_none_or(|e| e == o.name()))
             .collect();
-        let rendered: Vec<(Vec<T>, Vec<Diagnostic>)> = overlays
+        let rendered: Vec<(Vec<T>, Vec<Diagnostic>, Vec<model::Claim>)> = overlays
             .par_iter()
             .map(|overlay| self.render_environment(overlay, selection, &templates, &finish))
             .collect();
-        let (mut out, mut diagnostics) = (Vec::new(), Vec::new());
-        for (items, found) in rendered {
+        let (mut out, mut diagnostics, mut claims) = (Vec::new(), Vec::new(), Vec::new());
+        for (items, found, claimed) in rendered {
             out.extend(items);
             diagnostics.extend(found);
+            claims.extend(claimed);
         }
+        diagnostics.extend(model::conflicting_claims(claims));
         normalize(&mut diagnostics, &self.sources);
         (out, diagnostics)
     }
 
     /// The selected clusters of one environment, rendered in parallel, then
-    /// the environment's Argo CD objects.
+    /// the environment's Argo CD objects; with the namespaces each cluster
+    /// renders into.
     fn render_environment<T: Send>(
         &self,
         overlay: &OverlayInput,
         selection: &Selection,
         templates: &Templates,
         finish: &(impl Fn(Pending<'_>) -> (Vec<T>, Vec<Diagnostic>) + Sync),
-    ) -> (Vec<T>, Vec<Diagnostic>) {
+    ) -> (Vec<T>, Vec<Diagnostic>, Vec<model::Claim>) {
         let regions: Vec<&Region> = overlay
             .head
             .environment
@@ -213,7 +216,8 @@ impl Project {
             out.extend(items);
             diagnostics.extend(found);
         }
-        (out, diagnostics)
+        let claims = models.iter().flat_map(model::Cluster::claims).collect();
+        (out, diagnostics, claims)
     }
 
     /// One service's merged, template-expanded blueprint in one cluster, and

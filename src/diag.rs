@@ -70,6 +70,7 @@ codes! {
     CREDENTIAL_LITERAL = "credential-literal": "a variable whose value looks like a credential";
     INVALID_NAME = "invalid-name": "a name Kubernetes or Istio would refuse";
     RESERVED_NAMESPACE = "reserved-namespace": "a service namespace that is Kubernetes' or Istio's own";
+    SHARED_NAMESPACE = "shared-namespace": "two environments or regions render into one namespace of one cluster";
     NAME_MISMATCH = "name-mismatch": "`metadata.name` differs from the file's name";
     DUPLICATE_SERVICE = "duplicate-service": "two blueprints define the same service";
     DUPLICATE_REGION = "duplicate-region": "a region listed twice";

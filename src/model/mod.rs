@@ -45,7 +45,59 @@ pub struct Cluster {
     pub services: Vec<Service>,
 }
 
+/// A namespace of a cluster that one (environment, region) renders into.
+#[derive(Debug)]
+pub struct Claim {
+    pub cluster: String,
+    pub namespace: String,
+    /// `<env>/<region>`
+    pub owner: String,
+    /// The namespace template that named it.
+    pub origin: Span,
+}
+
+/// Two (environment, region)s that render the same namespace of the same
+/// cluster would overwrite each other's objects there (each Argo CD
+/// Application prunes and self-heals what the other applies).
+pub fn conflicting_claims(mut claims: Vec<Claim>) -> Vec<Diagnostic> {
+    claims.sort_by(|a, b| {
+        (&a.cluster, &a.namespace, &a.owner).cmp(&(&b.cluster, &b.namespace, &b.owner))
+    });
+    claims
+        .windows(2)
+        .filter(|w| w[0].cluster == w[1].cluster && w[0].namespace == w[1].namespace)
+        .map(|w| {
+            let (first, second) = (&w[0], &w[1]);
+            Diagnostic::error(
+                Code::SHARED_NAMESPACE,
+                second.origin,
+                format!(
+                    "`{}` and `{}` both render namespace `{}` of cluster `{}`: they would overwrite each other's objects",
+                    second.owner, first.owner, second.namespace, second.cluster
+                ),
+            )
+            .with_related(first.origin, "the other namespace template")
+            .with_hint("give each environment its own namespaces (e.g. `{{ service.team }}-{{ env.name }}`) or its own cluster")
+        })
+        .collect()
+}
+
 impl Cluster {
+    /// The namespaces this cluster's services render into.
+    pub fn claims(&self) -> Vec<Claim> {
+        let namespaces: BTreeSet<&str> =
+            self.services.iter().map(|s| s.namespace.as_str()).collect();
+        namespaces
+            .into_iter()
+            .map(|namespace| Claim {
+                cluster: self.cluster.clone(),
+                namespace: namespace.to_owned(),
+                owner: format!("{}/{}", self.env.name, self.region),
+                origin: self.env.namespace_origin,
+            })
+            .collect()
+    }
+
     /// Rules across the services of one cluster.
     pub fn check(&self) -> Vec<Diagnostic> {
         traffic::route_conflicts(&self.services)
