@@ -356,8 +356,11 @@ fn documents_of(
             external_principals: &external,
             objects: &group,
         });
-        let mut found: Vec<Diagnostic> = group.iter().flat_map(check::object).collect();
-        found.extend(policy::check_objects(&group, &env.policy));
+        let found: Vec<Diagnostic> = group.iter().flat_map(check::object).collect();
+        debug_assert!(
+            policy::pod_violations(&group).is_empty(),
+            "lowering renders no pod on the host network and no privileged container"
+        );
         let facts: Vec<Facts> = group.iter().map(Facts::of).collect();
         let documents = emit::into_documents(&env.name, region.as_deref(), group);
         (documents, facts, found)
@@ -369,10 +372,6 @@ fn documents_of(
         diagnostics.extend(found);
     }
     diagnostics.extend(check::across(&facts, &external));
-    diagnostics.extend(policy::check_tree(
-        documents.iter().map(|(p, d)| (p, d)),
-        &env.policy,
-    ));
     (documents, diagnostics)
 }
 

@@ -1,5 +1,6 @@
 //! slipway: a GitOps manifest compiler. See ARCHITECTURE.md for the map.
 
+pub mod audit;
 pub mod check;
 pub mod cli;
 pub mod compile;

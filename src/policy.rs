@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use crate::diag::Diagnostic;
 use crate::lower::{Object, Rendered};
 use crate::model::{Cluster, Replicas, Service};
-use crate::rules::{Rule, Settings};
+use crate::rules::Rule;
 
 /// Every finding of the model-level rules in one cluster.
 pub fn check(cluster: &Cluster) -> Vec<Diagnostic> {
@@ -191,9 +191,12 @@ fn no_fault_injection(service: &Service, env: &str) -> Option<Finding> {
     Some((Rule::NoFaultInjection, diag))
 }
 
-/// The rules over rendered objects, everywhere: properties slipway never
-/// sets, checked so that no future emitter can set them unnoticed.
-pub fn check_objects(objects: &[Rendered], settings: &Settings) -> Vec<Diagnostic> {
+/// The pod rules (`no-host-network`, `no-privileged`) over rendered
+/// objects, whatever the environment's severities. slipway never sets
+/// either property, so a render asserts this finds nothing (debug builds
+/// and the fuzz target); a user can only meet the rules in the rendered
+/// tree on disk, where `audit` applies them.
+pub fn pod_violations(objects: &[Rendered]) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     for rendered in objects {
         let template = match &rendered.object {
@@ -201,12 +204,9 @@ pub fn check_objects(objects: &[Rendered], settings: &Settings) -> Vec<Diagnosti
             Object::Rollout(r) => &r.spec.template,
             _ => continue,
         };
-        found.extend(pod_findings(rendered, template));
+        found.extend(pod_findings(rendered, template).into_iter().map(|(_, d)| d));
     }
     found
-        .into_iter()
-        .filter_map(|(id, diag)| settings.finding(id, diag))
-        .collect()
 }
 
 fn pod_findings(rendered: &Rendered, template: &PodTemplateSpec) -> Vec<Finding> {
@@ -246,33 +246,9 @@ fn pod_findings(rendered: &Rendered, template: &PodTemplateSpec) -> Vec<Finding>
     out
 }
 
-/// The rule over the emitted YAML: no document is a Secret with data.
-/// Secret values must never reach Git.
-pub fn check_tree<'a>(
-    files: impl IntoIterator<Item = (&'a String, &'a String)>,
-    settings: &Settings,
-) -> Vec<Diagnostic> {
-    files
-        .into_iter()
-        .filter(|(_, text)| {
-            // Top-level keys start a line; `kind` is near the top.
-            let secret = text.starts_with("kind: Secret\n") || text.contains("\nkind: Secret\n");
-            secret && text.lines().any(|l| l.starts_with("data:") || l.starts_with("stringData:"))
-        })
-        .filter_map(|(path, _)| {
-            let diag = Diagnostic::file_error(Rule::NoSecretData.code(), path.as_str(), "is a Secret with data: secret values must never reach Git")
-                .with_hint("reference Secrets from `secrets:`; create them outside Git (External Secrets, Sealed Secrets)");
-            settings.finding(Rule::NoSecretData, diag)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::input::{RuleSetting, RuleSeverity};
 
     #[test]
     fn pinned_images() {
@@ -283,43 +259,5 @@ mod tests {
         assert!(unpinned("r.example.com:5000/a/b").is_some());
         assert!(unpinned("r.example.com/a/b:latest").is_some());
         assert!(unpinned("r.example.com/a/b:main").is_some());
-    }
-
-    #[test]
-    fn secrets_with_data_are_found_in_the_tree() {
-        let settings = Settings::new(false, &BTreeMap::new());
-        let files = BTreeMap::from([
-            (
-                "a/secret-x.yaml".to_owned(),
-                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\ndata:\n  k: dg==\n".to_owned(),
-            ),
-            (
-                "a/configmap-y.yaml".to_owned(),
-                "apiVersion: v1\nkind: ConfigMap\ndata:\n  k: v\n".to_owned(),
-            ),
-            (
-                "a/secret-z.yaml".to_owned(),
-                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: z\n".to_owned(),
-            ),
-        ]);
-        let found: Vec<String> = check_tree(&files, &settings)
-            .into_iter()
-            .map(|d| {
-                let at = d.position(&Default::default());
-                format!("{at}: [{}] {}", d.code.as_str(), d.message)
-            })
-            .collect();
-        assert_eq!(
-            found,
-            [
-                "a/secret-x.yaml: [no-secret-data] is a Secret with data: secret values must never reach Git"
-            ]
-        );
-        let off = RuleSetting {
-            severity: RuleSeverity::Off,
-            reason: "test".into(),
-        };
-        let disabled = Settings::new(false, &BTreeMap::from([("no-secret-data".to_owned(), off)]));
-        assert!(check_tree(&files, &disabled).is_empty());
     }
 }

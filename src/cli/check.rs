@@ -1,13 +1,18 @@
 //! `slipway check`
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
 use super::{Output, Status, compile};
-use crate::compile::Selection;
+use crate::audit;
+use crate::compile::{Selection, has_errors};
 use crate::diff::{Change, compare};
+use crate::model::Environment;
 use crate::publish::git::uncommitted;
+use crate::rules::Settings;
+use crate::source::Sources;
 use crate::write::read_rendered;
 
 /// Fail when the rendered tree is not what the blueprints and overlays
@@ -39,14 +44,30 @@ pub struct Args {
 const LISTED: usize = 20;
 
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
-    let fresh = match compile(out, &Selection::default())? {
-        Ok(compiled) => compiled.tree(),
+    let compiled = match compile(out, &Selection::default())? {
+        Ok(compiled) => compiled,
         Err(status) => return Ok(status),
     };
+    let settings: BTreeMap<String, Settings> = compiled
+        .project
+        .inputs
+        .overlays
+        .iter()
+        .map(|(env, overlay)| (env.clone(), Environment::new(&overlay.head).policy))
+        .collect();
+    let fresh = compiled.tree();
     let on_disk = read_rendered(&args.against)?;
+    // What Argo CD would sync, whoever wrote it: the tree rules.
+    let fallback = Settings::new(false, &BTreeMap::new());
+    let root = args.against.display().to_string();
+    let findings = audit::tree(&root, &on_disk.files, |env| settings.get(env), &fallback);
+    out.diagnostics(&findings, &Sources::default());
     let comparison = compare(&on_disk.files, &fresh);
     let dir = args.against.display();
     if comparison.is_empty() {
+        if has_errors(&findings) {
+            return Ok(Status::Invalid);
+        }
         if args.staged && !staged(&args.against, out)? {
             return Ok(Status::Invalid);
         }

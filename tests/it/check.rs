@@ -214,13 +214,12 @@ fn every_namespace_with_workloads_has_strict_mtls() {
 /// Policy rules over rendered objects, both ways.
 fn policy_findings(edit: impl FnOnce(&mut Vec<Rendered>)) -> Vec<String> {
     let (mut objects, _) = cluster();
-    let settings = slipway::rules::Settings::new(true, &Default::default());
     assert!(
-        slipway::policy::check_objects(&objects, &settings).is_empty(),
+        slipway::policy::pod_violations(&objects).is_empty(),
         "the unbroken set passes"
     );
     edit(&mut objects);
-    slipway::policy::check_objects(&objects, &settings)
+    slipway::policy::pod_violations(&objects)
         .into_iter()
         .map(|d| format!("[{}] {}", d.code.as_str(), d.message))
         .collect()

@@ -121,6 +121,13 @@ fn check_reports_files_slipway_did_not_write_where_argo_cd_syncs() {
         run.stderr
     );
     assert!(!run.stderr.contains("NOTES.md"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "error[no-secret-data]: rendered/dev/us-east-1/web/secret-leaked.yaml: is a Secret with data: secret values must never reach Git"
+        ),
+        "the guardrail reads what Argo CD would sync: {}",
+        run.stderr
+    );
     let diff = run_in(p, &["diff"]);
     assert_eq!(diff.code, 1);
     assert!(
