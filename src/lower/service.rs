@@ -22,7 +22,8 @@ pub fn service(service: &model::Service) -> Option<Service> {
 }
 
 /// The Service Argo Rollouts points at the canary pods: `<name>-canary`.
-/// It carries `slipway.dev/traffic: canary`, so monitors can leave it out.
+/// It carries `slipway.dev/traffic: canary`, which tells it from the
+/// stable Service (both select the same pods until Argo Rollouts pins them).
 pub fn canary_service(service: &model::Service) -> Option<Service> {
     let mut canary = ports_service(service, &canary_name(service))?;
     canary
@@ -33,7 +34,7 @@ pub fn canary_service(service: &model::Service) -> Option<Service> {
     Some(canary)
 }
 
-pub const TRAFFIC_LABEL: &str = "slipway.dev/traffic";
+const TRAFFIC_LABEL: &str = "slipway.dev/traffic";
 
 pub fn canary_name(service: &model::Service) -> String {
     format!("{}-canary", service.name)
