@@ -138,6 +138,9 @@ environment:
   domain: {conf['domain']}
   gateway: istio-system/public-gateway
   tracing: {{samplingPercent: {conf['sampling']}, provider: jaeger}}
+  # The objects the Helm chart renders: a ServiceMonitor with Istio's
+  # certificates, and no PodMonitors (the mesh is scraped already).
+  monitoring: {{scrape: istio-certs, meshScraped: true}}
   argocd:
     repoURL: https://github.com/example/platform-gitops.git
     targetRevision: main
@@ -346,7 +349,16 @@ metadata:
   labels: {{- include "labels" . | nindent 4 }}
 spec:
   selector: {matchLabels: {app.kubernetes.io/name: {{ .name }}}}
-  endpoints: [{port: http, path: /metrics, interval: 30s}]
+  endpoints:
+    - port: http
+      path: /metrics
+      interval: 30s
+      scheme: https
+      tlsConfig:
+        caFile: /etc/prom-certs/root-cert.pem
+        certFile: /etc/prom-certs/cert-chain.pem
+        keyFile: /etc/prom-certs/key.pem
+        insecureSkipVerify: true
 {{- end }}
 """,
     "prometheusrule.yaml": """{{- range .Values.services }}

@@ -9,7 +9,8 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::lower::{Kind, Object, Owner, Rendered};
+use crate::crd::monitoring::PodMetricsEndpoint;
+use crate::lower::{INJECT_LABEL, Kind, Object, Owner, PORT_ANNOTATION, Rendered};
 use crate::source::Span;
 
 pub type Labels = BTreeMap<String, String>;
@@ -42,9 +43,13 @@ pub enum Detail {
         host: String,
     },
     VirtualService(Vec<Route>),
-    Monitor {
+    ServiceMonitor {
         selector: LabelSelector,
         ports: Vec<String>,
+    },
+    PodMonitor {
+        selector: LabelSelector,
+        endpoints: Vec<PodEndpoint>,
     },
     Authorization {
         selector: Labels,
@@ -63,6 +68,22 @@ pub struct Pods {
     pub labels: Labels,
     /// Container ports of every container.
     pub ports: Vec<i32>,
+    /// Names of those ports.
+    pub port_names: Vec<String>,
+    pub containers: Vec<String>,
+    /// Istio injects its sidecar.
+    pub sidecar: bool,
+    /// The port Istio's agent merges the app's metrics from (`prometheus.io/port`).
+    pub merge_port: Option<String>,
+}
+
+/// What one endpoint of a PodMonitor scrapes.
+#[derive(Debug)]
+pub struct PodEndpoint {
+    /// The container port it names.
+    pub port: Option<String>,
+    /// The container its relabelings keep.
+    pub container: Option<String>,
 }
 
 /// A Rollout's pods and what its canary strategy names.
@@ -203,7 +224,16 @@ fn detail(object: &Object) -> Detail {
                 })
                 .collect(),
         ),
-        Object::ServiceMonitor(monitor) => Detail::Monitor {
+        Object::PodMonitor(monitor) => Detail::PodMonitor {
+            selector: monitor.spec.selector.clone(),
+            endpoints: monitor
+                .spec
+                .pod_metrics_endpoints
+                .iter()
+                .map(pod_endpoint)
+                .collect(),
+        },
+        Object::ServiceMonitor(monitor) => Detail::ServiceMonitor {
             selector: monitor.spec.selector.clone(),
             ports: monitor
                 .spec
@@ -229,19 +259,31 @@ fn detail(object: &Object) -> Detail {
     }
 }
 
+fn pod_endpoint(endpoint: &PodMetricsEndpoint) -> PodEndpoint {
+    let container = endpoint.relabelings.iter().find(|r| {
+        r.action.as_deref() == Some("keep")
+            && r.source_labels == ["__meta_kubernetes_pod_container_name"]
+    });
+    PodEndpoint {
+        port: endpoint.port.clone(),
+        container: container.and_then(|r| r.regex.clone()),
+    }
+}
+
 fn pods(template: &PodTemplateSpec) -> Pods {
+    let meta = template.metadata.as_ref();
+    let labels = meta.and_then(|m| m.labels.clone()).unwrap_or_default();
+    let containers = template.spec.iter().flat_map(|s| &s.containers);
+    let ports = || containers.clone().flat_map(|c| c.ports.iter().flatten());
     Pods {
-        labels: template
-            .metadata
-            .as_ref()
-            .and_then(|m| m.labels.clone())
-            .unwrap_or_default(),
-        ports: template
-            .spec
-            .iter()
-            .flat_map(|s| &s.containers)
-            .flat_map(|c| c.ports.iter().flatten())
-            .map(|p| p.container_port)
-            .collect(),
+        sidecar: labels.get(INJECT_LABEL).is_some_and(|v| v == "true"),
+        labels,
+        ports: ports().map(|p| p.container_port).collect(),
+        port_names: ports().filter_map(|p| p.name.clone()).collect(),
+        containers: containers.clone().map(|c| c.name.clone()).collect(),
+        merge_port: meta
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get(PORT_ANNOTATION))
+            .cloned(),
     }
 }

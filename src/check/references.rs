@@ -8,9 +8,9 @@ use std::collections::{BTreeSet, HashMap};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use rayon::prelude::*;
 
-use super::facts::{Detail, Facts, Labels, Pods, RolloutRefs, Route, ServiceFacts};
+use super::facts::{Detail, Facts, Labels, PodEndpoint, Pods, RolloutRefs, Route, ServiceFacts};
 use crate::diag::{Code, Diagnostic};
-use crate::lower::Kind;
+use crate::lower::{Kind, SIDECAR_CONTAINER, SIDECAR_STATS_PORT};
 
 /// Labelled things of one namespace, found by their `app.kubernetes.io/name`
 /// (what slipway's selectors select by) without a scan of the cluster.
@@ -114,6 +114,16 @@ impl<'a> Index<'a> {
             .matching(namespace, selector.get(NAME_LABEL), |labels| {
                 matches(selector, labels)
             })
+    }
+
+    /// Pods in `namespace` that a label selector (a PodMonitor's) selects.
+    fn pods_selected(&self, namespace: &str, selector: &LabelSelector) -> Vec<&'a Pods> {
+        let name = selector
+            .match_labels
+            .as_ref()
+            .and_then(|m| m.get(NAME_LABEL));
+        self.pods
+            .matching(namespace, name, |labels| matches_selector(selector, labels))
     }
 
     /// Services in `namespace` that a label selector selects.
@@ -229,8 +239,18 @@ fn object_refs(
             ));
         }
         Detail::VirtualService(routes) => virtual_service(index, object, routes, broken),
-        Detail::Rollout(rollout) => rollout_refs(index, object, rollout, broken),
-        Detail::Monitor { selector, ports } => monitor_refs(index, object, selector, ports, broken),
+        Detail::ServiceMonitor { selector, ports } => {
+            monitor_refs(index, object, selector, ports, broken);
+        }
+        Detail::PodMonitor {
+            selector,
+            endpoints,
+        } => pod_monitor_refs(index, object, selector, endpoints, broken),
+        Detail::Workload(pods) => merged_port(object, pods, broken),
+        Detail::Rollout(rollout) => {
+            merged_port(object, &rollout.pods, broken);
+            rollout_refs(index, object, rollout, broken);
+        }
         Detail::Authorization {
             selector,
             principals,
@@ -394,6 +414,62 @@ fn monitor_refs(
                 ));
             }
         }
+    }
+}
+
+/// A PodMonitor selects rendered pods, and what each endpoint scrapes is
+/// there on all of them: a named container port, or a container its
+/// relabelings keep; Istio's sidecar, where it is injected, runs
+/// `istio-proxy` with Envoy's metrics port.
+fn pod_monitor_refs(
+    index: &Index<'_>,
+    object: &Facts,
+    selector: &LabelSelector,
+    endpoints: &[PodEndpoint],
+    broken: &mut impl FnMut(String),
+) {
+    let pods = index.pods_selected(&object.namespace, selector);
+    if pods.is_empty() {
+        broken(format!(
+            "{} selects no pods of any rendered workload",
+            named(object)
+        ));
+        return;
+    }
+    for endpoint in endpoints {
+        if let Some(port) = &endpoint.port {
+            let named_port =
+                |p: &Pods| p.port_names.contains(port) || (p.sidecar && port == SIDECAR_STATS_PORT);
+            if !pods.iter().all(|p| named_port(p)) {
+                broken(format!(
+                    "{} scrapes port `{port}`, which the pods it selects do not name",
+                    named(object),
+                ));
+            }
+        }
+        if let Some(container) = &endpoint.container {
+            let runs = |p: &Pods| {
+                p.containers.contains(container) || (p.sidecar && container == SIDECAR_CONTAINER)
+            };
+            if !pods.iter().all(|p| runs(p)) {
+                broken(format!(
+                    "{} scrapes container `{container}`, which the pods it selects do not run",
+                    named(object),
+                ));
+            }
+        }
+    }
+}
+
+/// The port a workload's pods ask Istio's agent to merge metrics from is
+/// one their containers expose: the agent reads it over localhost.
+fn merged_port(object: &Facts, pods: &Pods, broken: &mut impl FnMut(String)) {
+    let Some(port) = &pods.merge_port else { return };
+    if !port.parse().is_ok_and(|n: i32| pods.ports.contains(&n)) {
+        broken(format!(
+            "{} has Istio merge metrics from port `{port}`, which its containers do not expose",
+            named(object),
+        ));
     }
 }
 

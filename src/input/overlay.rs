@@ -48,8 +48,28 @@ pub struct Environment {
     pub prometheus_url: Option<String>,
     pub prometheus_service_account: Option<String>,
     pub tracing: Option<Tracing>,
+    pub monitoring: Option<EnvironmentMonitoring>,
     pub argocd: Option<ArgoCd>,
     pub regions: Vec<Region>,
+}
+
+/// `environment.monitoring`: how the cluster's Prometheus scrapes through
+/// STRICT mTLS, and what it selects monitors by.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvironmentMonitoring {
+    pub scrape: Option<ScrapeMode>,
+    pub mesh_scraped: Option<bool>,
+    /// Checked for valid, unreserved keys on the tree (`crate::validate`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScrapeMode {
+    IstioCerts,
+    Merged,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -20,7 +20,7 @@ use crate::crd::argocd::{AppProject, Application};
 use crate::crd::istio::{
     AuthorizationPolicy, DestinationRule, PeerAuthentication, Telemetry, VirtualService,
 };
-use crate::crd::monitoring::{PrometheusRule, ServiceMonitor};
+use crate::crd::monitoring::{PodMonitor, PrometheusRule, ServiceMonitor};
 
 /// The kinds of folder of the rendered tree (see `Owner`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +124,7 @@ kinds! {
     VirtualService(VirtualService) as VirtualService, Namespaced, [Service, Gateway];
     AuthorizationPolicy(AuthorizationPolicy) as AuthorizationPolicy, Namespaced, [Service];
     ServiceMonitor(ServiceMonitor) as ServiceMonitor, Namespaced, [Service];
+    PodMonitor(PodMonitor) as PodMonitor, Namespaced, [Service];
     PrometheusRule(PrometheusRule) as PrometheusRule, Namespaced, [Service];
     AppProject(AppProject) as AppProject, Namespaced, [ArgoCd];
     Application(Box<Application>) as Application, Namespaced, [ArgoCd];
@@ -179,5 +180,7 @@ mod tests {
         assert!(Kind::ConfigMap < Kind::Deployment);
         assert!(Kind::AnalysisTemplate < Kind::Rollout);
         assert!(Kind::Service < Kind::ServiceMonitor);
+        assert!(Kind::Deployment < Kind::PodMonitor);
+        assert!(Kind::Rollout < Kind::PodMonitor);
     }
 }

@@ -18,7 +18,7 @@ use crate::crd::istio::{
     TcpPool, Telemetry, TelemetrySpec, Tls, Tracing, TrafficPolicy, VirtualService,
     VirtualServiceSpec, WorkloadSelector,
 };
-use crate::model::{self, Cluster, Environment, Service, fqdn, is_http};
+use crate::model::{self, Cluster, Environment, ScrapeMode, Service, fqdn, is_http};
 use crate::source::Span;
 
 /// Name of the namespace-wide PeerAuthentication and Telemetry.
@@ -196,7 +196,8 @@ fn fault(service: &Service) -> Option<Fault> {
 }
 
 /// Only the listed callers' identities may call, plus the ingress gateway for
-/// a service with routes. No callers: no rules, which allows nothing.
+/// a service with routes, and Prometheus where it scrapes through the
+/// inbound listener. No callers: no rules, which allows nothing.
 pub fn authorization_policy(service: &Service, cluster: &Cluster) -> AuthorizationPolicy {
     let mut principals: BTreeSet<String> = service
         .mesh
@@ -215,20 +216,7 @@ pub fn authorization_policy(service: &Service, cluster: &Cluster) -> Authorizati
             to: Vec::new(),
         });
     }
-    if let (Some(metrics), Some(port)) = (&service.metrics, metrics_port(service)) {
-        rules.push(AuthorizationRule {
-            from: vec![from(BTreeSet::from([cluster
-                .env
-                .prometheus_principal
-                .clone()]))],
-            to: vec![RuleTo {
-                operation: Operation {
-                    ports: vec![port.to_string()],
-                    paths: metrics.path.iter().cloned().collect(),
-                },
-            }],
-        });
-    }
+    rules.extend(prometheus_rule(service, &cluster.env));
     AuthorizationPolicy {
         metadata: object_meta(service, &service.name),
         spec: AuthorizationPolicySpec {
@@ -240,21 +228,39 @@ pub fn authorization_policy(service: &Service, cluster: &Cluster) -> Authorizati
     }
 }
 
+/// `istio-certs`: Prometheus presents its own workload certificate, so the
+/// sidecar sees its principal, on the metrics port (the pod's port, as the
+/// inbound listener does). The path is matched only on an HTTP port: on a
+/// TCP filter chain Istio drops an ALLOW rule with HTTP fields, and with it
+/// the scrape. `merged`: the scrape goes to the agent's port, which inbound
+/// capture leaves out, and the agent reads the app over localhost; neither
+/// passes the inbound listener, so no rule would ever match.
+fn prometheus_rule(service: &Service, env: &Environment) -> Option<AuthorizationRule> {
+    if env.monitoring.scrape != ScrapeMode::IstioCerts {
+        return None;
+    }
+    let (metrics, port) = (service.metrics.as_ref()?, service.metrics_port()?);
+    let paths = match &metrics.path {
+        Some(path) if is_http(port.protocol) => vec![path.clone()],
+        _ => Vec::new(),
+    };
+    Some(AuthorizationRule {
+        from: vec![from(BTreeSet::from([env.prometheus_principal.clone()]))],
+        to: vec![RuleTo {
+            operation: Operation {
+                ports: vec![port.target_port.to_string()],
+                paths,
+            },
+        }],
+    })
+}
+
 fn from(principals: BTreeSet<String>) -> RuleFrom {
     RuleFrom {
         source: Source {
             principals: principals.into_iter().collect(),
         },
     }
-}
-
-fn metrics_port(service: &Service) -> Option<i32> {
-    let name = &service.metrics.as_ref()?.port;
-    service
-        .ports
-        .iter()
-        .find(|p| &p.name == name)
-        .map(|p| p.target_port)
 }
 
 /// The VirtualService for a host on a gateway, named after the host.

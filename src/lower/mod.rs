@@ -15,6 +15,8 @@ mod service;
 mod workload;
 
 pub use kinds::{Folder, Kind, Object, Scope};
+pub use monitoring::{PORT_ANNOTATION, SIDECAR_CONTAINER, SIDECAR_STATS_PORT};
+pub use workload::INJECT_LABEL;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -167,7 +169,8 @@ fn rendered(owner: Owner, origin: Span, object: Object) -> Rendered {
 /// Every object of one service in one cluster.
 fn service(model: &model::Service, cluster: &model::Cluster) -> Vec<Object> {
     let config = config::config_map(model);
-    let template = workload::pod_template(model, config.as_ref());
+    let mut template = workload::pod_template(model, config.as_ref());
+    monitoring::annotate_pods(model, &cluster.env, &mut template);
     let mut objects = vec![Object::ServiceAccount(service::service_account(model))];
     objects.extend(service::service(model).map(Object::Service));
     match &model.canary {
@@ -197,7 +200,8 @@ fn service(model: &model::Service, cluster: &model::Cluster) -> Vec<Object> {
     objects.push(Object::AuthorizationPolicy(mesh::authorization_policy(
         model, cluster,
     )));
-    objects.extend(monitoring::service_monitor(model).map(Object::ServiceMonitor));
-    objects.extend(monitoring::prometheus_rule(model).map(Object::PrometheusRule));
+    objects.extend(monitoring::service_monitor(model, &cluster.env).map(Object::ServiceMonitor));
+    objects.extend(monitoring::pod_monitor(model, &cluster.env).map(Object::PodMonitor));
+    objects.extend(monitoring::prometheus_rule(model, &cluster.env).map(Object::PrometheusRule));
     objects
 }

@@ -22,7 +22,8 @@ pub fn service(service: &model::Service) -> Option<Service> {
 }
 
 /// The Service Argo Rollouts points at the canary pods: `<name>-canary`.
-/// It carries `slipway.dev/traffic: canary`, so monitors can leave it out.
+/// It carries `slipway.dev/traffic: canary`, which tells it from the
+/// stable Service (both select the same pods until Argo Rollouts pins them).
 pub fn canary_service(service: &model::Service) -> Option<Service> {
     let mut canary = ports_service(service, &canary_name(service))?;
     canary
@@ -33,7 +34,7 @@ pub fn canary_service(service: &model::Service) -> Option<Service> {
     Some(canary)
 }
 
-pub const TRAFFIC_LABEL: &str = "slipway.dev/traffic";
+const TRAFFIC_LABEL: &str = "slipway.dev/traffic";
 
 /// The canary Service's name: `<service>-canary`, shortened (a prefix and a
 /// hash) when that would pass the 63 characters of a Service name (a

@@ -26,6 +26,9 @@ pub const NODE_GROUP_LABEL: &str = "eks.amazonaws.com/nodegroup";
 pub const NODE_GROUP_TAINT: &str = "dedicated";
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 
+/// The pod label that asks Istio to inject its sidecar.
+pub const INJECT_LABEL: &str = "sidecar.istio.io/inject";
+
 const FILES_VOLUME: &str = "files";
 const TMP_VOLUME: &str = "tmp";
 
@@ -55,7 +58,7 @@ pub fn fixed_replicas(service: &Service) -> Option<i32> {
 
 pub fn pod_template(service: &Service, config: Option<&ConfigMap>) -> PodTemplateSpec {
     let mut labels = workload_labels(service);
-    labels.insert("sidecar.istio.io/inject".into(), "true".into());
+    labels.insert(INJECT_LABEL.into(), "true".into());
     let config_name = config.and_then(|c| c.metadata.name.clone());
     PodTemplateSpec {
         metadata: Some(ObjectMeta {

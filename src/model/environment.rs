@@ -1,5 +1,7 @@
 //! One environment's settings, from its overlay with defaults applied.
 
+use std::collections::BTreeMap;
+
 use super::{Gateway, principal};
 use crate::input;
 use crate::source::Span;
@@ -16,6 +18,10 @@ pub const DEFAULT_PROMETHEUS_URL: &str =
 pub const DEFAULT_PROMETHEUS_SERVICE_ACCOUNT: &str = "monitoring/prometheus-k8s";
 /// The ServiceAccount of Istio's default ingress gateway.
 pub const DEFAULT_GATEWAY_SERVICE_ACCOUNT: &str = "istio-ingressgateway-service-account";
+/// How Prometheus reaches metrics through STRICT mTLS unless the overlay
+/// says: metrics merging is Istio's default and needs nothing of Prometheus'
+/// own pod.
+pub const DEFAULT_SCRAPE_MODE: ScrapeMode = ScrapeMode::Merged;
 
 /// One environment, as the mesh and monitoring objects need it.
 #[derive(Debug)]
@@ -30,6 +36,8 @@ pub struct Environment {
     /// The mesh identity of Prometheus, allowed to scrape metrics ports.
     pub prometheus_principal: String,
     pub tracing: Option<Tracing>,
+    /// How services and their sidecars are scraped.
+    pub monitoring: Monitoring,
     /// The overlay's namespace template, where namespace-wide objects come from.
     pub namespace_origin: Span,
     /// How Argo CD syncs the environment, if the overlay says.
@@ -57,6 +65,7 @@ impl Environment {
                 .unwrap_or_else(|| DEFAULT_GATEWAY_SERVICE_ACCOUNT.to_owned()),
             prometheus_principal: prometheus_principal(env.prometheus_service_account.as_deref()),
             tracing: env.tracing.as_ref().map(Tracing::from),
+            monitoring: Monitoring::new(env.monitoring.as_ref()),
             namespace_origin: env.namespace.span,
             policy: crate::rules::Settings::new(production, &head.policy),
             gitops: env.argocd.as_ref().map(|a| GitOps::new(a, production)),
@@ -75,6 +84,55 @@ fn prometheus_principal(account: Option<&str>) -> String {
     let account = account.unwrap_or(DEFAULT_PROMETHEUS_SERVICE_ACCOUNT);
     let (namespace, name) = account.split_once('/').unwrap_or(("monitoring", account));
     principal(namespace, name)
+}
+
+/// How Prometheus scrapes through STRICT mTLS, the one way Istio documents
+/// for each mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScrapeMode {
+    /// Prometheus runs with an Istio sidecar that writes its workload
+    /// certificate to files (`OUTPUT_CERTS`), and scrapes the metrics port
+    /// over mTLS as its own mesh identity: the AuthorizationPolicy must
+    /// allow that identity.
+    IstioCerts,
+    /// Each sidecar's agent fetches the app's metrics over localhost and
+    /// serves them with Envoy's on its status port (15020,
+    /// `/stats/prometheus`), which inbound capture excludes: plain HTTP that
+    /// neither STRICT mTLS nor the AuthorizationPolicy applies to.
+    Merged,
+}
+
+/// An environment's monitoring settings, defaults applied.
+#[derive(Debug)]
+pub struct Monitoring {
+    pub scrape: ScrapeMode,
+    /// The cluster already scrapes every sidecar's `/stats/prometheus`
+    /// (Istio's PodMonitor sample, say): slipway renders no sidecar scrape.
+    pub mesh_scraped: bool,
+    /// Labels of every ServiceMonitor, PodMonitor and PrometheusRule: what
+    /// the cluster's Prometheus selects them by.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Monitoring {
+    fn new(raw: Option<&input::EnvironmentMonitoring>) -> Monitoring {
+        Monitoring {
+            scrape: raw
+                .and_then(|m| m.scrape)
+                .map_or(DEFAULT_SCRAPE_MODE, ScrapeMode::from),
+            mesh_scraped: raw.and_then(|m| m.mesh_scraped).unwrap_or(false),
+            labels: raw.map(|m| m.labels.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+impl From<input::ScrapeMode> for ScrapeMode {
+    fn from(raw: input::ScrapeMode) -> Self {
+        match raw {
+            input::ScrapeMode::IstioCerts => ScrapeMode::IstioCerts,
+            input::ScrapeMode::Merged => ScrapeMode::Merged,
+        }
+    }
 }
 
 /// Tracing in every namespace of an environment.
@@ -152,5 +210,22 @@ mod tests {
             prometheus_principal(Some("prometheus")),
             "cluster.local/ns/monitoring/sa/prometheus"
         );
+    }
+
+    #[test]
+    fn monitoring_defaults_to_merged_metrics_scraped_by_slipway_without_labels() {
+        let defaults = Monitoring::new(None);
+        assert_eq!(defaults.scrape, ScrapeMode::Merged);
+        assert!(!defaults.mesh_scraped);
+        assert!(defaults.labels.is_empty());
+        let raw = input::EnvironmentMonitoring {
+            scrape: Some(input::ScrapeMode::IstioCerts),
+            mesh_scraped: Some(true),
+            labels: BTreeMap::from([("release".into(), "kube-prometheus-stack".into())]),
+        };
+        let set = Monitoring::new(Some(&raw));
+        assert_eq!(set.scrape, ScrapeMode::IstioCerts);
+        assert!(set.mesh_scraped);
+        assert_eq!(set.labels["release"], "kube-prometheus-stack");
     }
 }

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use environment::{
     DEFAULT_GATEWAY_SERVICE_ACCOUNT, DEFAULT_GITOPS_PATH, DEFAULT_PROMETHEUS_SERVICE_ACCOUNT,
-    DEFAULT_PROMETHEUS_URL, Environment, GitOps, PRODUCTION_NAMES, Tracing,
+    DEFAULT_PROMETHEUS_URL, DEFAULT_SCRAPE_MODE, Environment, GitOps, Monitoring, PRODUCTION_NAMES,
+    ScrapeMode, Tracing,
 };
 pub use monitoring::{Metrics, Slo};
 pub use scaling::{Disruption, IntOrPercent, Replicas};
@@ -254,6 +255,12 @@ impl Service {
     /// The mesh identity of the service's pods.
     pub fn principal(&self) -> String {
         principal(&self.namespace, &self.name)
+    }
+
+    /// The port `monitoring.metrics` names (resolving checked it exists).
+    pub fn metrics_port(&self) -> Option<&Port> {
+        let name = &self.metrics.as_ref()?.port;
+        self.ports.iter().find(|p| &p.name == name)
     }
 }
 

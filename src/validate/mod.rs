@@ -27,6 +27,16 @@ use crate::suggest::did_you_mean;
 /// refused.
 pub const MAX_SERVICE_NAME: usize = 63;
 
+/// Labels slipway sets on every object of a service, monitors included:
+/// an overlay's `monitoring.labels` may add labels, not change these.
+pub const OWN_LABELS: [&str; 5] = [
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+    "team",
+];
+
 /// A blueprint that passed its schema: its name and tree.
 #[derive(Debug)]
 pub struct BlueprintInput {
@@ -219,6 +229,7 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, stem: &str, diags: &mut Vec<Diag
     check_stem(&head.metadata.name, stem, diags);
     check_regions(&head, diags);
     check_policy_ids(&tree, diags);
+    check_monitoring_labels(&tree, diags);
     for patch in patches(&tree) {
         check_blueprint_names(patch, diags);
         credentials::check(patch, diags);
@@ -364,6 +375,40 @@ fn key_rule(
             span,
             format!("invalid {what} `{key}`: {reason}"),
         ));
+    }
+}
+
+/// `environment.monitoring.labels` go onto monitors and rules: valid
+/// Kubernetes labels, and none of slipway's own.
+fn check_monitoring_labels(overlay: &Node, diags: &mut Vec<Diagnostic>) {
+    for label in entries(overlay, &["environment", "monitoring", "labels"]) {
+        key_rule(
+            &label.key,
+            label.key_span,
+            "label key",
+            names::qualified_name,
+            diags,
+        );
+        if OWN_LABELS.contains(&label.key.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    Code::RESERVED_LABEL,
+                    label.key_span,
+                    format!("label `{}` is one slipway sets itself", label.key),
+                )
+                .with_hint(
+                    "monitoring labels are added to slipway's own; use a key the cluster's Prometheus selects by, such as `release`",
+                ),
+            );
+        }
+        let value = label.value.as_str().unwrap_or_default();
+        if let Err(reason) = names::label_value(value) {
+            diags.push(Diagnostic::error(
+                Code::INVALID_NAME,
+                label.value.span,
+                format!("invalid label value `{value}` of `{}`: {reason}", label.key),
+            ));
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The check stage over deliberately broken object sets: each test renders
-//! the example platform's prod us-east-1 cluster (which passes), breaks one
-//! reference, and expects exactly the diagnostic that names it.
+//! a us-east-1 cluster of the example platform (prod, or dev for what only
+//! metrics merging renders), which passes, breaks one reference, and
+//! expects exactly the diagnostic that names it.
 
 use slipway::compile::{Selection, open};
 use slipway::crd::istio::StringMatch;
@@ -10,10 +11,14 @@ use crate::rendering::render;
 use crate::support::root;
 
 fn cluster() -> (Vec<Rendered>, std::collections::BTreeSet<String>) {
+    cluster_of("prod")
+}
+
+fn cluster_of(env: &str) -> (Vec<Rendered>, std::collections::BTreeSet<String>) {
     let (project, diags) = open(root()).expect("example platform opens");
     assert!(diags.is_empty(), "{diags:?}");
     let selection = Selection {
-        env: Some("prod".into()),
+        env: Some(env.into()),
         region: Some("us-east-1".into()),
         service: None,
     };
@@ -24,9 +29,13 @@ fn cluster() -> (Vec<Rendered>, std::collections::BTreeSet<String>) {
     )
 }
 
-/// Break the object set, run the checks, return their messages.
+/// Break prod's object set, run the checks, return their messages.
 fn broken(edit: impl FnOnce(&mut Vec<Rendered>)) -> Vec<String> {
-    let (mut objects, external) = cluster();
+    broken_in("prod", edit)
+}
+
+fn broken_in(env: &str, edit: impl FnOnce(&mut Vec<Rendered>)) -> Vec<String> {
+    let (mut objects, external) = cluster_of(env);
     assert!(
         slipway::check::cluster(&objects, &external).is_empty(),
         "the unbroken set passes"
@@ -185,6 +194,67 @@ fn service_monitor_needs_a_service_and_a_named_port() {
     one(
         &messages,
         "ServiceMonitor `commerce-prod/catalog` selects no rendered Service",
+    );
+}
+
+#[test]
+fn pod_monitor_needs_pods_and_what_it_scrapes_on_them() {
+    let messages = broken(|o| {
+        if let Object::PodMonitor(m) = find(o, Kind::PodMonitor, "catalog") {
+            m.spec.selector.match_labels =
+                Some([("app.kubernetes.io/name".to_owned(), "katalog".to_owned())].into());
+        }
+        if let Object::PodMonitor(m) = find(o, Kind::PodMonitor, "orders") {
+            m.spec.pod_metrics_endpoints[0].port = Some("envoy-prom".into());
+        }
+        // Without injection there is no sidecar port to scrape.
+        if let Object::Deployment(d) = find(o, Kind::Deployment, "payments") {
+            let meta = d.spec.template.metadata.as_mut().expect("pod metadata");
+            meta.labels
+                .as_mut()
+                .expect("labels")
+                .remove(slipway::lower::INJECT_LABEL);
+        }
+    });
+    one(
+        &messages,
+        "PodMonitor `commerce-prod/catalog` selects no pods of any rendered workload",
+    );
+    one(
+        &messages,
+        "PodMonitor `commerce-prod/orders` scrapes port `envoy-prom`, which the pods it selects do not name",
+    );
+    one(
+        &messages,
+        "PodMonitor `payments-prod/payments` scrapes port `http-envoy-prom`, which the pods it selects do not name",
+    );
+}
+
+#[test]
+fn merged_metrics_need_the_sidecar_and_a_port_the_pods_expose() {
+    let messages = broken_in("dev", |o| {
+        if let Object::PodMonitor(m) = find(o, Kind::PodMonitor, "orders") {
+            m.spec.pod_metrics_endpoints[0].relabelings[0].regex = Some("app".into());
+        }
+        if let Object::PodMonitor(m) = find(o, Kind::PodMonitor, "payments") {
+            m.spec.pod_metrics_endpoints[0].relabelings[0].regex = Some("sidecar".into());
+        }
+        if let Object::Deployment(d) = find(o, Kind::Deployment, "catalog") {
+            let meta = d.spec.template.metadata.as_mut().expect("pod metadata");
+            meta.annotations
+                .as_mut()
+                .expect("annotations")
+                .insert(slipway::lower::PORT_ANNOTATION.into(), "9102".into());
+        }
+    });
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    one(
+        &messages,
+        "PodMonitor `payments-dev/payments` scrapes container `sidecar`, which the pods it selects do not run",
+    );
+    one(
+        &messages,
+        "Deployment `commerce-dev/catalog` has Istio merge metrics from port `9102`, which its containers do not expose",
     );
 }
 

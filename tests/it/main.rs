@@ -9,6 +9,7 @@ mod explain;
 mod gitops;
 mod golden;
 mod hardening;
+mod monitoring;
 mod platforms;
 mod pods;
 mod publish;
