@@ -244,6 +244,8 @@ pub struct Operation {
     pub ports: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<String>,
+    #[serde(rename = "notPaths", skip_serializing_if = "Vec::is_empty")]
+    pub not_paths: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

@@ -199,16 +199,13 @@ fn fault(service: &Service) -> Option<Fault> {
 /// a service with routes, and Prometheus where it scrapes through the
 /// inbound listener. No callers: no rules, which allows nothing.
 pub fn authorization_policy(service: &Service, cluster: &Cluster) -> AuthorizationPolicy {
-    let mut principals: BTreeSet<String> = service
+    let principals: BTreeSet<String> = service
         .mesh
         .allow_from
         .iter()
         .filter_map(|caller| cluster.service(caller))
         .map(Service::principal)
         .collect();
-    if !service.routes.is_empty() {
-        principals.insert(cluster.env.gateway_principal(&service.gateway));
-    }
     let mut rules = Vec::new();
     if !principals.is_empty() {
         rules.push(AuthorizationRule {
@@ -216,6 +213,7 @@ pub fn authorization_policy(service: &Service, cluster: &Cluster) -> Authorizati
             to: Vec::new(),
         });
     }
+    rules.extend(gateway_rule(service, &cluster.env));
     rules.extend(prometheus_rule(service, &cluster.env));
     AuthorizationPolicy {
         metadata: object_meta(service, &service.name),
@@ -235,6 +233,44 @@ pub fn authorization_policy(service: &Service, cluster: &Cluster) -> Authorizati
 /// the scrape. `merged`: the scrape goes to the agent's port, which inbound
 /// capture leaves out, and the agent reads the app over localhost; neither
 /// passes the inbound listener, so no rule would ever match.
+/// The ingress gateway reaches only the ports its routes target, and never
+/// the metrics path on them: the internet must not read `/metrics`
+/// through a public route. (`notPaths` with a trailing `*` is Istio's
+/// prefix match, so `/metrics?x` and `/metrics/` are excluded too.)
+fn gateway_rule(service: &Service, env: &Environment) -> Option<AuthorizationRule> {
+    if service.routes.is_empty() {
+        return None;
+    }
+    let routed: BTreeSet<i32> = service
+        .routes
+        .iter()
+        .filter_map(|route| service.ports.iter().find(|p| p.port == route.port))
+        .map(|p| p.target_port)
+        .collect();
+    let metrics_routed = service
+        .metrics_port()
+        .is_some_and(|port| routed.contains(&port.target_port));
+    let not_paths = match (&service.metrics, metrics_routed) {
+        (Some(metrics), true) => vec![format!(
+            "{}*",
+            metrics.path.as_deref().unwrap_or("/metrics")
+        )],
+        _ => Vec::new(),
+    };
+    Some(AuthorizationRule {
+        from: vec![from(BTreeSet::from([
+            env.gateway_principal(&service.gateway)
+        ]))],
+        to: vec![RuleTo {
+            operation: Operation {
+                ports: routed.iter().map(i32::to_string).collect(),
+                paths: Vec::new(),
+                not_paths,
+            },
+        }],
+    })
+}
+
 fn prometheus_rule(service: &Service, env: &Environment) -> Option<AuthorizationRule> {
     if env.monitoring.scrape != ScrapeMode::IstioCerts {
         return None;
@@ -250,6 +286,7 @@ fn prometheus_rule(service: &Service, env: &Environment) -> Option<Authorization
             operation: Operation {
                 ports: vec![port.target_port.to_string()],
                 paths,
+                not_paths: Vec::new(),
             },
         }],
     })

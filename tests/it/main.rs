@@ -9,6 +9,7 @@ mod explain;
 mod gitops;
 mod golden;
 mod hardening;
+mod mesh;
 mod monitoring;
 mod platforms;
 mod pods;
