@@ -2,6 +2,7 @@
 //! `tests/fixtures/cases/` are a binary of their own, `tests/transcripts.rs`,
 //! so that each case is a test of its own.
 
+mod argo;
 mod argocd;
 mod check;
 mod cli;
@@ -9,6 +10,7 @@ mod explain;
 mod gitops;
 mod golden;
 mod hardening;
+mod promtool;
 mod publish;
 mod rendering;
 mod schemas;
