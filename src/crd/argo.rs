@@ -73,10 +73,15 @@ pub struct Pause {
     pub duration: String,
 }
 
+/// Background analysis (upstream `RolloutAnalysisBackground`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RolloutAnalysis {
     pub templates: Vec<TemplateRef>,
     pub args: Vec<Arg>,
+    /// The index of the step the analysis starts at (default 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starting_step: Option<i32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -103,7 +108,9 @@ pub struct AnalysisTemplateSpec {
 pub struct Metric {
     pub name: String,
     pub interval: String,
+    pub initial_delay: String,
     pub success_condition: String,
+    pub failure_condition: String,
     pub failure_limit: i32,
     pub provider: MetricProvider,
 }

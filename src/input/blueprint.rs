@@ -326,7 +326,8 @@ pub struct CanaryStep {
 pub struct Analysis {
     pub success_rate: Option<f64>,
     pub p99_latency_ms: Option<u32>,
-    pub interval: Option<String>,
+    pub interval: Option<Spanned<String>>,
+    pub scrape_interval: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,6 +25,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::meta::{NAME_LABEL, object_meta, selector};
+use super::service::canary_name;
 use crate::crd::monitoring::{
     AlertRule, Endpoint, PodMetricsEndpoint, PodMonitor, PodMonitorSpec, PrometheusRule,
     PrometheusRuleSpec, Relabeling, RuleGroup, ServiceMonitor, ServiceMonitorSpec, TlsConfig,
@@ -199,6 +200,20 @@ fn merged_endpoint() -> Vec<Relabeling> {
     ]
 }
 
+/// Istio's request metrics of the requests that failed, per series, over
+/// `window`: a 5xx response, or a gRPC status other than 0 (OK). gRPC calls
+/// fail with HTTP 200 and their status in `grpc_response_status`, which Istio
+/// leaves empty for requests that are not gRPC (istio/proxy,
+/// `source/extensions/filters/http/istio_stats/istio_stats.cc`,
+/// `onStreamComplete`). `or` joins the two without counting a request twice:
+/// a series in both is the same series. The SLO alerts and the canary
+/// analysis count errors the same way.
+pub(super) fn failed_requests(selector: &str, window: &str) -> String {
+    format!(
+        r#"rate(istio_requests_total{{{selector},response_code=~"5.."}}[{window}]) or rate(istio_requests_total{{{selector},grpc_response_status!~"|0"}}[{window}])"#
+    )
+}
+
 /// Burn-rate windows (long, short), the factor over the budget, how long it
 /// must hold, and the severity: the fast burn pages, the slow one tickets.
 const BURN_ALERTS: [(&str, &str, &str, f64, &str, &str); 2] = [
@@ -208,9 +223,15 @@ const BURN_ALERTS: [(&str, &str, &str, f64, &str, &str); 2] = [
 
 pub fn prometheus_rule(service: &Service, env: &Environment) -> Option<PrometheusRule> {
     let slo = service.slo.as_ref()?;
+    // The service's requests, and its canary Service's during a rollout
+    // (that name may be shortened, so it is named, not patterned).
+    let names = match &service.canary {
+        Some(_) => format!("{}|{}", service.name, canary_name(service)),
+        None => service.name.clone(),
+    };
     let selector = format!(
-        r#"reporter="destination",destination_service_namespace="{}",destination_service_name=~"{}(-canary)?""#,
-        service.namespace, service.name
+        r#"reporter="destination",destination_service_namespace="{}",destination_service_name=~"{names}""#,
+        service.namespace
     );
     let mut rules = Vec::new();
     if let Some(availability) = slo.availability {
@@ -218,7 +239,8 @@ pub fn prometheus_rule(service: &Service, env: &Environment) -> Option<Prometheu
         for (name, long, short, factor, hold, severity) in BURN_ALERTS {
             let ratio = |window: &str| {
                 format!(
-                    r#"(sum(rate(istio_requests_total{{{selector},response_code=~"5.."}}[{window}])) / sum(rate(istio_requests_total{{{selector}}}[{window}])))"#
+                    "(sum({}) / sum(rate(istio_requests_total{{{selector}}}[{window}])))",
+                    failed_requests(&selector, window)
                 )
             };
             let threshold = number(factor * budget);
@@ -230,7 +252,7 @@ pub fn prometheus_rule(service: &Service, env: &Environment) -> Option<Prometheu
                 severity,
                 format!("{} is burning its error budget {factor}x too fast", service.name),
                 format!(
-                    "The 5xx ratio of {} in {} over {long} and {short} is above {threshold}, {factor} times the budget of a {availability}% availability objective.",
+                    "The error ratio (5xx responses and failed gRPC calls) of {} in {} over {long} and {short} is above {threshold}, {factor} times the budget of a {availability}% availability objective.",
                     service.name, service.namespace
                 ),
             ));

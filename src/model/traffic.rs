@@ -1,6 +1,7 @@
 //! Ports, routes, the mesh and canary delivery.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use crate::diag::{Code, Diagnostic};
 use crate::input;
@@ -364,13 +365,21 @@ impl CanaryStep {
 pub struct Analysis {
     pub success_rate: Option<f64>,
     pub p99_latency_ms: Option<u32>,
+    /// How often Argo Rollouts measures, as written (a Go duration).
     pub interval: String,
+    /// `interval` as a length of time.
+    pub interval_length: Duration,
+    /// How often Prometheus scrapes the Istio metrics of the service's pods.
+    pub scrape_interval: Duration,
 }
 
 /// Default canary steps when a blueprint names the strategy but no steps.
 const DEFAULT_STEPS: [(u32, &str); 3] = [(20, "5m"), (50, "5m"), (80, "5m")];
 /// Default analysis interval.
 pub const DEFAULT_ANALYSIS_INTERVAL: &str = "1m";
+/// Default scrape interval of the Istio metrics: the Prometheus Operator's
+/// default `scrapeInterval`.
+pub const DEFAULT_SCRAPE_INTERVAL: &str = "30s";
 
 /// Does a port carry HTTP, so the mesh can route, retry and split it?
 pub fn is_http(protocol: Protocol) -> bool {
@@ -594,15 +603,82 @@ pub(super) fn canary(
             );
         }
     }
-    let analysis = raw_analysis.map(|a| Analysis {
-        success_rate: a.success_rate,
-        p99_latency_ms: a.p99_latency_ms,
-        interval: a
+    let analysis = raw_analysis.and_then(|a| {
+        let interval = a
             .interval
-            .clone()
-            .unwrap_or_else(|| DEFAULT_ANALYSIS_INTERVAL.to_owned()),
+            .as_ref()
+            .map_or(DEFAULT_ANALYSIS_INTERVAL, |i| i.value.as_str());
+        // slipway's PodMonitor scrapes the sidecars at the service's metrics
+        // interval, so that is the default when the blueprint names one.
+        let metrics_interval = raw
+            .monitoring
+            .as_ref()
+            .and_then(|m| m.metrics.as_ref())
+            .and_then(|m| m.interval.as_deref());
+        let scrape_interval = a
+            .scrape_interval
+            .as_ref()
+            .map(|i| i.value.as_str())
+            .or(metrics_interval)
+            .unwrap_or(DEFAULT_SCRAPE_INTERVAL);
+        let interval_length = positive_duration("interval", interval, a.interval.as_ref(), diags);
+        let scrape_interval = positive_duration(
+            "scrapeInterval",
+            scrape_interval,
+            a.scrape_interval.as_ref(),
+            diags,
+        );
+        Some(Analysis {
+            success_rate: a.success_rate,
+            p99_latency_ms: a.p99_latency_ms,
+            interval: interval.to_owned(),
+            interval_length: interval_length?,
+            scrape_interval: scrape_interval?,
+        })
     });
     Some(Canary { steps, analysis })
+}
+
+/// The length of an analysis duration, refused when it is zero: the query
+/// window must be longer than that. The schema has checked the form of
+/// every written value (templates expanded); the defaults are valid.
+fn positive_duration(
+    field: &str,
+    text: &str,
+    written: Option<&Spanned<String>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Duration> {
+    let length = duration(text).filter(|d| !d.is_zero());
+    if let (None, Some(written)) = (length, written) {
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_VALUE,
+                written.span,
+                format!("`{field}` `{text}` is not a duration longer than zero"),
+            )
+            .with_hint("write a duration such as `30s`, `1m` or `1m30s`"),
+        );
+    }
+    length
+}
+
+/// A duration as the schema writes them (`500ms`, `30s`, `1.5m`, `1h30m`).
+fn duration(text: &str) -> Option<Duration> {
+    const UNITS: [(&str, f64); 4] = [("ms", 1.0), ("s", 1e3), ("m", 6e4), ("h", 3.6e6)];
+    let mut rest = text;
+    let mut millis = 0.0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(digits);
+        let number: f64 = number.parse().ok()?;
+        let (unit, length) = UNITS.iter().find(|(unit, _)| tail.starts_with(unit))?;
+        millis += number * length;
+        rest = &tail[unit.len()..];
+    }
+    // Float to integer casts saturate: an absurd duration stays finite.
+    (!text.is_empty()).then(|| Duration::from_millis(millis.round() as u64))
 }
 
 fn default_steps() -> Vec<CanaryStep> {
@@ -661,4 +737,25 @@ pub fn route_conflicts(services: &[super::Service]) -> Vec<Diagnostic> {
         }
     }
     diags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_the_schema_writes_them() {
+        let ms = |text| duration(text).map(|d| d.as_millis());
+        assert_eq!(ms("30s"), Some(30_000));
+        assert_eq!(ms("1m"), Some(60_000));
+        assert_eq!(ms("1.5m"), Some(90_000));
+        assert_eq!(ms("1h30m"), Some(5_400_000));
+        assert_eq!(ms("500ms"), Some(500));
+        assert_eq!(ms("1m500ms"), Some(60_500));
+        for invalid in ["", "1", "m", "1d", "1m 2s", "{{ x }}"] {
+            assert_eq!(ms(invalid), None, "{invalid}");
+        }
+        assert_eq!(ms(DEFAULT_ANALYSIS_INTERVAL), Some(60_000));
+        assert_eq!(ms(DEFAULT_SCRAPE_INTERVAL), Some(30_000));
+    }
 }

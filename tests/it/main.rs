@@ -2,6 +2,7 @@
 //! `tests/fixtures/cases/` are a binary of their own, `tests/transcripts.rs`,
 //! so that each case is a test of its own.
 
+mod argo;
 mod argocd;
 mod check;
 mod cli;
@@ -13,6 +14,7 @@ mod mesh;
 mod monitoring;
 mod platforms;
 mod pods;
+mod promtool;
 mod publish;
 mod rendering;
 mod repo;
