@@ -100,6 +100,8 @@ codes! {
     DUPLICATE_OBJECT = "duplicate-object": "two sources render the same object";
     DANGLING_REFERENCE = "dangling-reference": "a rendered object refers to one that is not rendered";
     MTLS_NOT_STRICT = "mtls-not-strict": "a namespace runs workloads without STRICT mTLS";
+    // Publishing.
+    ARGOCD_MISSING = "argocd-missing": "`publish` of an environment whose overlay has no `argocd` section, which nothing would sync";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
