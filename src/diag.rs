@@ -105,6 +105,8 @@ codes! {
     DANGLING_REFERENCE = "dangling-reference": "a rendered object refers to one that is not rendered";
     MTLS_NOT_STRICT = "mtls-not-strict": "a namespace runs workloads without STRICT mTLS";
     UNREACHABLE_ROUTE = "unreachable-route": "a gateway route that an earlier route on its host always wins over";
+    // Publishing.
+    ARGOCD_MISSING = "argocd-missing": "`publish` of an environment whose overlay has no `argocd` section, which nothing would sync";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

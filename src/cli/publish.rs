@@ -9,7 +9,7 @@ use crate::compile::{Project, Selection};
 use crate::model::DEFAULT_GITOPS_PATH;
 use crate::publish::git::{redact, source_commit};
 use crate::publish::github::{DEFAULT_API, GitHub, repository_of};
-use crate::publish::{Outcome, Request, body, publish};
+use crate::publish::{Outcome, Request, body, publish, unsynced};
 
 /// Render everything and publish it to the GitOps repository: clone it into
 /// a scratch folder with the system git, write the tree under --path
@@ -21,11 +21,12 @@ use crate::publish::{Outcome, Request, body, publish};
   slipway publish --repo https://github.com/example/platform-gitops.git --pr
   slipway publish --repo git@github.com:example/gitops.git --branch slipway/staging --pr
 
-No change: no commit, no push. A push rejected because another job pushed
-first is retried on the new tip (never forced); any other refusal (protected
-branch, hook) is an error. --pr needs GITHUB_TOKEN; GITHUB_API_URL selects a
-GitHub Enterprise API (default https://api.github.com). The token is never
-printed.")]
+Every overlay needs an `argocd` section: a tree nothing syncs is never
+pushed, and the error says what to add. No change: no commit, no push. A
+push rejected because another job pushed first is retried on the new tip
+(never forced); any other refusal (protected branch, hook) is an error.
+--pr needs GITHUB_TOKEN; GITHUB_API_URL selects a GitHub Enterprise API
+(default https://api.github.com). The token is never printed.")]
 pub struct Args {
     /// The GitOps repository: a URL or a local path
     #[arg(long, value_name = "URL|PATH")]
@@ -65,6 +66,12 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         Err(status) => return Ok(status),
     };
     let path = tree_path(&project, args.path.as_deref())?;
+    // A tree nothing syncs is never pushed.
+    let unsynced = unsynced(&project, &args.repo, &path);
+    if !unsynced.is_empty() {
+        out.diagnostics(&unsynced, &project.sources);
+        return Ok(Status::Invalid);
+    }
     let branch = args.branch.clone().unwrap_or_else(|| {
         if args.pr {
             PR_BRANCH.into()

@@ -31,9 +31,14 @@ pub struct Source {
     pub path: String,
 }
 
+/// A cluster, by the name Argo CD knows it by or by its API server's URL,
+/// and a namespace in it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Destination {
-    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     pub namespace: String,
 }
 
@@ -44,6 +49,26 @@ pub struct SyncPolicy {
     pub automated: Option<Automated>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sync_options: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+}
+
+/// How often a failed sync is tried again, and how long to wait in between.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Retry {
+    /// Attempts after the first one.
+    pub limit: i64,
+    pub backoff: Backoff,
+}
+
+/// The wait before retry `n` (from 0) is `duration * factor^n`, at most
+/// `maxDuration`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Backoff {
+    pub duration: String,
+    pub factor: i64,
+    pub max_duration: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

@@ -13,7 +13,8 @@ use crate::lower::Rendered;
 /// Path of an object's file in the rendered tree:
 /// `<env>/<region>/<owner folder>/<kind>-<name>.yaml`, all lowercase; the
 /// owner folder is the service's name, `_namespaces/<namespace>` or
-/// `_gateway`. Objects of a whole environment are in `<env>/_argocd/`.
+/// `_gateway`. Objects of a whole environment are in `<env>/_argocd/` and
+/// `<env>/_bootstrap/`.
 pub fn path(env: &str, region: Option<&str>, rendered: &Rendered) -> String {
     let id = rendered.object.id();
     let folder = match region {

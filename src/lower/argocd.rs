@@ -2,7 +2,14 @@
 //! namespaces, the kinds slipway renders), a shared project for namespaces
 //! and gateway routes, and one Application per rendered folder, so every
 //! Application's path is a folder of the published tree and every
-//! destination a declared cluster.
+//! destination a declared cluster. Those live in `<env>/_argocd/`; the root
+//! Application that syncs that folder (app of apps), and the project it
+//! needs, live in `<env>/_bootstrap/`, applied by hand and synced by nothing.
+//!
+//! A fresh cluster syncs without a human retrying: where the Applications
+//! sync themselves, the root creates them in waves (projects, then
+//! namespaces, then the services and routes that live in them), and every
+//! Application retries a failed sync with backoff.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,15 +19,46 @@ use super::mesh::{gateway_route_name, route_name};
 use super::meta::managed_by;
 use super::{Folder, Kind, Object, Owner, Rendered, Scope, owned};
 use crate::crd::argocd::{
-    AppProject, AppProjectSpec, Application, ApplicationSpec, Automated, Destination, GroupKind,
-    IgnoreDifference, Source, SyncPolicy,
+    AppProject, AppProjectSpec, Application, ApplicationSpec, Automated, Backoff, Destination,
+    GroupKind, IgnoreDifference, Retry, Source, SyncPolicy,
 };
 use crate::model::{Cluster, Environment, GitOps, Service, is_http};
 
 /// Argo CD's cascading-delete finalizer.
 const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
-/// Every Argo CD object of one environment, given all its clusters.
+/// The annotation that orders a sync in waves, lowest first.
+const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+
+/// The root's waves: the projects, then the namespaces' Applications, then
+/// the Applications of what lives in those namespaces.
+const PROJECT_WAVE: &str = "-2";
+const NAMESPACE_WAVE: &str = "-1";
+const SERVICE_WAVE: &str = "0";
+
+/// The cluster Argo CD runs in, as Argo CD names its own API server.
+const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+
+/// Prune what left Git only after everything else synced and is healthy:
+/// an old content-hashed ConfigMap outlives the rollout away from it.
+const PRUNE_LAST: &str = "PruneLast=true";
+
+/// Retries of a failed sync: 5 more attempts, waiting 10s, 20s, 40s, 80s
+/// and 160s (about five minutes in all), for what a fresh cluster may not
+/// have yet (a namespace another Application creates, a webhook starting).
+fn retry() -> Retry {
+    Retry {
+        limit: 5,
+        backoff: Backoff {
+            duration: "10s".into(),
+            factor: 2,
+            max_duration: "3m".into(),
+        },
+    }
+}
+
+/// Every Argo CD object of one environment, given all its clusters: the
+/// bootstrap first, then what the root syncs.
 pub fn environment(env: &Environment, clusters: &[Cluster]) -> Vec<Rendered> {
     let Some(gitops) = &env.gitops else {
         return Vec::new();
@@ -36,7 +74,76 @@ pub fn environment(env: &Environment, clusters: &[Cluster]) -> Vec<Rendered> {
                 .map(|a| Object::Application(Box::new(a))),
         );
     }
-    owned(Owner::ArgoCd, env.namespace_origin, objects)
+    let mut out = owned(
+        Owner::Bootstrap,
+        env.namespace_origin,
+        bootstrap(env, gitops),
+    );
+    out.extend(owned(Owner::ArgoCd, env.namespace_origin, objects));
+    out
+}
+
+/// The root Application's name: `<env>.root` (children have three parts).
+fn root_application(env: &Environment) -> String {
+    format!("{}.root", env.name)
+}
+
+/// The root's project.
+fn root_project(env: &Environment) -> String {
+    format!("slipway-{}-root", env.name)
+}
+
+/// The bootstrap: the root Application, syncing `<path>/<env>/_argocd` into
+/// Argo CD's own namespace, and its project, which allows exactly that. The
+/// root syncs automatically everywhere, so applying it registers every
+/// Application; where the environment syncs by hand it never deletes an
+/// Application by itself, since a deleted Application takes its resources
+/// with it. The root has no cascading-delete finalizer: deleting it leaves
+/// the environment running.
+fn bootstrap(env: &Environment, gitops: &GitOps) -> Vec<Object> {
+    let destination = Destination {
+        name: None,
+        server: Some(IN_CLUSTER.into()),
+        namespace: gitops.namespace.clone(),
+    };
+    let project = AppProject {
+        metadata: meta(gitops, root_project(env)),
+        spec: AppProjectSpec {
+            description: format!(
+                "Bootstrap of {}: the AppProjects and Applications rendered by slipway",
+                env.name
+            ),
+            source_repos: vec![gitops.repo_url.clone()],
+            destinations: vec![destination.clone()],
+            cluster_resource_whitelist: Vec::new(),
+            namespace_resource_whitelist: group_kinds(&[Folder::ArgoCd], Scope::Namespaced),
+        },
+    };
+    let root = Application {
+        metadata: meta(gitops, root_application(env)),
+        spec: ApplicationSpec {
+            project: root_project(env),
+            source: Source {
+                repo_url: gitops.repo_url.clone(),
+                target_revision: gitops.target_revision.clone(),
+                path: gitops.path_of(&format!("{}/{}", env.name, Owner::ArgoCd.dir())),
+            },
+            destination,
+            sync_policy: Some(SyncPolicy {
+                automated: Some(Automated {
+                    prune: gitops.automated,
+                    self_heal: true,
+                }),
+                sync_options: Vec::new(),
+                retry: Some(retry()),
+            }),
+            ignore_differences: Vec::new(),
+        },
+    };
+    vec![
+        Object::AppProject(project),
+        Object::Application(Box::new(root)),
+    ]
 }
 
 /// The shared project's name; team projects are `<team>-<env>`.
@@ -55,6 +162,18 @@ fn meta(gitops: &GitOps, name: String) -> ObjectMeta {
         labels: Some(managed_by()),
         ..ObjectMeta::default()
     }
+}
+
+/// Metadata of an object the root syncs, in `wave` where the environment's
+/// Applications sync themselves. Where a human syncs them, the root has no
+/// waves: a wave waits for the health of the one before, and an
+/// Application nobody synced yet is never healthy.
+fn synced_meta(gitops: &GitOps, name: String, wave: &str) -> ObjectMeta {
+    let mut meta = meta(gitops, name);
+    if gitops.automated {
+        meta.annotations = Some(BTreeMap::from([(SYNC_WAVE.into(), wave.into())]));
+    }
+    meta
 }
 
 /// The kinds of `scope` that the registry renders into any of `folders`.
@@ -77,7 +196,8 @@ fn projects(env: &Environment, gitops: &GitOps, clusters: &[Cluster]) -> Vec<App
     for cluster in clusters {
         for service in &cluster.services {
             let destination = Destination {
-                name: cluster.cluster.clone(),
+                name: Some(cluster.cluster.clone()),
+                server: None,
                 namespace: service.namespace.clone(),
             };
             teams
@@ -87,7 +207,8 @@ fn projects(env: &Environment, gitops: &GitOps, clusters: &[Cluster]) -> Vec<App
             shared.insert(destination);
             if !service.routes.is_empty() {
                 shared.insert(Destination {
-                    name: cluster.cluster.clone(),
+                    name: Some(cluster.cluster.clone()),
+                    server: None,
                     namespace: service.gateway.namespace.clone(),
                 });
             }
@@ -98,7 +219,7 @@ fn projects(env: &Environment, gitops: &GitOps, clusters: &[Cluster]) -> Vec<App
                    destinations: BTreeSet<Destination>,
                    cluster_kinds,
                    kinds| AppProject {
-        metadata: meta(gitops, name),
+        metadata: synced_meta(gitops, name, PROJECT_WAVE),
         spec: AppProjectSpec {
             description,
             source_repos: vec![gitops.repo_url.clone()],
@@ -141,26 +262,37 @@ fn applications(env: &Environment, gitops: &GitOps, cluster: &Cluster) -> Vec<Ap
                project: String,
                owner: Owner,
                namespace: &str,
-               ignore: Vec<IgnoreDifference>| Application {
-        metadata: ObjectMeta {
-            // Deleting the Application (its service is gone) deletes what it deployed.
-            finalizers: Some(vec![RESOURCES_FINALIZER.into()]),
-            ..meta(gitops, format!("{}.{}.{name}", env.name, cluster.region))
-        },
-        spec: ApplicationSpec {
-            project,
-            source: Source {
-                repo_url: gitops.repo_url.clone(),
-                target_revision: gitops.target_revision.clone(),
-                path: folder(&owner),
+               ignore: Vec<IgnoreDifference>| {
+        let wave = match owner {
+            Owner::Namespace(_) => NAMESPACE_WAVE,
+            _ => SERVICE_WAVE,
+        };
+        Application {
+            metadata: ObjectMeta {
+                // Deleting the Application (its service is gone) deletes what it deployed.
+                finalizers: Some(vec![RESOURCES_FINALIZER.into()]),
+                ..synced_meta(
+                    gitops,
+                    format!("{}.{}.{name}", env.name, cluster.region),
+                    wave,
+                )
             },
-            destination: Destination {
-                name: cluster.cluster.clone(),
-                namespace: namespace.to_owned(),
+            spec: ApplicationSpec {
+                project,
+                source: Source {
+                    repo_url: gitops.repo_url.clone(),
+                    target_revision: gitops.target_revision.clone(),
+                    path: folder(&owner),
+                },
+                destination: Destination {
+                    name: Some(cluster.cluster.clone()),
+                    server: None,
+                    namespace: namespace.to_owned(),
+                },
+                sync_policy: Some(sync_policy(gitops, &owner, !ignore.is_empty())),
+                ignore_differences: ignore,
             },
-            sync_policy: sync_policy(gitops, !ignore.is_empty()),
-            ignore_differences: ignore,
-        },
+        }
     };
     let namespaces: BTreeSet<&str> = cluster
         .services
@@ -204,20 +336,25 @@ fn applications(env: &Environment, gitops: &GitOps, cluster: &Cluster) -> Vec<Ap
 }
 
 /// Automated sync with prune and self-heal, unless the environment is
-/// synced by hand; `RespectIgnoreDifferences` wherever weights are ignored.
-fn sync_policy(gitops: &GitOps, ignores: bool) -> Option<SyncPolicy> {
-    let policy = SyncPolicy {
+/// synced by hand; always the retries. A service's Application prunes last
+/// (its old ConfigMaps); `RespectIgnoreDifferences` wherever weights are
+/// ignored.
+fn sync_policy(gitops: &GitOps, owner: &Owner, ignores: bool) -> SyncPolicy {
+    let mut options = Vec::new();
+    if matches!(owner, Owner::Service(_)) {
+        options.push(PRUNE_LAST.to_owned());
+    }
+    if ignores {
+        options.push("RespectIgnoreDifferences=true".to_owned());
+    }
+    SyncPolicy {
         automated: gitops.automated.then_some(Automated {
             prune: true,
             self_heal: true,
         }),
-        sync_options: if ignores {
-            vec!["RespectIgnoreDifferences=true".into()]
-        } else {
-            Vec::new()
-        },
-    };
-    (policy.automated.is_some() || !policy.sync_options.is_empty()).then_some(policy)
+        sync_options: options,
+        retry: Some(retry()),
+    }
 }
 
 /// The route weights Argo Rollouts rewrites, by route name.

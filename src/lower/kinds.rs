@@ -33,6 +33,8 @@ pub enum Folder {
     Gateway,
     /// `<env>/_argocd/`
     ArgoCd,
+    /// `<env>/_bootstrap/`
+    Bootstrap,
 }
 
 /// Where objects of a kind live in the cluster.
@@ -126,8 +128,8 @@ kinds! {
     ServiceMonitor(ServiceMonitor) as ServiceMonitor, Namespaced, [Service];
     PodMonitor(PodMonitor) as PodMonitor, Namespaced, [Service];
     PrometheusRule(PrometheusRule) as PrometheusRule, Namespaced, [Service];
-    AppProject(AppProject) as AppProject, Namespaced, [ArgoCd];
-    Application(Box<Application>) as Application, Namespaced, [ArgoCd];
+    AppProject(AppProject) as AppProject, Namespaced, [ArgoCd, Bootstrap];
+    Application(Box<Application>) as Application, Namespaced, [ArgoCd, Bootstrap];
 }
 
 impl Kind {

@@ -45,6 +45,9 @@ pub enum Owner {
     Gateway,
     /// `<env>/_argocd/`: the environment's Argo CD projects and applications.
     ArgoCd,
+    /// `<env>/_bootstrap/`: the root Application that syncs `_argocd/`, and
+    /// its project; applied by hand, synced by nothing.
+    Bootstrap,
 }
 
 impl Owner {
@@ -55,6 +58,7 @@ impl Owner {
             Owner::Namespace(_) => Folder::Namespace,
             Owner::Gateway => Folder::Gateway,
             Owner::ArgoCd => Folder::ArgoCd,
+            Owner::Bootstrap => Folder::Bootstrap,
         }
     }
 
@@ -65,6 +69,7 @@ impl Owner {
             Owner::Namespace(namespace) => format!("_namespaces/{namespace}"),
             Owner::Gateway => "_gateway".to_owned(),
             Owner::ArgoCd => "_argocd".to_owned(),
+            Owner::Bootstrap => "_bootstrap".to_owned(),
         }
     }
 }
@@ -76,6 +81,7 @@ impl fmt::Display for Owner {
             Owner::Namespace(namespace) => write!(f, "namespace `{namespace}`"),
             Owner::Gateway => f.write_str("the gateway routes"),
             Owner::ArgoCd => f.write_str("Argo CD"),
+            Owner::Bootstrap => f.write_str("the Argo CD bootstrap"),
         }
     }
 }

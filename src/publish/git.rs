@@ -277,6 +277,51 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
     masked
 }
 
+/// The URL Argo CD can clone a publish target from: a remote URL without
+/// its credentials (for HTTP(S) all user information goes, since Argo CD
+/// keeps credentials in repository Secrets; an SSH user name stays, it is
+/// part of the address), or `None` for a local path or a `file://` URL,
+/// which Argo CD cannot reach.
+pub fn argocd_url(target: &str) -> Option<String> {
+    if let Some((scheme, rest)) = target.split_once("://") {
+        if scheme.is_empty() || scheme.eq_ignore_ascii_case("file") {
+            return None;
+        }
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let authority = match authority.rsplit_once('@') {
+            Some((userinfo, host)) if !scheme.to_ascii_lowercase().starts_with("http") => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                if user.is_empty() {
+                    host.to_owned()
+                } else {
+                    format!("{user}@{host}")
+                }
+            }
+            Some((_, host)) => host.to_owned(),
+            None => authority.to_owned(),
+        };
+        return (!authority.is_empty()).then(|| format!("{scheme}://{authority}{path}"));
+    }
+    // git's scp-like syntax, `[user@]host:path`: a colon before any slash.
+    // A one-letter "host" is a Windows drive (`C:\gitops`).
+    let slash = target.find('/').unwrap_or(target.len());
+    let (user, address) = match target[..slash].rsplit_once('@') {
+        Some((userinfo, _)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            (Some(user), &target[userinfo.len() + 1..])
+        }
+        None => (None, target),
+    };
+    let (host, _) = address.split_once(':')?;
+    if host.len() < 2 || host.contains('/') || host.contains('\\') {
+        return None;
+    }
+    Some(match user {
+        Some(user) if !user.is_empty() => format!("{user}@{address}"),
+        _ => address.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +343,46 @@ mod tests {
         assert!(!moved_meanwhile(
             "!\tHEAD:refs/heads/main\t[remote rejected] (protected branch hook declined)"
         ));
+    }
+
+    #[test]
+    fn argo_cd_gets_the_remote_without_credentials() {
+        let url = |target: &str| argocd_url(target);
+        assert_eq!(
+            url("https://x-access-token:ghp_abc123@github.com/o/r.git").as_deref(),
+            Some("https://github.com/o/r.git")
+        );
+        assert_eq!(
+            url("http://deploy@git.example.com:8080/r.git").as_deref(),
+            Some("http://git.example.com:8080/r.git")
+        );
+        assert_eq!(
+            url("https://github.com/o/r.git").as_deref(),
+            Some("https://github.com/o/r.git")
+        );
+        assert_eq!(
+            url("ssh://git:hunter2@git.example.com/o/r.git").as_deref(),
+            Some("ssh://git@git.example.com/o/r.git")
+        );
+        assert_eq!(
+            url("git@github.com:o/r.git").as_deref(),
+            Some("git@github.com:o/r.git")
+        );
+        assert_eq!(
+            url("git:hunter2@github.com:o/r.git").as_deref(),
+            Some("git@github.com:o/r.git")
+        );
+        for local in [
+            "/tmp/gitops.git",
+            "../gitops",
+            "gitops",
+            "file:///tmp/gitops.git",
+            "./a:b",
+            "C:\\gitops",
+            "https://",
+        ] {
+            assert_eq!(url(local), None, "{local}");
+        }
     }
 
     #[test]

@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 
+use crate::compile::Project;
+use crate::diag::{Code, Diagnostic};
 use crate::diff::{Comparison, compare, listing};
 use crate::write::{read_rendered, write_tree};
 use git::{Git, Push};
@@ -92,6 +94,44 @@ pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
         "gave up after {MAX_ATTEMPTS} attempts: `{}` kept moving while slipway pushed",
         request.branch
     )
+}
+
+/// Every overlay without an `argocd` section: nothing would sync the
+/// environment's tree once it is published to `repo` under `path`. The hint
+/// gives the section to add, with the repository as Argo CD can clone it
+/// (credentials removed), if `repo` is a remote.
+pub fn unsynced(project: &Project, repo: &str, path: &str) -> Vec<Diagnostic> {
+    let hint = match git::argocd_url(repo) {
+        Some(url) => format!(
+            "add `argocd: {{repoURL: {url}, path: {path}}}` under `environment`: the repository and folder this publish writes to"
+        ),
+        None => format!(
+            "add `argocd: {{repoURL: <URL>, path: {path}}}` under `environment`, with the URL Argo CD clones this repository from (it cannot clone the local `{}`)",
+            git::redact(repo, &[])
+        ),
+    };
+    project
+        .inputs
+        .overlays
+        .values()
+        .filter(|o| o.head.environment.argocd.is_none())
+        .map(|overlay| {
+            let at = overlay
+                .tree
+                .entry("environment")
+                .map_or(overlay.tree.span, |e| e.key_span);
+            Diagnostic::error(
+                Code::ARGOCD_MISSING,
+                at,
+                format!(
+                    "nothing would sync environment `{}` once published: its overlay has no `environment.argocd`",
+                    overlay.name()
+                ),
+            )
+            .with_label("no `argocd` here")
+            .with_hint(hint.clone())
+        })
+        .collect()
 }
 
 /// The folder must be a plain relative path inside the repository.

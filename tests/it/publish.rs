@@ -11,6 +11,31 @@ use std::sync::{Arc, Mutex};
 use crate::repo::git;
 use crate::support::{self, Run, project, root};
 
+/// The repository the tests' overlays name for Argo CD.
+const ARGOCD_REPO: &str = "https://git.example.com/platform/gitops.git";
+
+/// The validate-ok project with `argocd: <section>` in its overlay, or none.
+fn publishing_project(section: Option<&str>) -> tempfile::TempDir {
+    let dir = project(&root().join("tests/fixtures/cases/validate-ok"));
+    if let Some(section) = section {
+        set_argocd(dir.path(), section);
+    }
+    dir
+}
+
+/// Write `argocd: <section>` into the project's overlay.
+fn set_argocd(project: &Path, section: &str) {
+    let overlay = project.join("overlays/dev.yaml");
+    let text = fs::read_to_string(&overlay).expect("overlay");
+    assert!(text.contains("environment:\n"), "{text}");
+    let text = text.replacen(
+        "environment:\n",
+        &format!("environment:\n  argocd: {section}\n"),
+        1,
+    );
+    fs::write(&overlay, text).expect("write overlay");
+}
+
 /// A bare repository and a project that publishes into it.
 struct Setup {
     project: tempfile::TempDir,
@@ -18,14 +43,19 @@ struct Setup {
 }
 
 impl Setup {
+    /// A project whose overlay says where Argo CD syncs from.
     fn new() -> Setup {
+        Setup::with(Some(&format!("{{repoURL: {ARGOCD_REPO}}}")))
+    }
+
+    fn with(argocd: Option<&str>) -> Setup {
         let remote = tempfile::tempdir().expect("tempdir");
         git(
             remote.path(),
             &["init", "--quiet", "--bare", "--initial-branch=main"],
         );
         Setup {
-            project: project(&root().join("tests/fixtures/cases/validate-ok")),
+            project: publishing_project(argocd),
             remote,
         }
     }
@@ -57,6 +87,41 @@ impl Setup {
         .map(str::to_owned)
         .collect()
     }
+
+    fn show(&self, branch: &str, path: &str) -> String {
+        git(self.remote.path(), &["show", &format!("{branch}:{path}")])
+    }
+
+    fn heads(&self) -> String {
+        git(self.remote.path(), &["for-each-ref", "refs/heads"])
+    }
+
+    /// What Argo CD would find on `branch`: a root for the environment in
+    /// `_bootstrap/` that syncs the environment's `_argocd/` from `repo_url`,
+    /// and every Application there pointing at a folder of the pushed tree.
+    fn assert_synced(&self, branch: &str, repo_url: &str) {
+        let files = self.files(branch);
+        let root = self.show(branch, "rendered/dev/_bootstrap/application-dev.root.yaml");
+        assert!(root.contains(&format!("repoURL: {repo_url}\n")), "{root}");
+        assert!(root.contains("path: rendered/dev/_argocd\n"), "{root}");
+        let apps: Vec<&String> = files
+            .iter()
+            .filter(|f| f.starts_with("rendered/dev/_argocd/application-"))
+            .collect();
+        assert!(!apps.is_empty(), "{files:?}");
+        for app in apps {
+            let text = self.show(branch, app);
+            assert!(text.contains(&format!("repoURL: {repo_url}\n")), "{text}");
+            let path = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("path: "))
+                .unwrap_or_else(|| panic!("{app} has a path"));
+            assert!(
+                files.iter().any(|f| f.starts_with(&format!("{path}/"))),
+                "{app} syncs {path}, a folder of the pushed tree"
+            );
+        }
+    }
 }
 
 /// slipway with a git identity, so commits work on any machine.
@@ -84,6 +149,7 @@ fn first_publish_commits_and_a_second_identical_one_does_not() {
         "{files:?}"
     );
     assert!(files.contains(&"rendered/.slipway-manifest.json".to_owned()));
+    setup.assert_synced("main", ARGOCD_REPO);
     let message = git(setup.remote.path(), &["log", "-1", "--format=%B", "main"]);
     assert!(
         message.starts_with("slipway: publish rendered manifests ("),
@@ -104,10 +170,14 @@ fn first_publish_commits_and_a_second_identical_one_does_not() {
 fn removed_services_are_pruned_and_foreign_files_survive() {
     let setup = Setup::new();
     assert_eq!(setup.publish(&[]).code, 0);
+    // The worker's objects, and the Application that syncs them.
     let worker = setup
         .files("main")
         .iter()
-        .filter(|f| f.starts_with("rendered/dev/us-east-1/worker/"))
+        .filter(|f| {
+            f.starts_with("rendered/dev/us-east-1/worker/")
+                || f.as_str() == "rendered/dev/_argocd/application-dev.us-east-1.worker.yaml"
+        })
         .count();
     // Someone else adds a file of their own beside the rendered tree.
     let clone = tempfile::tempdir().expect("tempdir");
@@ -154,11 +224,16 @@ fn removed_services_are_pruned_and_foreign_files_survive() {
 fn racing_publishes_from_the_same_base_all_land() {
     let setup = Setup::new();
     let repo = setup.repo();
-    let dir: PathBuf = setup.project.path().to_path_buf();
+    // Four teams publish their own projects into folders of one repository.
+    let projects: Vec<tempfile::TempDir> = (0..4)
+        .map(|i| publishing_project(Some(&format!("{{repoURL: {ARGOCD_REPO}, path: team{i}}}"))))
+        .collect();
     let runs: Vec<Run> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..4)
-            .map(|i| {
-                let (repo, dir) = (repo.clone(), dir.clone());
+        let handles: Vec<_> = projects
+            .iter()
+            .enumerate()
+            .map(|(i, project)| {
+                let (repo, dir): (String, PathBuf) = (repo.clone(), project.path().to_path_buf());
                 scope.spawn(move || {
                     let path = format!("team{i}");
                     run_with(&dir, &["publish", "--repo", &repo, "--path", &path], &[])
@@ -184,6 +259,67 @@ fn racing_publishes_from_the_same_base_all_land() {
             files.contains(&format!("team{i}/dev/us-east-1/web/deployment-web.yaml")),
             "team{i} landed"
         );
+    }
+}
+
+#[test]
+fn publish_without_argocd_is_refused_naming_the_overlay_and_pushes_nothing() {
+    let setup = Setup::with(None);
+    let run = setup.publish(&[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    for expected in [
+        "error[argocd-missing]",
+        "overlays/dev.yaml:5:1",
+        "`environment.argocd`",
+        "add `argocd: {repoURL: <URL>, path: rendered}` under `environment`",
+        "it cannot clone the local",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+    }
+    assert!(
+        setup.heads().is_empty(),
+        "nothing pushed: {}",
+        setup.heads()
+    );
+}
+
+#[test]
+fn following_the_hint_publishes_a_tree_argo_cd_syncs_from_the_url_without_credentials() {
+    let setup = Setup::with(None);
+    let target = "https://deploy:hunter2-secret@git.example.com/platform/gitops.git";
+    // git reaches that URL in the local bare repository.
+    let instead_of = format!("url.{}.insteadOf", setup.repo());
+    let env = [
+        ("GIT_CONFIG_COUNT", "1"),
+        ("GIT_CONFIG_KEY_0", instead_of.as_str()),
+        ("GIT_CONFIG_VALUE_0", target),
+    ];
+    let publish = || run_with(setup.project.path(), &["publish", "--repo", target], &env);
+    let refused = publish();
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(!refused.stderr.contains("hunter2"), "{}", refused.stderr);
+    assert!(setup.heads().is_empty(), "nothing pushed");
+    let section = refused
+        .stderr
+        .split("add `argocd: ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("a section to add: {}", refused.stderr));
+    assert_eq!(
+        section,
+        format!("{{repoURL: {ARGOCD_REPO}, path: rendered}}")
+    );
+    set_argocd(setup.project.path(), section);
+    let published = publish();
+    assert_eq!(published.code, 0, "{}", published.stderr);
+    assert!(
+        !published.stderr.contains("hunter2"),
+        "{}",
+        published.stderr
+    );
+    setup.assert_synced("main", ARGOCD_REPO);
+    for file in setup.files("main") {
+        assert!(!setup.show("main", &file).contains("hunter2"), "{file}");
     }
 }
 
@@ -428,6 +564,6 @@ fn pr_without_a_token_is_refused_before_anything_is_pushed() {
     );
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("GITHUB_TOKEN"), "{}", run.stderr);
-    let heads = git(setup.remote.path(), &["for-each-ref", "refs/heads"]);
+    let heads = setup.heads();
     assert!(heads.is_empty(), "nothing pushed: {heads}");
 }
