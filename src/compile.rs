@@ -371,7 +371,12 @@ fn documents_of(
         facts.extend(more_facts);
         diagnostics.extend(found);
     }
-    diagnostics.extend(check::across(&facts, &external));
+    diagnostics.extend(check::across(&facts));
+    debug_assert!(
+        check::references(&facts, &external).is_empty(),
+        "lowering renders consistent references: {:?}",
+        check::references(&facts, &external)
+    );
     (documents, diagnostics)
 }
 

@@ -24,7 +24,8 @@ pub const MAX_CONFIG_MAP_BYTES: usize = 1024 * 1024;
 /// identities that live outside them (the ingress gateway, Prometheus).
 pub fn cluster(objects: &[Rendered], external: &BTreeSet<String>) -> Vec<Diagnostic> {
     let facts: Vec<Facts> = objects.par_iter().map(Facts::of).collect();
-    let mut diags = across(&facts, external);
+    let mut diags = across(&facts);
+    diags.extend(references(&facts, external));
     diags.par_extend(objects.par_iter().flat_map_iter(object));
     diags
 }
@@ -36,20 +37,22 @@ pub fn object(rendered: &Rendered) -> Vec<Diagnostic> {
     found
 }
 
-/// What a cluster's objects break together, from their facts: references
-/// that do not resolve, namespaces without STRICT mTLS, and two objects
-/// with the same identity.
-pub fn across(facts: &[Facts], external: &BTreeSet<String>) -> Vec<Diagnostic> {
-    let (mut diags, twice) = rayon::join(
-        || references::check(facts, external),
-        || {
-            let mut twice = Vec::new();
-            duplicates(facts, &mut twice);
-            twice
-        },
-    );
-    diags.extend(twice);
-    diags
+/// What a cluster's objects break together that the input can cause: two
+/// sources rendering the same object (two services whose derived names
+/// meet). Every render runs it.
+pub fn across(facts: &[Facts]) -> Vec<Diagnostic> {
+    let mut twice = Vec::new();
+    duplicates(facts, &mut twice);
+    twice
+}
+
+/// Every reference between a cluster's objects resolves, and every
+/// namespace with workloads is STRICT: consistency that lowering builds in
+/// and no input can break, so a render asserts it (debug builds and the
+/// fuzz target) instead of paying for it on every run; `tests/it/check.rs`
+/// breaks object sets on purpose to show each check finds its case.
+pub fn references(facts: &[Facts], external: &BTreeSet<String>) -> Vec<Diagnostic> {
+    references::check(facts, external)
 }
 
 /// Two objects of the same kind, namespace and name.
