@@ -3,6 +3,7 @@
 use super::DEFAULT_CPU_TARGET;
 use crate::diag::{Code, Diagnostic};
 use crate::input;
+use crate::node::de::Spanned;
 use crate::source::Sources;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -103,12 +104,45 @@ pub(super) fn check_cpu_requests(
     }
 }
 
+/// The number of a percentage (`"25%"`), which the schema has checked is
+/// digits and `%`.
+fn percent(text: &str) -> Option<u64> {
+    text.strip_suffix('%')?.parse().ok()
+}
+
+/// A disruption budget's percentage may not pass 100% (kubernetes
+/// `pkg/apis/policy/validation` `ValidatePodDisruptionBudgetSpec`:
+/// `IsNotMoreThan100Percent`, "must not be greater than 100%").
+fn check_percent(field: &str, value: &Spanned<input::IntOrPercent>, diags: &mut Vec<Diagnostic>) {
+    if let input::IntOrPercent::Percent(p) = &value.value {
+        if percent(p).is_none_or(|n| n > 100) {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_VALUE,
+                    value.span,
+                    format!("`{field}` is `{p}`; Kubernetes refuses a percentage over 100%"),
+                )
+                .with_hint("a disruption budget's percentage is of the service's pods: 0% to 100%"),
+            );
+        }
+    }
+}
+
 pub(super) fn disruption(
     raw: &input::Blueprint,
     replicas: &Replicas,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Disruption> {
     let availability = raw.availability.as_ref()?;
+    let fields = [
+        ("minAvailable", &availability.min_available),
+        ("maxUnavailable", &availability.max_unavailable),
+    ];
+    for (field, value) in fields {
+        if let Some(value) = value {
+            check_percent(field, value, diags);
+        }
+    }
     match (&availability.min_available, &availability.max_unavailable) {
         (Some(min), Some(max)) => {
             diags.push(
@@ -131,7 +165,7 @@ pub(super) fn disruption(
             let value = IntOrPercent::from(&min.value);
             let blocks = match &value {
                 IntOrPercent::Int(m) => *m >= lowest,
-                IntOrPercent::Percent(p) => p == "100%",
+                IntOrPercent::Percent(p) => percent(p).is_some_and(|p| p >= 100),
             };
             if blocks {
                 diags.push(
