@@ -342,7 +342,7 @@ pub struct Monitoring {
 pub struct Metrics {
     pub port: Spanned<String>,
     pub path: Option<String>,
-    pub interval: Option<String>,
+    pub interval: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -614,7 +614,8 @@ pub(super) fn canary(
             .monitoring
             .as_ref()
             .and_then(|m| m.metrics.as_ref())
-            .and_then(|m| m.interval.as_deref());
+            .and_then(|m| m.interval.as_ref())
+            .map(|i| i.value.as_str());
         let scrape_interval = a
             .scrape_interval
             .as_ref()
