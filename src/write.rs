@@ -39,6 +39,8 @@ pub fn write_tree(
     for rel in files.keys() {
         check_relative(rel)?;
     }
+    // `out/` with a trailing slash would make lstat follow a symlink.
+    let out: &Path = &out.components().collect::<PathBuf>();
     if fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_symlink()) {
         bail!(
             "refusing to write into `{}`: it is a symlink; name the real folder with -o",
@@ -62,8 +64,8 @@ pub fn write_tree(
         .par_iter()
         .map(|(rel, text)| {
             let path = root.join(rel);
-            let same = old.files.contains_key(rel)
-                && fs::read(&path).is_ok_and(|bytes| bytes == text.as_bytes());
+            let same =
+                old.files.contains_key(rel) && read_regular(&path).is_ok_and(|old| old == *text);
             if !same {
                 write_file(&path, text.as_bytes())?;
             }
@@ -110,7 +112,7 @@ fn refuse_foreign(
         .filter(|(rel, text)| {
             !old.files.contains_key(*rel)
                 && fs::symlink_metadata(root.join(rel)).is_ok()
-                && fs::read(root.join(rel)).map_or(true, |bytes| bytes != text.as_bytes())
+                && read_regular(&root.join(rel)).map_or(true, |old| old != **text)
         })
         .map(|(rel, _)| rel)
         .collect();
@@ -236,6 +238,8 @@ impl OnDisk {
 /// missing `out`, a symlink, FIFO or device inside it, and a file larger
 /// than any object slipway renders are errors naming the path.
 pub fn read_rendered(out: &Path) -> anyhow::Result<OnDisk> {
+    // `out/` with a trailing slash would make lstat follow a symlink.
+    let out: &Path = &out.components().collect::<PathBuf>();
     match fs::symlink_metadata(out) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
             "`{}` does not exist; render it first with `slipway render --all -o {}`",
@@ -274,13 +278,26 @@ pub fn read_rendered(out: &Path) -> anyhow::Result<OnDisk> {
 /// or, without a manifest, every folder not hidden.
 fn owned_folders(out: &Path, manifest: Option<&Manifest>) -> anyhow::Result<BTreeSet<String>> {
     if let Some(manifest) = manifest {
-        return Ok(manifest
+        let tops: BTreeSet<String> = manifest
             .files
             .keys()
             .filter(|rel| check_relative(rel).is_ok())
             .filter_map(|rel| rel.split_once('/').map(|(top, _)| top.to_owned()))
-            .filter(|top| fs::symlink_metadata(out.join(top)).is_ok())
-            .collect());
+            .collect();
+        let mut folders = BTreeSet::new();
+        for top in tops {
+            match fs::symlink_metadata(out.join(&top)) {
+                Ok(meta) if meta.file_type().is_symlink() => bail!(
+                    "`{}` is a symlink; slipway never reads through it: remove it",
+                    out.join(&top).display()
+                ),
+                Ok(meta) if meta.is_dir() => {
+                    folders.insert(top);
+                }
+                _ => {}
+            }
+        }
+        return Ok(folders);
     }
     let mut folders = BTreeSet::new();
     for entry in fs::read_dir(out).with_context(|| format!("cannot read `{}`", out.display()))? {
@@ -307,7 +324,10 @@ fn is_manifest_name(name: &str) -> bool {
 /// (a symlink, FIFO or device) is refused, never followed.
 fn files_under(out: &Path, folder: &str) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(out.join(folder)).sort_by_file_name() {
+    let walk = walkdir::WalkDir::new(out.join(folder))
+        .follow_root_links(false)
+        .sort_by_file_name();
+    for entry in walk {
         let entry = entry.with_context(|| format!("cannot read `{}/{folder}`", out.display()))?;
         let kind = entry.file_type();
         if kind.is_dir() || !is_manifest_name(&entry.file_name().to_string_lossy()) {
@@ -436,18 +456,45 @@ fn make_folder(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Write through a temporary file in the same folder, then rename over.
+/// Write a file by temp file + rename. The temp file has an unpredictable
+/// name and is created exclusively (`O_EXCL`), so nothing planted in the
+/// tree, such as a symlink at a guessable temp name, is ever followed.
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp: PathBuf = path.with_file_name(format!(".{name}.slipway-tmp"));
-    fs::write(&tmp, bytes).with_context(|| format!("cannot write `{}`", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot replace `{}`", path.display()))
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".slipway-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in `{}`", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write `{}`", tmp.path().display()))?;
+    tmp.persist(path)
+        .map(|_| ())
+        .with_context(|| format!("cannot replace `{}`", path.display()))
+}
+
+/// Every folder between `root` and `rel`'s file must be a real folder: a
+/// symlink planted in the tree could otherwise lead a removal or a write
+/// outside it.
+fn no_symlinked_folders(root: &Path, rel: &str) -> anyhow::Result<()> {
+    let mut folder = root.to_path_buf();
+    let parents: Vec<Component<'_>> = Path::new(rel).components().collect();
+    for part in parents.iter().take(parents.len().saturating_sub(1)) {
+        folder.push(part);
+        if fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!(
+                "refusing to follow `{}`: it is a symlink and may lead outside the output folder",
+                folder.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Remove a file slipway wrote, then any folders that removal left empty.
 fn remove_file(root: &Path, rel: &str) -> anyhow::Result<()> {
+    no_symlinked_folders(root, rel)?;
     let path = root.join(rel);
     match fs::remove_file(&path) {
         Ok(()) => {}

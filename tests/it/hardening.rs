@@ -302,3 +302,68 @@ fn a_hand_written_file_where_slipway_renders_is_never_overwritten_silently() {
     );
     assert_eq!(before, read_tree(&p.join("out")), "nothing written");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_planted_at_a_temp_name_is_never_written_through() {
+    let dir = base();
+    let p = dir.path();
+    assert_eq!(run_in(p, &["render", "--all", "-o", "out"]).code, 0);
+    let outside = tempfile::tempdir().expect("tempdir");
+    let victim = outside.path().join("bashrc");
+    fs::write(&victim, "mine\n").expect("write");
+    // The temp names slipway once used, planted beside the files it rewrites.
+    let folder = p.join("out/dev/us-east-1/web");
+    for name in [
+        ".deployment-web.yaml.slipway-tmp",
+        "..slipway-manifest.json.slipway-tmp",
+    ] {
+        symlink(&victim, folder.join(name)).expect("symlink");
+    }
+    symlink(&victim, p.join("out/..slipway-manifest.json.slipway-tmp")).expect("symlink");
+    let web = fs::read_to_string(p.join("blueprints/web.yaml")).expect("read");
+    fs::write(
+        p.join("blueprints/web.yaml"),
+        web.replace("WORKERS: 8", "WORKERS: 9"),
+    )
+    .expect("write");
+    let run = run_in(p, &["render", "--all", "-o", "out"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(fs::read_to_string(&victim).expect("read"), "mine\n");
+}
+
+#[cfg(unix)]
+#[test]
+fn pruning_never_follows_a_symlinked_folder() {
+    let dir = base();
+    let p = dir.path();
+    assert_eq!(run_in(p, &["render", "--all", "-o", "out"]).code, 0);
+    // The worker's folder is swapped for a link to a folder outside.
+    let outside = tempfile::tempdir().expect("tempdir");
+    let moved = outside.path().join("worker");
+    fs::rename(p.join("out/dev/us-east-1/worker"), &moved).expect("move");
+    symlink(&moved, p.join("out/dev/us-east-1/worker")).expect("symlink");
+    let before = read_tree(&moved);
+    fs::remove_file(p.join("blueprints/worker.yaml")).expect("remove");
+    let run = run_in(p, &["render", "--all", "-o", "out"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("is a symlink"), "{}", run.stderr);
+    assert_eq!(read_tree(&moved), before, "nothing outside was removed");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_output_folder_named_with_a_trailing_slash_is_still_not_followed() {
+    let dir = base();
+    let p = dir.path();
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    symlink(elsewhere.path(), p.join("out")).expect("symlink");
+    let run = run_in(p, &["render", "--all", "-o", "out/"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        read_tree(elsewhere.path()).is_empty(),
+        "nothing written through it"
+    );
+    let check = run_in(p, &["check", "--against", "out/"]);
+    assert_eq!(check.code, 2, "{}", check.stderr);
+}
