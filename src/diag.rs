@@ -307,19 +307,21 @@ pub fn printable(text: &str) -> String {
 /// the same UTF-8 length (`?` or `¿`), so byte offsets stay where they were
 /// and the terminal sees no escape sequence.
 fn without_controls(text: &str) -> Cow<'_, str> {
-    if !text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
-    {
+    // A carriage return stays only as half of a CRLF line ending: alone, a
+    // GitHub Actions runner reads it as the end of a line.
+    let lone_cr = |i: usize| text.as_bytes().get(i + 1) != Some(&b'\n');
+    let unsafe_at = |(i, c): (usize, char)| {
+        c.is_control() && !matches!(c, '\n' | '\t') && (c != '\r' || lone_cr(i))
+    };
+    if !text.char_indices().any(unsafe_at) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for (i, c) in text.char_indices() {
         match c {
-            '\n' | '\t' | '\r' => out.push(c),
-            c if c.is_control() && c.len_utf8() == 1 => out.push('?'),
-            c if c.is_control() => out.push('\u{bf}'),
-            c => out.push(c),
+            _ if !unsafe_at((i, c)) => out.push(c),
+            c if c.len_utf8() == 1 => out.push('?'),
+            _ => out.push('\u{bf}'),
         }
     }
     Cow::Owned(out)
@@ -548,8 +550,9 @@ mod tests {
         assert_eq!(without_controls("a\u{1b}[31mb\n"), "a?[31mb\n");
         assert_eq!(without_controls("x\u{85}y").len(), "x\u{85}y".len());
         assert!(matches!(
-            without_controls("plain\ttext\n"),
+            without_controls("plain\ttext\r\n"),
             Cow::Borrowed(_)
         ));
+        assert_eq!(without_controls("a\r::error::x\r\n"), "a?::error::x\r\n");
     }
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
-use crate::diag::{Code, Diagnostic};
+use crate::diag::{Code, Diagnostic, printable};
 use crate::input::FileKind;
 use crate::source::{FileId, SourceFile, Sources, Span, display_name};
 
@@ -177,6 +177,17 @@ fn walk(root: &Path, dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
             }
         };
         let name = display_name(root, entry.path());
+        if name.chars().any(char::is_control) {
+            diags.push(
+                Diagnostic::file_error(
+                    Code::UNREADABLE_FILE,
+                    printable(&name),
+                    "file name has control characters",
+                )
+                .with_hint("rename it: a name is printed in every message about the file"),
+            );
+            continue;
+        }
         if entry.file_name().to_string_lossy().starts_with('.') && entry.depth() > 0 {
             if entry.file_type().is_dir() {
                 entries.skip_current_dir();

@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use slipway::cli::{Cli, Status, run};
+use slipway::diag::printable;
 
 /// slipway allocates many small strings and maps; mimalloc serves that
 /// pattern faster than the system allocator, on both cores.
@@ -13,7 +14,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(status) => status.into(),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // Operational errors name paths, some from the rendered tree.
+            eprintln!("error: {}", printable(&format!("{error:#}")));
             Status::Failure.into()
         }
     }

@@ -8,6 +8,7 @@ use anyhow::bail;
 use super::{Output, Status, compile};
 use crate::audit;
 use crate::compile::{Selection, has_errors};
+use crate::diag::printable;
 use crate::diff::{Change, compare};
 use crate::model::Environment;
 use crate::publish::git::uncommitted;
@@ -86,7 +87,10 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
             Change::Removed => "no longer rendered",
             Change::Changed => "out of date",
         };
-        out.note(&format!("stale: {dir}/{} ({why})", difference.path));
+        out.note(&format!(
+            "stale: {dir}/{} ({why})",
+            printable(&difference.path)
+        ));
     }
     if comparison.differences.len() > LISTED {
         out.note(&format!(
@@ -124,7 +128,7 @@ fn staged(dir: &Path, out: &Output) -> anyhow::Result<bool> {
     ];
     for (files, why) in lists {
         for file in files.iter().take(LISTED) {
-            out.note(&format!("not staged: {shown}/{file} ({why})"));
+            out.note(&format!("not staged: {shown}/{} ({why})", printable(file)));
         }
         if files.len() > LISTED {
             out.note(&format!(

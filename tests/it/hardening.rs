@@ -367,3 +367,32 @@ fn an_output_folder_named_with_a_trailing_slash_is_still_not_followed() {
     let check = run_in(p, &["check", "--against", "out/"]);
     assert_eq!(check.code, 2, "{}", check.stderr);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_file_name_with_control_characters_is_refused_and_printed_escaped() {
+    let dir = base();
+    let p = dir.path();
+    fs::write(
+        p.join("blueprints/web\u{1b}[2J\r::error::x.yaml"),
+        "kind: Blueprint\n",
+    )
+    .expect("write");
+    let run = run_in(p, &["validate"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("file name has control characters"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains('\u{1b}') && !run.stderr.contains('\r'),
+        "{:?}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("web\\u{1b}[2J\\u{d}::error::x.yaml"),
+        "{}",
+        run.stderr
+    );
+}
