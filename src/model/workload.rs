@@ -199,11 +199,7 @@ fn check_requests_within_limits(raw: Option<&input::Resources>, diags: &mut Vec<
         let (Some(request), Some(limit)) = (request, limit) else {
             continue;
         };
-        let (Some(r), Some(l)) = (quantity_value(&request.value), quantity_value(&limit.value))
-        else {
-            continue;
-        };
-        if r > l {
+        if quantity_cmp(&request.value, &limit.value) == Some(std::cmp::Ordering::Greater) {
             diags.push(
                 Diagnostic::error(
                     Code::INVALID_QUANTITY,
@@ -250,6 +246,59 @@ pub fn quantity_value(text: &str) -> Option<f64> {
         .parse()
         .ok()?;
     Some(sign * value * multiplier(suffix)?)
+}
+
+/// Compare two quantities exactly, as the API server does (a `700m`
+/// request under a `0.7` limit is equal, where floating point says more).
+/// Each is `digits × 10^e × 1024^k`; both sides are brought to whole
+/// numbers and compared as integers, falling back to the float values only
+/// if that would overflow.
+pub fn quantity_cmp(a: &str, b: &str) -> Option<std::cmp::Ordering> {
+    let (x, y) = (exact(a)?, exact(b)?);
+    let shift = x.1.min(y.1);
+    let whole = |(digits, exp10, pow2): (u128, i32, u32)| -> Option<u128> {
+        let ten = 10u128.checked_pow(u32::try_from(exp10 - shift).ok()?)?;
+        digits
+            .checked_mul(ten)?
+            .checked_mul(1024u128.checked_pow(pow2)?)
+    };
+    match (whole(x), whole(y)) {
+        (Some(x), Some(y)) => Some(x.cmp(&y)),
+        _ => quantity_value(a)?.partial_cmp(&quantity_value(b)?),
+    }
+}
+
+/// A non-negative quantity as `(digits, power of ten, power of 1024)`.
+fn exact(text: &str) -> Option<(u128, i32, u32)> {
+    quantity_value(text).filter(|v| *v >= 0.0)?;
+    let body = text.strip_prefix('+').unwrap_or(text);
+    let end = body
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(body.len());
+    let (number, suffix) = body.split_at(end);
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    let digits: u128 = format!("{int}{frac}").parse().unwrap_or(0);
+    let frac_len = i32::try_from(frac.len()).ok()?;
+    let (exp10, pow2) = match suffix {
+        "Ki" => (0, 1),
+        "Mi" => (0, 2),
+        "Gi" => (0, 3),
+        "Ti" => (0, 4),
+        "Pi" => (0, 5),
+        "Ei" => (0, 6),
+        "n" => (-9, 0),
+        "u" => (-6, 0),
+        "m" => (-3, 0),
+        "" => (0, 0),
+        "k" => (3, 0),
+        "M" => (6, 0),
+        "G" => (9, 0),
+        "T" => (12, 0),
+        "P" => (15, 0),
+        "E" => (18, 0),
+        exponent => (exponent[1..].parse().ok()?, 0),
+    };
+    Some((digits, exp10 - frac_len, pow2))
 }
 
 fn multiplier(suffix: &str) -> Option<f64> {
@@ -507,6 +556,18 @@ mod tests {
         assert_eq!(quantity_value("1e3"), Some(1000.0));
         assert_eq!(quantity_value("-1"), Some(-1.0));
         assert!(quantity_value("1Gi") > quantity_value("1000Mi"));
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        assert_eq!(
+            quantity_cmp("700m", "0.7"),
+            Some(Equal),
+            "0.7000000000000001 in floats"
+        );
+        assert_eq!(quantity_cmp("350m", "0.35"), Some(Equal));
+        assert_eq!(quantity_cmp("1Gi", "1024Mi"), Some(Equal));
+        assert_eq!(quantity_cmp("1G", "1Gi"), Some(Less));
+        assert_eq!(quantity_cmp("1e3", "1k"), Some(Equal));
+        assert_eq!(quantity_cmp("1.5", "1500m"), Some(Equal));
+        assert_eq!(quantity_cmp("513Mi", "512Mi"), Some(Greater));
     }
 
     #[test]
