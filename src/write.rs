@@ -313,7 +313,7 @@ fn owned_folders(out: &Path, manifest: Option<&Manifest>) -> anyhow::Result<BTre
 /// The file names Argo CD's repo server reads as manifests in a directory
 /// source (`manifestFile` in argoproj/argo-cd
 /// `reposerver/repository/repository.go`: `^.*\.(yaml|yml|json|jsonnet)$`).
-fn is_manifest_name(name: &str) -> bool {
+pub fn is_manifest_name(name: &str) -> bool {
     [".yaml", ".yml", ".json", ".jsonnet"]
         .iter()
         .any(|ext| name.len() > ext.len() && name.ends_with(ext))

@@ -11,10 +11,10 @@ use crate::compile::{Selection, has_errors};
 use crate::diag::printable;
 use crate::diff::{Change, compare};
 use crate::model::Environment;
-use crate::publish::git::uncommitted;
+use crate::publish::git::{Uncommitted, uncommitted};
 use crate::rules::Settings;
 use crate::source::Sources;
-use crate::write::read_rendered;
+use crate::write::{is_manifest_name, read_rendered};
 
 /// Fail when the rendered tree is not what the blueprints and overlays
 /// produce: for pre-commit hooks and CI. Renders everything in memory and
@@ -105,19 +105,50 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
     Ok(Status::Invalid)
 }
 
-/// Is the rendered tree on disk also what git will commit? Lists what is
-/// not, with the command that stages it.
+/// Is the rendered tree on disk, and the inputs it was rendered from, also
+/// what git will commit? Lists what is not, with the command that stages
+/// it. Only files that matter count: manifests Argo CD would read in the
+/// tree, YAML files among the inputs (pre-commit stashes unstaged changes
+/// to tracked files, but leaves untracked ones in place).
 fn staged(dir: &Path, out: &Output) -> anyhow::Result<bool> {
-    let Some(missing) = uncommitted(dir)? else {
-        bail!(
-            "`--staged` needs a git work tree, and `{}` is not in one",
-            dir.display()
-        );
-    };
-    if missing.is_empty() {
-        return Ok(true);
+    let mut all_staged = true;
+    let inputs = [
+        (dir.to_path_buf(), is_manifest_name as fn(&str) -> bool),
+        (PathBuf::from("blueprints"), is_input_name),
+        (PathBuf::from("overlays"), is_input_name),
+    ];
+    for (folder, counts) in inputs {
+        if folder != dir && !folder.is_dir() {
+            continue;
+        }
+        let Some(mut missing) = uncommitted(&folder)? else {
+            bail!(
+                "`--staged` needs a git work tree, and `{}` is not in one",
+                folder.display()
+            );
+        };
+        for list in [
+            &mut missing.untracked,
+            &mut missing.unstaged,
+            &mut missing.ignored,
+        ] {
+            list.retain(|file| counts(file));
+        }
+        all_staged &= report_unstaged(&folder, &missing, out);
     }
-    let shown = dir.display();
+    Ok(all_staged)
+}
+
+fn is_input_name(name: &str) -> bool {
+    name.ends_with(".yaml") || name.ends_with(".yml")
+}
+
+/// Print what the commit would miss under `folder`; true when nothing.
+fn report_unstaged(folder: &Path, missing: &Uncommitted, out: &Output) -> bool {
+    if missing.is_empty() {
+        return true;
+    }
+    let shown = folder.display();
     let lists = [
         (
             &missing.untracked,
@@ -143,7 +174,7 @@ fn staged(dir: &Path, out: &Output) -> anyhow::Result<bool> {
         format!("remove `{shown}` from .gitignore, then run `git add -A -- {shown}`")
     };
     out.note(&format!(
-        "error: `{shown}` is up to date on disk, but the commit would not hold it as it is; {fix}"
+        "error: the commit would not hold `{shown}` as it is on disk; {fix}"
     ));
-    Ok(false)
+    false
 }

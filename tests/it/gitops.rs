@@ -439,6 +439,28 @@ fn check_staged_judges_what_the_commit_will_hold() {
     git(p, &["add", "-A"]);
     let staged = run_in(p, &["check", "--staged"]);
     assert_eq!(staged.code, 0, "{}", staged.stderr);
+    // Files Argo CD never reads do not count; an input left untracked does.
+    fs::write(p.join("rendered/dev/.DS_Store"), "finder").expect("write");
+    assert_eq!(run_in(p, &["check", "--staged"]).code, 0);
+    let worker = fs::read_to_string(p.join("blueprints/worker.yaml")).expect("read");
+    fs::write(
+        p.join("blueprints/worker2.yaml"),
+        worker.replace("name: worker", "name: worker2"),
+    )
+    .expect("write");
+    assert_eq!(run_in(p, &["render", "--all", "-o", "rendered"]).code, 0);
+    git(p, &["add", "rendered"]);
+    let input = run_in(p, &["check", "--staged"]);
+    assert_eq!(input.code, 1, "{}", input.stderr);
+    assert!(
+        input.stderr.contains(
+            "not staged: blueprints/worker2.yaml (untracked: the commit would not hold it)"
+        ),
+        "{}",
+        input.stderr
+    );
+    git(p, &["add", "blueprints"]);
+    assert_eq!(run_in(p, &["check", "--staged"]).code, 0);
     // A re-render after an input change, with only the input staged.
     edit(
         &p.join("blueprints/web.yaml"),
