@@ -165,9 +165,16 @@ pub fn image_reference(image: &str) -> Result<(), String> {
 }
 
 fn image_domain(domain: &str) -> Result<(), String> {
-    let (host, port) = match domain.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || domain.starts_with('[') => (host, Some(port)),
-        _ => (domain, None),
+    // `[::1]` and `[::1]:5000`: an IPv6 host, whose colons are not a port.
+    let (host, port) = match domain
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+    {
+        Some((ip6, rest)) => (&domain[..ip6.len() + 2], rest.strip_prefix(':')),
+        None => match domain.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (domain, None),
+        },
     };
     if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
         return Err(format!(
@@ -226,28 +233,29 @@ fn image_tag(tag: &str) -> Result<(), String> {
     }
 }
 
+/// A digest the kubelet resolves: go-digest, which `reference.Parse`
+/// calls, knows sha256, sha384 and sha512, each with its exact number of
+/// lowercase hex digits.
 fn image_digest(digest: &str) -> Result<(), String> {
-    let Some((algorithm, hex)) = digest.split_once(':') else {
-        return Err(format!(
-            "has digest `{digest}`, which is not `algorithm:hex`"
-        ));
+    let length = match digest.split_once(':') {
+        Some(("sha256", hex)) => (64, hex),
+        Some(("sha384", hex)) => (96, hex),
+        Some(("sha512", hex)) => (128, hex),
+        _ => {
+            return Err(format!(
+                "has digest `{digest}`: write `sha256:` and 64 lowercase hex digits"
+            ));
+        }
     };
-    let algorithm_ok = !algorithm.is_empty()
-        && algorithm.split(['+', '.', '_', '-']).all(|c| {
-            !c.is_empty()
-                && c.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        });
-    let hex_ok = hex.len() >= 32
-        && hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    let sha256_ok = algorithm != "sha256" || hex.len() == 64;
-    if algorithm_ok && hex_ok && sha256_ok {
+    let (expected, hex) = length;
+    let lower_hex = hex
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if hex.len() == expected && lower_hex {
         Ok(())
     } else {
         Err(format!(
-            "has digest `{digest}`; a digest is `sha256:` and 64 lowercase hex digits"
+            "has digest `{digest}`, which needs {expected} lowercase hex digits"
         ))
     }
 }
@@ -308,6 +316,8 @@ mod tests {
             format!("ghcr.io/org/app@{sha}"),
             format!("ghcr.io/org/app:1.0@{sha}"),
             "[::1]:5000/app".to_owned(),
+            "[::1]/app".to_owned(),
+            format!("app@sha512:{}", "b".repeat(128)),
         ] {
             assert!(
                 image_reference(&ok).is_ok(),
@@ -322,6 +332,8 @@ mod tests {
             "web:",
             "web:-1",
             "web@sha256:abc",
+            "web@md5:0123456789abcdef0123456789abcdef",
+            "web@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             "registry.example.com//web",
             "web app",
             "registry.example.com:x/web",
