@@ -182,6 +182,17 @@ fn covers(earlier: &HttpRoute, later: &HttpRoute) -> bool {
         .all(|l| earlier.matches.iter().any(|e| match_covers(e, l)))
 }
 
+/// Every value one string match accepts, another accepts too: equal
+/// matches, or a prefix of the other's prefix or exact value.
+fn string_covers(earlier: &StringMatch, later: &StringMatch) -> bool {
+    match (earlier, later) {
+        (StringMatch::Prefix(p), StringMatch::Prefix(q) | StringMatch::Exact(q)) => {
+            q.starts_with(p.as_str())
+        }
+        (e, l) => e == l,
+    }
+}
+
 /// One match's requests include another's: its URI condition is weaker
 /// (none or `/`, or a prefix of the other's prefix or exact path), each of its
 /// header conditions is also the other's, and its port, if any, is the
@@ -189,10 +200,7 @@ fn covers(earlier: &HttpRoute, later: &HttpRoute) -> bool {
 fn match_covers(earlier: &HttpMatch, later: &HttpMatch) -> bool {
     let uri = match (&earlier.uri, &later.uri) {
         (None, _) => true,
-        (Some(StringMatch::Prefix(p)), Some(StringMatch::Prefix(q) | StringMatch::Exact(q))) => {
-            q.starts_with(p.as_str())
-        }
-        (Some(e), Some(l)) => e == l,
+        (Some(e), Some(l)) => string_covers(e, l),
         // Every request path starts with `/`.
         (Some(StringMatch::Prefix(p)), None) => p == "/",
         (Some(_), None) => false,
@@ -200,7 +208,7 @@ fn match_covers(earlier: &HttpMatch, later: &HttpMatch) -> bool {
     let headers = earlier
         .headers
         .iter()
-        .all(|(name, m)| later.headers.get(name) == Some(m));
+        .all(|(name, m)| later.headers.get(name).is_some_and(|l| string_covers(m, l)));
     let port = earlier.port.is_none() || earlier.port == later.port;
     uri && headers && port
 }

@@ -375,20 +375,44 @@ type HostRoute = (Specificity, HttpRoute, Span);
 /// Sorts the most specific route first. Istio applies the first route that
 /// matches, so a route must come before every route that matches a
 /// superset of its requests: a longer prefix first (no prefix counts as
-/// `/`, which it matches the same as), and on equal prefixes more header
-/// matches first. Under this order only routes with identical matches can
-/// shadow each other, and the model refuses those.
+/// `/`, which it matches the same as), on equal prefixes more header
+/// matches first, then narrower header matches first (exact before prefix
+/// before regex, a longer header prefix before a shorter one). Under this
+/// order a route can only be shadowed by one with an identical match, which
+/// the model refuses, or through regexes, which nothing can compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Specificity {
     prefix: std::cmp::Reverse<usize>,
     headers: std::cmp::Reverse<usize>,
+    /// Per header: 0 exact, 1 prefix, 2 regex; summed.
+    breadth: usize,
+    header_prefixes: std::cmp::Reverse<usize>,
 }
 
 impl Specificity {
     fn of(route: &model::Route) -> Self {
+        let breadth = route
+            .headers
+            .values()
+            .map(|m| match m {
+                model::HeaderMatch::Exact(_) => 0,
+                model::HeaderMatch::Prefix(_) => 1,
+                model::HeaderMatch::Regex(_) => 2,
+            })
+            .sum();
+        let header_prefixes = route
+            .headers
+            .values()
+            .map(|m| match m {
+                model::HeaderMatch::Prefix(p) => p.len(),
+                _ => 0,
+            })
+            .sum();
         Specificity {
             prefix: std::cmp::Reverse(route.effective_prefix().len()),
             headers: std::cmp::Reverse(route.headers.len()),
+            breadth,
+            header_prefixes: std::cmp::Reverse(header_prefixes),
         }
     }
 }
