@@ -9,7 +9,7 @@ use crate::compile::{Project, Selection};
 use crate::model::DEFAULT_GITOPS_PATH;
 use crate::publish::git::{redact, source_commit};
 use crate::publish::github::{DEFAULT_API, GitHub, repository_of};
-use crate::publish::{Outcome, Request, body, publish, unsynced};
+use crate::publish::{Outcome, Request, publish, unsynced};
 
 /// Render everything and publish it to the GitOps repository: clone it into
 /// a scratch folder with the system git, write the tree under --path
@@ -100,16 +100,18 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         files: &files,
         secrets,
     };
-    match publish(&request)? {
-        Outcome::Unchanged => {
+    let against_base = match publish(&request)? {
+        Outcome::Unchanged { against_base } => {
             out.note(&format!(
                 "nothing to publish: `{branch}` of {repo} already holds this render"
             ));
+            against_base
         }
         Outcome::Published {
             commit,
             comparison,
             attempts,
+            against_base,
         } => {
             let retried = if attempts > 1 {
                 format!(" after {attempts} attempts")
@@ -121,23 +123,47 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
                 &commit[..12.min(commit.len())],
                 comparison.summary()
             ));
-            if let Some(github) = github {
-                let title = args
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| "slipway: publish rendered manifests".into());
-                let text = format!(
-                    "Rendered by slipway{}.\n\n```\n{}\n```\n",
-                    source.map(|s| format!(" from {s}")).unwrap_or_default(),
-                    body(&comparison)
-                );
-                let pr = github.open_or_update(&branch, &args.base, &title, &text)?;
-                let verb = if pr.created { "opened" } else { "updated" };
-                out.note(&format!("{verb} pull request #{} {}", pr.number, pr.url));
-            }
+            against_base
         }
+    };
+    // The pull request converges: a rerun after a failed API call (or with
+    // nothing new to push) still opens or updates it, and its body is the
+    // whole change against the base, not only the last push.
+    if let Some(github) = github {
+        let title = args
+            .message
+            .clone()
+            .unwrap_or_else(|| "slipway: publish rendered manifests".into());
+        let text = pr_body(source.as_deref(), &args.base, &against_base);
+        let pr = github.open_or_update(&branch, &args.base, &title, &text)?;
+        let verb = if pr.created { "opened" } else { "updated" };
+        out.note(&format!("{verb} pull request #{} {}", pr.number, pr.url));
     }
     Ok(Status::Success)
+}
+
+/// Files listed in a pull request's body; the rest are counted.
+const PR_LISTED: usize = 200;
+
+/// The pull request's text: where the render came from and every file the
+/// branch changes against the base.
+fn pr_body(source: Option<&str>, base: &str, changes: &[String]) -> String {
+    let count = |status: &str| changes.iter().filter(|c| c.starts_with(status)).count();
+    let mut listed: String = changes
+        .iter()
+        .take(PR_LISTED)
+        .map(|c| format!("{c}\n"))
+        .collect();
+    if changes.len() > PR_LISTED {
+        listed.push_str(&format!("... and {} more\n", changes.len() - PR_LISTED));
+    }
+    format!(
+        "Rendered by slipway{}.\n\nAgainst `{base}`: {} added, {} changed, {} removed.\n\n```\n{listed}```\n",
+        source.map(|s| format!(" from {s}")).unwrap_or_default(),
+        count("A "),
+        count("M "),
+        count("D "),
+    )
 }
 
 /// Where the tree goes: --path, or the folder the Argo CD Applications

@@ -84,6 +84,27 @@ impl Git {
     }
 
     /// Fetch a branch's tip (shallow: history is not needed to add a commit).
+    /// The files under `path` that HEAD changes against `base`, as
+    /// `<status> <path>` lines (`A`, `M`, `D`), sorted by path.
+    pub fn changed_files(&self, base: &str, path: &str) -> anyhow::Result<Vec<String>> {
+        let listed = self.run(&[
+            "diff",
+            "--name-status",
+            "--no-renames",
+            base,
+            "HEAD",
+            "--",
+            path,
+        ])?;
+        let mut lines: Vec<String> = listed
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .map(|(status, file)| format!("{status} {file}"))
+            .collect();
+        lines.sort_by(|a, b| a[2..].cmp(&b[2..]));
+        Ok(lines)
+    }
+
     pub fn fetch(&self, branch: &str) -> anyhow::Result<()> {
         let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
         self.run(&["fetch", "--quiet", "--depth=1", "origin", &refspec])

@@ -93,7 +93,29 @@ impl GitHub {
         pull_request(&updated, false)
     }
 
+    /// One API call, tried again with backoff (1 s, then 2 s) when GitHub
+    /// answers 5xx or cannot be reached: those are transient. Answers in
+    /// 2xx-4xx are final and returned as they are.
     fn call(&self, method: &str, url: &str, body: Option<&Value>) -> anyhow::Result<(u16, Value)> {
+        let mut wait = Duration::from_secs(1);
+        for _ in 1..API_ATTEMPTS {
+            match self.call_once(method, url, body) {
+                Ok((status, _)) if status >= 500 => {}
+                Err(_) => {}
+                answer => return answer,
+            }
+            std::thread::sleep(wait);
+            wait *= 2;
+        }
+        self.call_once(method, url, body)
+    }
+
+    fn call_once(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, Value)> {
         let builder = ureq::http::Request::builder()
             .method(method)
             .uri(url)
@@ -117,6 +139,9 @@ impl GitHub {
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 }
+
+/// Tries of one API call, the last one included.
+const API_ATTEMPTS: usize = 3;
 
 fn pull_request(value: &Value, created: bool) -> anyhow::Result<PullRequest> {
     let number = value

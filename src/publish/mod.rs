@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use crate::compile::Project;
 use crate::diag::{Code, Diagnostic};
 use crate::diff::{Comparison, compare, listing};
-use crate::write::{read_rendered, write_tree};
+use crate::write::{MANIFEST, read_rendered, write_tree};
 use git::{Git, Push};
 
 /// Attempts at a push that keeps finding the branch moved.
@@ -45,11 +45,16 @@ pub struct Request<'a> {
 #[derive(Debug)]
 pub enum Outcome {
     /// The branch already holds exactly this tree: nothing was committed.
-    Unchanged,
+    Unchanged {
+        /// What the branch changes against the base, file by file.
+        against_base: Vec<String>,
+    },
     Published {
         commit: String,
         comparison: Comparison,
         attempts: usize,
+        /// What the branch changes against the base, file by file.
+        against_base: Vec<String>,
     },
 }
 
@@ -75,7 +80,9 @@ pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
         };
         write_tree(&out, request.files, |_| true)?;
         if !git.stage(request.path)? {
-            return Ok(Outcome::Unchanged);
+            return Ok(Outcome::Unchanged {
+                against_base: against_base(&git, request)?,
+            });
         }
         let comparison = compare(&before, request.files);
         git.commit(&commit_message(request, &comparison))?;
@@ -85,6 +92,7 @@ pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
                     commit: git.head()?,
                     comparison,
                     attempts: attempt,
+                    against_base: against_base(&git, request)?,
                 });
             }
             Push::Behind => std::thread::sleep(backoff(attempt)),
@@ -94,6 +102,29 @@ pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
         "gave up after {MAX_ATTEMPTS} attempts: `{}` kept moving while slipway pushed",
         request.branch
     )
+}
+
+/// The whole change the branch makes against the base under the path
+/// (`A path`, `M path`, `D path`), which a pull request's body describes:
+/// not only the last push. Empty when the branch is the base.
+fn against_base(git: &Git, request: &Request<'_>) -> anyhow::Result<Vec<String>> {
+    if request.branch == request.base {
+        return Ok(Vec::new());
+    }
+    if !git.remote_has(request.base)? {
+        // No base yet: the branch adds the whole tree.
+        let path = request.path.trim_end_matches('/');
+        return Ok(request
+            .files
+            .keys()
+            .map(|file| format!("A {path}/{file}"))
+            .collect());
+    }
+    git.fetch(request.base)?;
+    let mut changed = git.changed_files(&format!("origin/{}", request.base), request.path)?;
+    // The manifest is slipway's bookkeeping, not a change to review.
+    changed.retain(|line| !line.ends_with(&format!("/{MANIFEST}")));
+    Ok(changed)
 }
 
 /// Every overlay without an `argocd` section: nothing would sync the

@@ -535,7 +535,7 @@ fn pr_updates_the_pull_request_that_already_exists() {
         seen[2].body["body"]
             .as_str()
             .unwrap_or("")
-            .contains("unchanged"),
+            .contains("Against `main`: "),
         "{}",
         seen[2].body
     );
@@ -566,4 +566,73 @@ fn pr_without_a_token_is_refused_before_anything_is_pushed() {
     assert!(run.stderr.contains("GITHUB_TOKEN"), "{}", run.stderr);
     let heads = setup.heads();
     assert!(heads.is_empty(), "nothing pushed: {heads}");
+}
+
+#[test]
+fn pr_converges_after_a_failed_api_call_and_describes_the_change_against_the_base() {
+    let setup = Setup::new();
+    // main holds an older render.
+    assert_eq!(setup.publish(&[]).code, 0);
+    edit_worker_image(&setup);
+    // The push lands, the pull request call fails.
+    let broken = serde_json::json!({"message": "Server Error"});
+    let (api, _) = github_server(vec![
+        (502, broken.clone()),
+        (502, broken.clone()),
+        (502, broken),
+    ]);
+    let first = publish_pr(&setup, &api);
+    assert_ne!(first.code, 0, "{}", first.stderr);
+    assert!(first.stderr.contains("published"), "{}", first.stderr);
+    // A rerun has nothing to push, and still opens the pull request.
+    let opened = serde_json::json!({"number": 9, "html_url": "https://github.example/example/gitops/pull/9"});
+    let (api, seen) = github_server(vec![(201, opened)]);
+    let rerun = publish_pr(&setup, &api);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert!(
+        rerun.stderr.contains("nothing to publish"),
+        "{}",
+        rerun.stderr
+    );
+    assert!(
+        rerun.stderr.contains("opened pull request #9"),
+        "{}",
+        rerun.stderr
+    );
+    let seen = seen.lock().expect("lock");
+    let body = seen[0].body["body"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        body.contains("Against `main`: 0 added, 1 changed, 0 removed."),
+        "{body}"
+    );
+    assert!(
+        body.contains("M rendered/dev/us-east-1/worker/deployment-worker.yaml"),
+        "{body}"
+    );
+}
+
+/// Give the worker a new image in the project's blueprint.
+fn edit_worker_image(setup: &Setup) {
+    let path = setup.project.path().join("blueprints/worker.yaml");
+    let text = fs::read_to_string(&path).expect("read");
+    assert!(text.contains("worker:2.4.1"), "{text}");
+    fs::write(&path, text.replace("worker:2.4.1", "worker:2.4.2")).expect("write");
+}
+
+#[test]
+fn transient_api_errors_are_retried() {
+    let setup = Setup::new();
+    let opened = serde_json::json!({"number": 4, "html_url": "https://github.example/example/gitops/pull/4"});
+    let (api, seen) = github_server(vec![
+        (503, serde_json::json!({"message": "busy"})),
+        (201, opened),
+    ]);
+    let run = publish_pr(&setup, &api);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("opened pull request #4"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(seen.lock().expect("lock").len(), 2, "one retry");
 }
