@@ -7,7 +7,7 @@ use anyhow::bail;
 use super::{Output, Status, compile};
 use crate::compile::{Project, Selection};
 use crate::model::DEFAULT_GITOPS_PATH;
-use crate::publish::git::{redact, source_commit};
+use crate::publish::git::{dirty_inputs, redact, source_commit};
 use crate::publish::github::{DEFAULT_API, GitHub, repository_of};
 use crate::publish::{Outcome, Request, publish, unsynced};
 
@@ -87,7 +87,21 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
     }
     let github = args.pr.then(|| github(args)).transpose()?;
 
-    let source = source_commit(std::path::Path::new("."));
+    let project_dir = std::path::Path::new(".");
+    let source = source_commit(project_dir);
+    if source.is_some() {
+        let dirty = dirty_inputs(project_dir)?;
+        if let Some(first) = dirty.first() {
+            let more = match dirty.len() {
+                1 => String::new(),
+                n => format!(" and {} more", n - 1),
+            };
+            bail!(
+                "`{first}`{more}: changed since the commit checked out, so a render of them is not a render of {}; commit them, then publish",
+                source.as_deref().unwrap_or_default()
+            );
+        }
+    }
     let secrets: Vec<String> = std::env::var("GITHUB_TOKEN").ok().into_iter().collect();
     let repo = redact(&args.repo, &secrets);
     let request = Request {
@@ -97,10 +111,18 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         base: &args.base,
         message: args.message.as_deref(),
         source: source.as_deref(),
+        project: project_dir,
         files: &files,
         secrets,
     };
     let against_base = match publish(&request)? {
+        Outcome::Behind { published } => {
+            out.note(&format!(
+                "skipped: `{branch}` of {repo} holds a render of {published}, which is newer than {}; nothing was published",
+                source.as_deref().unwrap_or_default()
+            ));
+            return Ok(Status::Success);
+        }
         Outcome::Unchanged { against_base } => {
             out.note(&format!(
                 "nothing to publish: `{branch}` of {repo} already holds this render"

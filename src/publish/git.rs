@@ -152,6 +152,14 @@ impl Git {
         self.run(&args).map(drop)
     }
 
+    /// The value of a trailer in HEAD's message (`Key: value`), if it has one.
+    pub fn trailer(&self, key: &str) -> anyhow::Result<Option<String>> {
+        let format = format!("--format=%(trailers:key={key},valueonly,separator=%x20)");
+        let value = self.run(&["log", "-1", &format, "HEAD"])?;
+        let value = value.trim();
+        Ok((!value.is_empty()).then(|| value.to_owned()))
+    }
+
     pub fn head(&self) -> anyhow::Result<String> {
         Ok(self.run(&["rev-parse", "HEAD"])?.trim().to_owned())
     }
@@ -259,10 +267,10 @@ pub fn uncommitted(dir: &Path) -> anyhow::Result<Option<Uncommitted>> {
     }))
 }
 
-/// The commit a project folder is at, if it is a git checkout.
+/// The commit a project folder is at (full hash), if it is a git checkout.
 pub fn source_commit(project: &Path) -> Option<String> {
     let output = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
+        .args(["rev-parse", "HEAD"])
         .current_dir(project)
         .output()
         .ok()?;
@@ -270,6 +278,46 @@ pub fn source_commit(project: &Path) -> Option<String> {
         .status
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// Files under the inputs' folders that differ from HEAD (changed, staged
+/// or untracked): a render of them is not a render of HEAD.
+pub fn dirty_inputs(project: &Path) -> anyhow::Result<Vec<String>> {
+    let output = Command::new("git")
+        .args([
+            "status",
+            "--porcelain",
+            "--untracked-files=all",
+            "--",
+            "blueprints",
+            "overlays",
+        ])
+        .current_dir(project)
+        .env("LC_ALL", "C")
+        .output()
+        .context("cannot run `git`; is it installed?")?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.get(3..))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Is `older` an ancestor of `newer` in the project's history? `None` when
+/// the history cannot tell (a commit it does not have, such as in a
+/// shallow clone).
+pub fn is_ancestor(project: &Path, older: &str, newer: &str) -> Option<bool> {
+    let status = Command::new("git")
+        .args(["merge-base", "--is-ancestor", older, newer])
+        .current_dir(project)
+        .output()
+        .ok()?
+        .status;
+    match status.code() {
+        Some(0) => Some(true),
+        Some(1) => Some(false),
+        _ => None,
+    }
 }
 
 /// Mask credentials: the user-info part of URLs, and the given secrets.

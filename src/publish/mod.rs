@@ -36,6 +36,8 @@ pub struct Request<'a> {
     pub message: Option<&'a str>,
     /// The commit of the blueprints the tree was rendered from.
     pub source: Option<&'a str>,
+    /// The project's folder, whose history says which source is newer.
+    pub project: &'a Path,
     /// The rendered tree, by path under `path`.
     pub files: &'a BTreeMap<String, String>,
     /// Strings to mask in everything printed (tokens).
@@ -44,6 +46,9 @@ pub struct Request<'a> {
 
 #[derive(Debug)]
 pub enum Outcome {
+    /// The branch holds a render of a newer source (this one is its
+    /// ancestor): publishing would go backwards, so nothing was pushed.
+    Behind { published: String },
     /// The branch already holds exactly this tree: nothing was committed.
     Unchanged {
         /// What the branch changes against the base, file by file.
@@ -72,7 +77,13 @@ pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
                     Ok(false) => None,
                     Err(e) => Some(Err(e)),
                 });
-        git.start(request.branch, start.transpose()?)?;
+        let start = start.transpose()?;
+        git.start(request.branch, start)?;
+        if start.is_some() {
+            if let Some(published) = newer_published(&git, request)? {
+                return Ok(Outcome::Behind { published });
+            }
+        }
         let out = git.dir().join(request.path);
         let before = match fs::symlink_metadata(&out) {
             Ok(_) => read_rendered(&out)?.owned(),
@@ -102,6 +113,29 @@ pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
         "gave up after {MAX_ATTEMPTS} attempts: `{}` kept moving while slipway pushed",
         request.branch
     )
+}
+
+/// Trailers of slipway's commits in the GitOps repository: the source
+/// commit a render came from, and the folder it went to.
+pub const SOURCE_TRAILER: &str = "Slipway-Source";
+pub const PATH_TRAILER: &str = "Slipway-Path";
+
+/// The source of the render the branch (as checked out) holds for this
+/// path, when it is newer than the one being published: this one is its
+/// ancestor. Unknown histories never block (a shallow checkout cannot tell).
+fn newer_published(git: &Git, request: &Request<'_>) -> anyhow::Result<Option<String>> {
+    let Some(source) = request.source else {
+        return Ok(None);
+    };
+    if git.trailer(PATH_TRAILER)?.as_deref() != Some(request.path) {
+        return Ok(None);
+    }
+    let Some(published) = git.trailer(SOURCE_TRAILER)? else {
+        return Ok(None);
+    };
+    let behind =
+        published != source && git::is_ancestor(request.project, source, &published) == Some(true);
+    Ok(behind.then_some(published))
 }
 
 /// The whole change the branch makes against the base under the path
@@ -201,8 +235,12 @@ pub fn commit_message(request: &Request<'_>, comparison: &Comparison) -> String 
         || "a working tree that is not a git checkout".to_owned(),
         |s| format!("commit {s}"),
     );
+    let mut trailers = format!("{PATH_TRAILER}: {}", request.path);
+    if let Some(source) = request.source {
+        trailers = format!("{SOURCE_TRAILER}: {source}\n{trailers}");
+    }
     format!(
-        "{subject}\n\nRendered by slipway from {source}.\n\n{}",
+        "{subject}\n\nRendered by slipway from {source}.\n\n{}\n\n{trailers}",
         body(comparison)
     )
 }

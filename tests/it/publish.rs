@@ -636,3 +636,52 @@ fn transient_api_errors_are_retried() {
     );
     assert_eq!(seen.lock().expect("lock").len(), 2, "one retry");
 }
+
+/// Commit everything in the project (a source repository of its own).
+fn commit_all(project: &Path, message: &str) -> String {
+    git(project, &["add", "-A"]);
+    let id = ["-c", "user.name=t", "-c", "user.email=t@e"];
+    let mut args = id.to_vec();
+    args.extend(["commit", "--quiet", "-m", message]);
+    git(project, &args);
+    git(project, &["rev-parse", "HEAD"]).trim().to_owned()
+}
+
+#[test]
+fn publish_never_goes_backwards_and_never_attributes_a_dirty_tree_to_head() {
+    let setup = Setup::new();
+    let project = setup.project.path();
+    git(project, &["init", "--quiet", "--initial-branch=main"]);
+    let older = commit_all(project, "older");
+    assert_eq!(setup.publish(&[]).code, 0);
+    edit_worker_image(&setup);
+    // Uncommitted inputs are refused, naming the file.
+    let dirty = setup.publish(&[]);
+    assert_eq!(dirty.code, 2, "{}", dirty.stderr);
+    assert!(
+        dirty
+            .stderr
+            .contains("`blueprints/worker.yaml`: changed since the commit checked out"),
+        "{}",
+        dirty.stderr
+    );
+    let newer = commit_all(project, "newer");
+    assert_eq!(setup.publish(&[]).code, 0);
+    let log = git(setup.remote.path(), &["log", "-1", "--format=%B", "main"]);
+    assert!(log.contains(&format!("Slipway-Source: {newer}")), "{log}");
+    assert!(log.contains("Slipway-Path: rendered"), "{log}");
+    // A rerun of the older source (a slow CI job, say) is skipped.
+    git(project, &["checkout", "--quiet", &older]);
+    let commits = setup.commits("main");
+    let behind = setup.publish(&[]);
+    assert_eq!(behind.code, 0, "{}", behind.stderr);
+    assert!(
+        behind.stderr.contains(&format!(
+            "skipped: `main` of {} holds a render of {newer}, which is newer than {older}",
+            setup.repo()
+        )),
+        "{}",
+        behind.stderr
+    );
+    assert_eq!(setup.commits("main"), commits, "nothing was pushed");
+}
