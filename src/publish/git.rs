@@ -105,6 +105,15 @@ impl Git {
         Ok(lines)
     }
 
+    /// Does the remote have any branch at all? An empty repository gets its
+    /// first branch from slipway.
+    pub fn has_branches(&self) -> anyhow::Result<bool> {
+        Ok(!self
+            .run(&["ls-remote", "--heads", "origin"])?
+            .trim()
+            .is_empty())
+    }
+
     pub fn fetch(&self, branch: &str) -> anyhow::Result<()> {
         let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
         self.run(&["fetch", "--quiet", "--depth=1", "origin", &refspec])

@@ -78,7 +78,15 @@ pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
                     Err(e) => Some(Err(e)),
                 });
         let start = start.transpose()?;
+        if start.is_none() && git.has_branches()? {
+            bail!(
+                "`--base {}` does not exist in the GitOps repository (nor does `{}`); name an existing branch",
+                request.base,
+                request.branch
+            );
+        }
         git.start(request.branch, start)?;
+        no_symlink_on_the_way(git.dir(), request.path)?;
         if start.is_some() {
             if let Some(published) = newer_published(&git, request)? {
                 return Ok(Outcome::Behind { published });
@@ -207,6 +215,29 @@ fn check_path(path: &str) -> anyhow::Result<()> {
     if path.is_empty() || !plain {
         bail!("`--path {path}` must be a relative folder inside the repository");
     }
+    if Path::new(path)
+        .components()
+        .any(|c| c.as_os_str() == ".git")
+    {
+        bail!("`--path {path}` is inside `.git`, git's own folder; name a folder of the tree");
+    }
+    Ok(())
+}
+
+/// No folder on the way to the tree in the checked-out repository may be a
+/// symlink: the repository's content could lead the write out of the
+/// scratch clone.
+fn no_symlink_on_the_way(clone: &Path, path: &str) -> anyhow::Result<()> {
+    let mut folder = clone.to_path_buf();
+    for part in Path::new(path).components() {
+        folder.push(part);
+        if fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!(
+                "`{}` is a symlink in the GitOps repository; slipway writes only into real folders of it",
+                folder.strip_prefix(clone).unwrap_or(&folder).display()
+            );
+        }
+    }
     Ok(())
 }
 
@@ -275,3 +306,18 @@ pub fn body(comparison: &Comparison) -> String {
 
 /// Objects listed by name in a commit message or pull request.
 const LISTED: usize = 50;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_in_the_tree_and_out_of_git() {
+        assert!(check_path("rendered").is_ok());
+        assert!(check_path("deploy/rendered").is_ok());
+        assert!(check_path("../up").is_err());
+        assert!(check_path("/abs").is_err());
+        assert!(check_path(".git/hooks").is_err());
+        assert!(check_path("a/.git").is_err());
+    }
+}

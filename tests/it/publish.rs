@@ -685,3 +685,43 @@ fn publish_never_goes_backwards_and_never_attributes_a_dirty_tree_to_head() {
     );
     assert_eq!(setup.commits("main"), commits, "nothing was pushed");
 }
+
+#[test]
+fn a_base_that_does_not_exist_is_an_error() {
+    let setup = Setup::new();
+    assert_eq!(setup.publish(&[]).code, 0);
+    let base = setup.publish(&["--base", "mian", "--branch", "slipway/x"]);
+    assert_eq!(base.code, 2, "{}", base.stderr);
+    assert!(
+        base.stderr.contains("`--base mian` does not exist"),
+        "{}",
+        base.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_in_the_gitops_repository_is_never_followed() {
+    let setup = Setup::new();
+    assert_eq!(setup.publish(&[]).code, 0);
+    // Someone commits `rendered` as a symlink pointing out of the clone.
+    let clone = tempfile::tempdir().expect("tempdir");
+    git(clone.path(), &["clone", "--quiet", &setup.repo(), "."]);
+    git(clone.path(), &["rm", "-r", "--quiet", "rendered"]);
+    std::os::unix::fs::symlink("/tmp", clone.path().join("rendered")).expect("symlink");
+    git(clone.path(), &["add", "rendered"]);
+    let id = ["-c", "user.name=t", "-c", "user.email=t@e"];
+    let mut args = id.to_vec();
+    args.extend(["commit", "--quiet", "-m", "link"]);
+    git(clone.path(), &args);
+    git(clone.path(), &["push", "--quiet", "origin", "main"]);
+    edit_worker_image(&setup);
+    let run = setup.publish(&[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`rendered` is a symlink in the GitOps repository"),
+        "{}",
+        run.stderr
+    );
+}
