@@ -3,7 +3,8 @@
 //! never appear.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
@@ -48,10 +49,62 @@ impl Git {
         command
     }
 
+    /// Run git and collect what it printed, within a bound: a remote that
+    /// never answers ends in an error, not a job that hangs until CI kills
+    /// it. `SLIPWAY_GIT_TIMEOUT` (seconds) changes the bound.
     fn output(&self, args: &[&str]) -> anyhow::Result<Output> {
-        self.command(args)
-            .output()
-            .context("cannot run `git`; is it installed?")
+        use std::io::Read;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot run `git`; is it installed?")?;
+        let collect = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        };
+        let stdout = collect(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let stderr = collect(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let deadline = Instant::now() + git_timeout();
+        let status = loop {
+            if let Some(status) = child.try_wait().context("cannot wait for `git`")? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                // The readers may wait on a helper git started; they are
+                // left to the process exit.
+                bail!(
+                    "`git {}` did not finish within {} s; is the GitOps repository reachable?",
+                    args.first().copied().unwrap_or_default(),
+                    git_timeout().as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        Ok(Output {
+            status,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        })
     }
 
     /// Run git; its stdout, or an error with what it said.
@@ -175,35 +228,56 @@ impl Git {
 
     /// Push HEAD to `branch`, never forcing. A rejection because the remote
     /// moved is [`Push::Behind`]; any other refusal is an error.
-    pub fn push(&self, branch: &str) -> anyhow::Result<Push> {
+    /// The commit of `branch` as last fetched.
+    pub fn fetched_tip(&self, branch: &str) -> anyhow::Result<String> {
+        Ok(self
+            .run(&["rev-parse", &format!("refs/remotes/origin/{branch}")])?
+            .trim()
+            .to_owned())
+    }
+
+    /// The commit the remote's branch is at, if the branch exists.
+    pub fn remote_tip(&self, branch: &str) -> anyhow::Result<Option<String>> {
+        let refs = self.run(&[
+            "ls-remote",
+            "--heads",
+            "origin",
+            &format!("refs/heads/{branch}"),
+        ])?;
+        Ok(refs.split_whitespace().next().map(str::to_owned))
+    }
+
+    /// Push HEAD to `branch`, which was at `expected` (`None`: absent)
+    /// when this attempt started. A refused push is a lost race only when
+    /// the branch has moved since (read from the remote, not from the
+    /// words of the refusal, which a hook may choose); otherwise it is a
+    /// refusal, reported with what git said.
+    pub fn push(&self, branch: &str, expected: Option<&str>) -> anyhow::Result<Push> {
         let refspec = format!("HEAD:refs/heads/{branch}");
         let output = self.output(&["push", "--porcelain", "origin", &refspec])?;
         if output.status.success() {
             return Ok(Push::Pushed);
         }
         let said = self.said(&output);
-        if moved_meanwhile(&said) {
+        if self.remote_tip(branch)?.as_deref() != expected {
             return Ok(Push::Behind);
         }
         bail!("the push to `{branch}` was refused: {said}")
     }
 }
 
-/// Did the push lose a race (the branch moved, or another push was
-/// updating it at the same moment), rather than being refused?
-fn moved_meanwhile(said: &str) -> bool {
-    let rejected = said.contains("[rejected]")
-        && (said.contains("fetch first") || said.contains("non-fast-forward"));
-    let raced = said.contains("[remote rejected]")
-        && [
-            "cannot lock ref",
-            "reference already exists",
-            "incorrect old value",
-        ]
-        .iter()
-        .any(|m| said.contains(m));
-    rejected || raced
+/// How long one git command may take.
+fn git_timeout() -> Duration {
+    let seconds = std::env::var("SLIPWAY_GIT_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_GIT_TIMEOUT_SECS);
+    Duration::from_secs(seconds)
 }
+
+/// The bound on one git command (a clone of a large GitOps repository
+/// over a slow link fits well within it).
+const DEFAULT_GIT_TIMEOUT_SECS: u64 = 300;
 
 /// Files under a folder of a git work tree that the next commit would not
 /// carry as they are on disk.
@@ -403,25 +477,6 @@ pub fn argocd_url(target: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lost_races_are_told_from_refusals() {
-        assert!(moved_meanwhile(
-            "!\tHEAD:refs/heads/main\t[rejected] (fetch first)"
-        ));
-        assert!(moved_meanwhile(
-            "!\tHEAD:refs/heads/main\t[rejected] (non-fast-forward)"
-        ));
-        assert!(moved_meanwhile(
-            "remote: error: cannot lock ref 'refs/heads/main'\n!\tHEAD:refs/heads/main\t[remote rejected] (failed to update ref)"
-        ));
-        assert!(!moved_meanwhile(
-            "!\tHEAD:refs/heads/main\t[remote rejected] (pre-receive hook declined)"
-        ));
-        assert!(!moved_meanwhile(
-            "!\tHEAD:refs/heads/main\t[remote rejected] (protected branch hook declined)"
-        ));
-    }
 
     #[test]
     fn argo_cd_gets_the_remote_without_credentials() {

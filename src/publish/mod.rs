@@ -78,6 +78,11 @@ pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
                     Err(e) => Some(Err(e)),
                 });
         let start = start.transpose()?;
+        // What this attempt builds on: the branch as fetched, or nothing.
+        let expected = match start {
+            Some(b) if b == request.branch => Some(git.fetched_tip(b)?),
+            _ => None,
+        };
         if start.is_none() && git.has_branches()? {
             bail!(
                 "`--base {}` does not exist in the GitOps repository (nor does `{}`); name an existing branch",
@@ -105,7 +110,7 @@ pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
         }
         let comparison = compare(&before, request.files);
         git.commit(&commit_message(request, &comparison))?;
-        match git.push(request.branch)? {
+        match git.push(request.branch, expected.as_deref())? {
             Push::Pushed => {
                 return Ok(Outcome::Published {
                     commit: git.head()?,

@@ -335,7 +335,9 @@ fn a_push_refused_by_a_hook_fails_cleanly_without_retrying() {
     fs::write(
         &hook,
         format!(
-            "#!/bin/sh\necho invoked >> {}\necho 'main is protected' >&2\nexit 1\n",
+            // Words a lost race would use: a refusal is told from a race by
+            // the branch's state, never by what a hook says.
+            "#!/bin/sh\necho invoked >> {}\necho 'main is protected: cannot lock ref, incorrect old value, fetch first' >&2\nexit 1\n",
             log.display()
         ),
     )
@@ -724,4 +726,37 @@ fn a_symlink_in_the_gitops_repository_is_never_followed() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_remote_that_never_answers_ends_in_an_error_within_the_bound() {
+    let setup = Setup::new();
+    // Accepts connections and never says a word.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/gitops.git", listener.local_addr().expect("addr"));
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming().take(4) {
+            open.push(stream);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    let started = std::time::Instant::now();
+    let run = run_with(
+        setup.project.path(),
+        &["publish", "--repo", &url],
+        &[("SLIPWAY_GIT_TIMEOUT", "2")],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did not finish within 2 s"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(held);
 }
