@@ -67,7 +67,7 @@ impl GitHub {
         if status != 422 || !already_exists(&created) {
             bail!(
                 "GitHub refused to open the pull request ({status}): {}",
-                message(&created)
+                self.said(&created)
             );
         }
         let query = format!("{pulls}?state=open&head={}:{head}&base={base}", self.owner);
@@ -79,7 +79,7 @@ impl GitHub {
         let Some(number) = number.filter(|_| status == 200) else {
             bail!(
                 "a pull request for `{head}` exists, but GitHub did not list it ({status}): {}",
-                message(&open)
+                self.said(&open)
             );
         };
         let update = json!({"title": title, "body": body});
@@ -87,10 +87,16 @@ impl GitHub {
         if status != 200 {
             bail!(
                 "GitHub refused to update pull request #{number} ({status}): {}",
-                message(&updated)
+                self.said(&updated)
             );
         }
         pull_request(&updated, false)
+    }
+
+    /// GitHub's own words in an answer, with the token masked: an error
+    /// body may echo the request.
+    fn said(&self, answer: &Value) -> String {
+        redact(&message(answer), std::slice::from_ref(&self.token))
     }
 
     /// One API call, tried again with backoff (1 s, then 2 s) when GitHub

@@ -760,3 +760,18 @@ fn a_remote_that_never_answers_ends_in_an_error_within_the_bound() {
     );
     drop(held);
 }
+
+#[test]
+fn an_api_error_that_echoes_the_token_is_printed_without_it() {
+    let setup = Setup::new();
+    let echoed = serde_json::json!({"message": format!("Bad credentials for Bearer {TOKEN}")});
+    let (api, _) = github_server(vec![(401, echoed)]);
+    let run = publish_pr(&setup, &api);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Bad credentials for Bearer ***"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(TOKEN), "{}", run.stderr);
+}
