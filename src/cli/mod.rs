@@ -205,13 +205,7 @@ pub(crate) fn check_selection(
             return Err(unknown("environment", env, &envs));
         };
         if let Some(region) = &selection.region {
-            let regions: Vec<&str> = overlay
-                .head
-                .environment
-                .regions
-                .iter()
-                .map(|r| r.name.value.as_str())
-                .collect();
+            let regions = overlay.region_names();
             if !regions.contains(&region.as_str()) {
                 return Err(unknown(&format!("region in `{env}`"), region, &regions));
             }

@@ -66,6 +66,16 @@ impl OverlayInput {
     pub fn name(&self) -> &str {
         &self.head.metadata.name.value
     }
+
+    /// The environment's region names, in the overlay's order.
+    pub fn region_names(&self) -> Vec<&str> {
+        self.head
+            .environment
+            .regions
+            .iter()
+            .map(|r| r.name.value.as_str())
+            .collect()
+    }
 }
 
 /// Parse and validate every loaded file. Returns the inputs that passed and
@@ -472,13 +482,7 @@ fn check_overlay_references(
     diags: &mut Vec<Diagnostic>,
 ) {
     let services: Vec<&str> = named.iter().map(String::as_str).collect();
-    let regions: Vec<&str> = overlay
-        .head
-        .environment
-        .regions
-        .iter()
-        .map(|r| r.name.value.as_str())
-        .collect();
+    let regions = overlay.region_names();
     let mut service_keys: Vec<(&str, Span)> = entries(&overlay.tree, &["services"])
         .iter()
         .map(|e| (e.key.as_str(), e.key_span))

@@ -74,16 +74,20 @@ fn uses(text: &str) -> Vec<(usize, String)> {
     out
 }
 
-#[test]
-fn no_module_uses_a_later_stage() {
-    let layers = layers();
-    let mut violations = Vec::new();
-    for entry in walkdir::WalkDir::new(root().join("src"))
+/// Every Rust file under `src/`, sorted.
+fn source_files() -> impl Iterator<Item = walkdir::DirEntry> {
+    walkdir::WalkDir::new(root().join("src"))
         .sort_by_file_name()
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
-    {
+}
+
+#[test]
+fn no_module_uses_a_later_stage() {
+    let layers = layers();
+    let mut violations = Vec::new();
+    for entry in source_files() {
         let Some(module) = module_of(entry.path()) else {
             continue;
         };
@@ -129,12 +133,7 @@ fn stages_after_the_model_read_only_the_model() {
     let after = ["lower", "check", "policy", "emit"];
     let before = ["input", "load", "validate", "merge", "template", "parse"];
     let mut violations = Vec::new();
-    for entry in walkdir::WalkDir::new(root().join("src"))
-        .sort_by_file_name()
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
-    {
+    for entry in source_files() {
         let Some(module) = module_of(entry.path()).filter(|m| after.contains(&m.as_str())) else {
             continue;
         };
