@@ -19,6 +19,17 @@ pub const MANIFEST: &str = ".slipway-manifest.json";
 struct Manifest {
     /// Relative path -> sha256 of the bytes slipway wrote there.
     files: BTreeMap<String, String>,
+    /// A render is writing the tree, or was interrupted while it did: the
+    /// files are part old, part new. Written before the first file and
+    /// cleared by the final manifest, so `check` sees an interruption and
+    /// the next render cleans up after it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    incomplete: bool,
+}
+
+/// The temporary files `write_file` creates: `.slipway-<random>.tmp`.
+fn is_leftover(name: &str) -> bool {
+    name.starts_with(".slipway-") && name.ends_with(".tmp")
 }
 
 /// What a write did.
@@ -57,6 +68,19 @@ pub fn write_tree(
         .with_context(|| format!("cannot open `{}`", out.display()))?;
     let old = read_manifest(&root)?;
     refuse_foreign(&root, files, &old)?;
+    if old.incomplete {
+        remove_leftovers(&root, &old)?;
+    }
+    // From here until the final manifest, the tree is part old, part new:
+    // say so first, listing every file this render may write as slipway's.
+    let mut pending = Manifest {
+        files: old.files.clone(),
+        incomplete: true,
+    };
+    for rel in files.keys() {
+        pending.files.entry(rel.clone()).or_default();
+    }
+    write_manifest(&root, &pending)?;
     make_folders(&root, files.keys())?;
     // Files are independent: compare and write them in parallel. A file the
     // last render did not write is written without reading it first.
@@ -93,10 +117,42 @@ pub fn write_tree(
             manifest.files.insert(rel, sum);
         }
     }
-    let json =
-        serde_json::to_string_pretty(&manifest).context("cannot encode the manifest")? + "\n";
-    write_file(&root.join(MANIFEST), json.as_bytes())?;
+    write_manifest(&root, &manifest)?;
     Ok(report)
+}
+
+fn write_manifest(root: &Path, manifest: &Manifest) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(manifest).context("cannot encode the manifest")? + "\n";
+    write_file(&root.join(MANIFEST), json.as_bytes())
+}
+
+/// Temporary files an interrupted render left in the folders it wrote.
+fn remove_leftovers(root: &Path, interrupted: &Manifest) -> anyhow::Result<()> {
+    let folders: BTreeSet<&str> = interrupted
+        .files
+        .keys()
+        .filter(|rel| check_relative(rel).is_ok())
+        .map(|rel| rel.rsplit_once('/').map_or("", |(folder, _)| folder))
+        .collect();
+    for folder in folders {
+        let dir = root.join(folder);
+        if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        for entry in
+            fs::read_dir(&dir).with_context(|| format!("cannot read `{}`", dir.display()))?
+        {
+            let entry = entry.with_context(|| format!("cannot read `{}`", dir.display()))?;
+            let leftover = is_leftover(&entry.file_name().to_string_lossy())
+                && entry.file_type().is_ok_and(|t| t.is_file());
+            if leftover {
+                let path = entry.path();
+                fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove `{}`", path.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A file slipway is about to write that is already there, holds other
@@ -205,6 +261,7 @@ fn stage(staging: &Path, files: &BTreeMap<String, String>) -> anyhow::Result<Man
         .collect::<anyhow::Result<_>>()?;
     Ok(Manifest {
         files: sums.into_iter().collect(),
+        incomplete: false,
     })
 }
 
@@ -217,6 +274,8 @@ pub struct OnDisk {
     /// Those of them the manifest does not list: slipway did not write them,
     /// yet Argo CD syncs them with the rest.
     pub foreign: BTreeSet<String>,
+    /// A render was interrupted while writing the tree: part old, part new.
+    pub interrupted: bool,
 }
 
 /// Largest rendered file read back. slipway's largest objects are
@@ -258,7 +317,10 @@ pub fn read_rendered(out: &Path) -> anyhow::Result<OnDisk> {
     } else {
         None
     };
-    let mut tree = OnDisk::default();
+    let mut tree = OnDisk {
+        interrupted: manifest.as_ref().is_some_and(|m| m.incomplete),
+        ..OnDisk::default()
+    };
     for folder in owned_folders(out, manifest.as_ref())? {
         for rel in files_under(out, &folder)? {
             let text = read_regular(&out.join(&rel))?;

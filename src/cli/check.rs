@@ -65,6 +65,12 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
     out.diagnostics(&findings, &Sources::default());
     let comparison = compare(&on_disk.files, &fresh);
     let dir = args.against.display();
+    if on_disk.interrupted {
+        out.note(&format!(
+            "error: a render into `{dir}` was interrupted: its files are part old, part new; run `slipway render --all -o {dir}`"
+        ));
+        return Ok(Status::Invalid);
+    }
     if comparison.is_empty() {
         if has_errors(&findings) {
             return Ok(Status::Invalid);

@@ -396,3 +396,38 @@ fn a_file_name_with_control_characters_is_refused_and_printed_escaped() {
         run.stderr
     );
 }
+
+#[test]
+fn an_interrupted_re_render_is_seen_by_check_and_cleaned_by_the_next_render() {
+    let dir = base();
+    let p = dir.path();
+    assert_eq!(run_in(p, &["render", "--all", "-o", "out"]).code, 0);
+    // What a render killed halfway leaves: the manifest it wrote first
+    // (incomplete), one file rewritten, and a temp file never renamed.
+    let manifest = p.join("out/.slipway-manifest.json");
+    let text = fs::read_to_string(&manifest).expect("manifest");
+    assert!(
+        !text.contains("incomplete"),
+        "a finished render says nothing: {text}"
+    );
+    let pending = text.replacen('{', "{\n  \"incomplete\": true,", 1);
+    fs::write(&manifest, pending).expect("write");
+    let leftover = p.join("out/dev/us-east-1/web/.slipway-Ab12Cd.tmp");
+    fs::write(&leftover, "half").expect("write");
+    let check = run_in(p, &["check", "--against", "out"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(
+        check.stderr.contains("a render into `out` was interrupted"),
+        "{}",
+        check.stderr
+    );
+    let again = run_in(p, &["render", "--all", "-o", "out"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(!leftover.exists(), "the leftover is cleaned");
+    assert!(
+        !fs::read_to_string(&manifest)
+            .expect("manifest")
+            .contains("incomplete")
+    );
+    assert_eq!(run_in(p, &["check", "--against", "out"]).code, 0);
+}
