@@ -74,6 +74,25 @@ pub fn env_var_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// A key of a Secret or ConfigMap (kubernetes `apimachinery` validation
+/// `IsConfigMapKey`): letters, digits, `-`, `_` and `.`, at most 253
+/// characters, not `.` or `..` and not starting with `..`.
+pub fn config_map_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.len() > 253 {
+        return Err("must have 1 to 253 characters".into());
+    }
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err("may contain only letters, digits, `-`, `_` and `.`".into());
+    }
+    if key.starts_with("..") || key == "." {
+        return Err("may not be `.` or start with `..`".into());
+    }
+    Ok(())
+}
+
 /// A label value: at most 63 characters, alphanumeric at both ends, `-_.` inside.
 pub fn label_value(value: &str) -> Result<(), String> {
     if value.len() > 63 {
@@ -302,6 +321,15 @@ mod tests {
         assert!(qualified_name("example.com/owner").is_ok());
         assert!(qualified_name("owner").is_ok());
         assert!(qualified_name("Example.com/owner").is_err());
+    }
+
+    #[test]
+    fn secret_keys() {
+        assert!(config_map_key("tls.crt").is_ok());
+        assert!(config_map_key("access-key_2").is_ok());
+        for bad in ["", "a/b", "..data", ".", "k v", &"k".repeat(254)] {
+            assert!(config_map_key(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -198,8 +198,8 @@ fn tree_path(project: &Project, given: Option<&str>) -> anyhow::Result<String> {
         .filter_map(|o| o.head.environment.argocd.as_ref())
         .map(|a| {
             a.path
-                .clone()
-                .unwrap_or_else(|| DEFAULT_GITOPS_PATH.to_owned())
+                .as_ref()
+                .map_or_else(|| DEFAULT_GITOPS_PATH.to_owned(), |p| p.value.clone())
         })
         .collect();
     match (given, configured.len()) {

@@ -53,8 +53,8 @@ pub struct Container {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
-    pub secret: String,
-    pub key: String,
+    pub secret: Spanned<String>,
+    pub key: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

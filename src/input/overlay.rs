@@ -78,8 +78,8 @@ pub struct ArgoCd {
     #[serde(rename = "repoURL")]
     pub repo_url: String,
     pub target_revision: Option<String>,
-    pub path: Option<String>,
-    pub namespace: Option<String>,
+    pub path: Option<Spanned<String>>,
+    pub namespace: Option<Spanned<String>>,
     pub automated_sync: Option<bool>,
 }
 

@@ -176,9 +176,12 @@ impl GitOps {
                 .unwrap_or_else(|| "HEAD".to_owned()),
             path: raw
                 .path
-                .clone()
-                .unwrap_or_else(|| DEFAULT_GITOPS_PATH.to_owned()),
-            namespace: raw.namespace.clone().unwrap_or_else(|| "argocd".to_owned()),
+                .as_ref()
+                .map_or_else(|| DEFAULT_GITOPS_PATH.to_owned(), |p| p.value.clone()),
+            namespace: raw
+                .namespace
+                .as_ref()
+                .map_or_else(|| "argocd".to_owned(), |n| n.value.clone()),
             automated: raw.automated_sync.unwrap_or(!production),
         }
     }

@@ -113,11 +113,14 @@ pub(super) fn container(
         .chain(raw.secrets.iter().map(|(k, s)| EnvVar {
             name: k.clone(),
             value: EnvValue::Secret {
-                secret: s.secret.clone(),
-                key: s.key.clone(),
+                secret: s.secret.value.clone(),
+                key: s.key.value.clone(),
             },
         }));
     let env = in_dependency_order(env.collect());
+    for reference in raw.secrets.values() {
+        check_secret_ref(reference, diags);
+    }
     if let Err(reason) = names::image_reference(&raw.image.value) {
         diags.push(
             Diagnostic::error(
@@ -181,6 +184,33 @@ fn check_quantity(q: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
         Diagnostic::error(Code::INVALID_QUANTITY, q.span, problem)
             .with_hint("write e.g. `250m` or `0.5` for CPU, `512Mi` or `2Gi` for memory"),
     );
+}
+
+/// A secret reference must name a Secret and a key Kubernetes could have
+/// (a Secret's name is a DNS-1123 subdomain; its keys follow
+/// `IsConfigMapKey`), or the pod never starts (`CreateContainerConfigError`).
+fn check_secret_ref(reference: &input::SecretRef, diags: &mut Vec<Diagnostic>) {
+    let checks = [
+        (
+            "Secret name",
+            &reference.secret,
+            names::dns1123_subdomain(&reference.secret.value),
+        ),
+        (
+            "Secret key",
+            &reference.key,
+            names::config_map_key(&reference.key.value),
+        ),
+    ];
+    for (what, field, verdict) in checks {
+        if let Err(reason) = verdict {
+            diags.push(Diagnostic::error(
+                Code::INVALID_NAME,
+                field.span,
+                format!("invalid {what} `{}`: it {reason}", field.value),
+            ));
+        }
+    }
 }
 
 /// Requests above limits are refused by the API server (kubernetes
