@@ -241,7 +241,8 @@ fn walk_error(root: &Path, error: &walkdir::Error) -> Diagnostic {
     }
 }
 
-fn is_yaml(path: &Path) -> bool {
+/// Is this an input file by its name (`.yaml` or `.yml`)?
+pub fn is_yaml(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
 

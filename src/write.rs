@@ -536,27 +536,29 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot replace `{}`", path.display()))
 }
 
-/// Every folder between `root` and `rel`'s file must be a real folder: a
-/// symlink planted in the tree could otherwise lead a removal or a write
-/// outside it.
-fn no_symlinked_folders(root: &Path, rel: &str) -> anyhow::Result<()> {
-    let mut folder = root.to_path_buf();
-    let parents: Vec<Component<'_>> = Path::new(rel).components().collect();
-    for part in parents.iter().take(parents.len().saturating_sub(1)) {
-        folder.push(part);
-        if fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_symlink()) {
-            bail!(
-                "refusing to follow `{}`: it is a symlink and may lead outside the output folder",
-                folder.display()
-            );
+/// The first symlink among the folders `root/folder` passes through, if
+/// any: a symlink planted in a tree could lead a removal or a write out of
+/// it. (`publish` asks the same of the folder in the GitOps repository.)
+pub fn symlink_on_the_way(root: &Path, folder: &Path) -> Option<PathBuf> {
+    let mut path = root.to_path_buf();
+    for part in folder.components() {
+        path.push(part);
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(path);
         }
     }
-    Ok(())
+    None
 }
 
 /// Remove a file slipway wrote, then any folders that removal left empty.
 fn remove_file(root: &Path, rel: &str) -> anyhow::Result<()> {
-    no_symlinked_folders(root, rel)?;
+    let folder = Path::new(rel).parent().unwrap_or(Path::new(""));
+    if let Some(link) = symlink_on_the_way(root, folder) {
+        bail!(
+            "refusing to follow `{}`: it is a symlink and may lead outside the output folder",
+            link.display()
+        );
+    }
     let path = root.join(rel);
     match fs::remove_file(&path) {
         Ok(()) => {}

@@ -10,6 +10,7 @@ use crate::audit;
 use crate::compile::{Selection, has_errors};
 use crate::diag::printable;
 use crate::diff::{Change, compare};
+use crate::load::is_yaml;
 use crate::model::Environment;
 use crate::publish::git::{Uncommitted, uncommitted};
 use crate::rules::Settings;
@@ -58,10 +59,18 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         .collect();
     let fresh = compiled.tree();
     let on_disk = read_rendered(&args.against)?;
-    // What Argo CD would sync, whoever wrote it: the tree rules.
+    // What Argo CD would sync, whoever wrote it: the tree rules. A file
+    // equal to the fresh render breaks none (the render asserts it), so
+    // only files someone added or changed are read.
     let fallback = Settings::new(false, &BTreeMap::new());
     let root = args.against.display().to_string();
-    let findings = audit::tree(&root, &on_disk.files, |env| settings.get(env), &fallback);
+    let edited: BTreeMap<String, String> = on_disk
+        .files
+        .iter()
+        .filter(|(path, text)| fresh.get(*path) != Some(*text))
+        .map(|(path, text)| (path.clone(), text.clone()))
+        .collect();
+    let findings = audit::tree(&root, &edited, |env| settings.get(env), &fallback);
     out.diagnostics(&findings, &Sources::default());
     let comparison = compare(&on_disk.files, &fresh);
     let dir = args.against.display();
@@ -146,7 +155,7 @@ fn staged(dir: &Path, out: &Output) -> anyhow::Result<bool> {
 }
 
 fn is_input_name(name: &str) -> bool {
-    name.ends_with(".yaml") || name.ends_with(".yml")
+    is_yaml(Path::new(name))
 }
 
 /// Print what the commit would miss under `folder`; true when nothing.

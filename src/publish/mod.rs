@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use crate::compile::Project;
 use crate::diag::{Code, Diagnostic};
 use crate::diff::{Comparison, compare, listing};
-use crate::write::{MANIFEST, read_rendered, write_tree};
+use crate::write::{MANIFEST, read_rendered, symlink_on_the_way, write_tree};
 use git::{Git, Push};
 
 /// Attempts at a push that keeps finding the branch moved.
@@ -233,15 +233,11 @@ fn check_path(path: &str) -> anyhow::Result<()> {
 /// symlink: the repository's content could lead the write out of the
 /// scratch clone.
 fn no_symlink_on_the_way(clone: &Path, path: &str) -> anyhow::Result<()> {
-    let mut folder = clone.to_path_buf();
-    for part in Path::new(path).components() {
-        folder.push(part);
-        if fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_symlink()) {
-            bail!(
-                "`{}` is a symlink in the GitOps repository; slipway writes only into real folders of it",
-                folder.strip_prefix(clone).unwrap_or(&folder).display()
-            );
-        }
+    if let Some(link) = symlink_on_the_way(clone, Path::new(path)) {
+        bail!(
+            "`{}` is a symlink in the GitOps repository; slipway writes only into real folders of it",
+            link.strip_prefix(clone).unwrap_or(&link).display()
+        );
     }
     Ok(())
 }

@@ -188,20 +188,7 @@ fn removed_services_are_pruned_and_foreign_files_survive() {
     )
     .expect("write");
     fs::write(clone.path().join("README.md"), "gitops").expect("write");
-    git(clone.path(), &["add", "."]);
-    git(
-        clone.path(),
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@e",
-            "commit",
-            "--quiet",
-            "-m",
-            "notes",
-        ],
-    );
+    commit_all(clone.path(), "notes");
     git(clone.path(), &["push", "--quiet", "origin", "main"]);
     fs::remove_file(setup.project.path().join("blueprints/worker.yaml")).expect("remove");
     let run = setup.publish(&[]);
@@ -711,11 +698,7 @@ fn a_symlink_in_the_gitops_repository_is_never_followed() {
     git(clone.path(), &["clone", "--quiet", &setup.repo(), "."]);
     git(clone.path(), &["rm", "-r", "--quiet", "rendered"]);
     std::os::unix::fs::symlink("/tmp", clone.path().join("rendered")).expect("symlink");
-    git(clone.path(), &["add", "rendered"]);
-    let id = ["-c", "user.name=t", "-c", "user.email=t@e"];
-    let mut args = id.to_vec();
-    args.extend(["commit", "--quiet", "-m", "link"]);
-    git(clone.path(), &args);
+    commit_all(clone.path(), "link");
     git(clone.path(), &["push", "--quiet", "origin", "main"]);
     edit_worker_image(&setup);
     let run = setup.publish(&[]);

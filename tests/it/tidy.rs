@@ -74,6 +74,15 @@ fn uses(text: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// A source file's path as messages name it, relative to the project.
+fn shown(entry: &walkdir::DirEntry) -> String {
+    let path = entry.path();
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 /// Every Rust file under `src/`, sorted.
 fn source_files() -> impl Iterator<Item = walkdir::DirEntry> {
     walkdir::WalkDir::new(root().join("src"))
@@ -106,19 +115,11 @@ fn no_module_uses_a_later_stage() {
                 Some(&other) if other < layer => {}
                 Some(_) => violations.push(format!(
                     "{}:{line}: `{module}` uses `{used}`, which is not an earlier layer",
-                    entry
-                        .path()
-                        .strip_prefix(root())
-                        .expect("in root")
-                        .display()
+                    shown(&entry)
                 )),
                 None => violations.push(format!(
                     "{}:{line}: `{used}` is not in ARCHITECTURE.md's layers",
-                    entry
-                        .path()
-                        .strip_prefix(root())
-                        .expect("in root")
-                        .display()
+                    shown(&entry)
                 )),
             }
         }
@@ -142,11 +143,7 @@ fn stages_after_the_model_read_only_the_model() {
             if before.contains(&used.as_str()) {
                 violations.push(format!(
                     "{}:{line}: `{module}` uses `{used}`; read the model instead",
-                    entry
-                        .path()
-                        .strip_prefix(root())
-                        .expect("in root")
-                        .display()
+                    shown(&entry)
                 ));
             }
         }
