@@ -7,6 +7,7 @@ pub mod compile;
 pub mod crd;
 pub mod diag;
 pub mod diff;
+pub mod duration;
 pub mod emit;
 pub mod explain;
 pub mod input;

@@ -43,6 +43,10 @@ pub(super) fn ports(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
         return Vec::new();
     };
     unique_port_numbers(&service.ports, diags);
+    service
+        .ports
+        .iter()
+        .for_each(|(name, port)| not_a_sidecar_port(name, port, diags));
     if !service.ports.is_empty() {
         if let Err(reason) = names::dns1035_label(&raw.metadata.name.value, 63) {
             diags.push(Diagnostic::error(
@@ -94,6 +98,41 @@ fn unique_port_numbers(ports: &BTreeMap<String, input::Port>, diags: &mut Vec<Di
             }
         }
     }
+}
+
+/// The ports the Istio sidecar (Envoy and pilot-agent) listens on inside
+/// every pod it is injected into, with what listens there ("Ports used by
+/// Istio", https://istio.io/latest/docs/ops/deployment/application-requirements/).
+/// The app shares the pod's network namespace, so it cannot listen there too.
+const SIDECAR_PORTS: [(u16, &str); 10] = [
+    (15000, "Envoy's admin port"),
+    (15001, "Envoy's outbound listener"),
+    (15004, "the sidecar's debug port"),
+    (15006, "Envoy's inbound listener"),
+    (15008, "the HBONE mTLS tunnel"),
+    (15009, "the HBONE port for secure networks"),
+    (15020, "the merged Prometheus telemetry"),
+    (15021, "the sidecar's health checks"),
+    (15053, "the sidecar's DNS proxy"),
+    (15090, "Envoy's Prometheus telemetry"),
+];
+
+/// A port the app listens on (the target port) must not be the sidecar's.
+fn not_a_sidecar_port(name: &str, port: &input::Port, diags: &mut Vec<Diagnostic>) {
+    let target = port.target_port.as_ref().unwrap_or(&port.port);
+    let Some((number, what)) = SIDECAR_PORTS.iter().find(|(n, _)| *n == target.value) else {
+        return;
+    };
+    diags.push(
+        Diagnostic::error(
+            Code::INVALID_PORT,
+            target.span,
+            format!(
+                "port `{name}` sends traffic to port {number}, where the Istio sidecar of every pod listens ({what}); the app cannot listen there too"
+            ),
+        )
+        .with_hint("have the app listen on another port (Istio's own use 15000-15090), such as 8080, and set `targetPort` to it"),
+    );
 }
 
 pub(super) fn unknown_port(span: Span, name: &str, ports: &[Port]) -> Diagnostic {
@@ -603,7 +642,7 @@ pub(super) fn canary(
             );
         }
     }
-    let analysis = raw_analysis.and_then(|a| {
+    let analysis = raw_analysis.map(|a| {
         let interval = a
             .interval
             .as_ref()
@@ -622,64 +661,22 @@ pub(super) fn canary(
             .map(|i| i.value.as_str())
             .or(metrics_interval)
             .unwrap_or(DEFAULT_SCRAPE_INTERVAL);
-        let interval_length = positive_duration("interval", interval, a.interval.as_ref(), diags);
-        let scrape_interval = positive_duration(
-            "scrapeInterval",
-            scrape_interval,
-            a.scrape_interval.as_ref(),
-            diags,
-        );
-        Some(Analysis {
+        Analysis {
             success_rate: a.success_rate,
             p99_latency_ms: a.p99_latency_ms,
             interval: interval.to_owned(),
-            interval_length: interval_length?,
-            scrape_interval: scrape_interval?,
-        })
+            interval_length: length(interval),
+            scrape_interval: length(scrape_interval),
+        }
     });
     Some(Canary { steps, analysis })
 }
 
-/// The length of an analysis duration, refused when it is zero: the query
-/// window must be longer than that. The schema has checked the form of
-/// every written value (templates expanded); the defaults are valid.
-fn positive_duration(
-    field: &str,
-    text: &str,
-    written: Option<&Spanned<String>>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<Duration> {
-    let length = duration(text).filter(|d| !d.is_zero());
-    if let (None, Some(written)) = (length, written) {
-        diags.push(
-            Diagnostic::error(
-                Code::INVALID_VALUE,
-                written.span,
-                format!("`{field}` `{text}` is not a duration longer than zero"),
-            )
-            .with_hint("write a duration such as `30s`, `1m` or `1m30s`"),
-        );
-    }
-    length
-}
-
-/// A duration as the schema writes them (`500ms`, `30s`, `1.5m`, `1h30m`).
-fn duration(text: &str) -> Option<Duration> {
-    const UNITS: [(&str, f64); 4] = [("ms", 1.0), ("s", 1e3), ("m", 6e4), ("h", 3.6e6)];
-    let mut rest = text;
-    let mut millis = 0.0;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (number, tail) = rest.split_at(digits);
-        let number: f64 = number.parse().ok()?;
-        let (unit, length) = UNITS.iter().find(|(unit, _)| tail.starts_with(unit))?;
-        millis += number * length;
-        rest = &tail[unit.len()..];
-    }
-    // Float to integer casts saturate: an absurd duration stays finite.
-    (!text.is_empty()).then(|| Duration::from_millis(millis.round() as u64))
+/// The length of an analysis duration. The schema's `duration-analysis`
+/// format has refused what is not a duration of a millisecond or more
+/// (templates expanded); the defaults are such durations.
+fn length(text: &str) -> Duration {
+    crate::duration::parse(text).unwrap_or_default()
 }
 
 fn default_steps() -> Vec<CanaryStep> {
@@ -745,18 +742,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_as_the_schema_writes_them() {
-        let ms = |text| duration(text).map(|d| d.as_millis());
-        assert_eq!(ms("30s"), Some(30_000));
-        assert_eq!(ms("1m"), Some(60_000));
-        assert_eq!(ms("1.5m"), Some(90_000));
-        assert_eq!(ms("1h30m"), Some(5_400_000));
-        assert_eq!(ms("500ms"), Some(500));
-        assert_eq!(ms("1m500ms"), Some(60_500));
-        for invalid in ["", "1", "m", "1d", "1m 2s", "{{ x }}"] {
-            assert_eq!(ms(invalid), None, "{invalid}");
-        }
-        assert_eq!(ms(DEFAULT_ANALYSIS_INTERVAL), Some(60_000));
-        assert_eq!(ms(DEFAULT_SCRAPE_INTERVAL), Some(30_000));
+    fn default_durations_are_lengths() {
+        assert_eq!(length(DEFAULT_ANALYSIS_INTERVAL).as_secs(), 60);
+        assert_eq!(length(DEFAULT_SCRAPE_INTERVAL).as_secs(), 30);
     }
 }

@@ -8,6 +8,7 @@ use jsonschema::{ValidationError, Validator};
 use serde_json::Value as Json;
 
 use crate::diag::{Code, Diagnostic};
+use crate::duration::{Grammar, Refusal};
 use crate::input::FileKind;
 use crate::node::path::{Segment, display};
 use crate::node::{Node, ScalarKind, Value};
@@ -26,7 +27,11 @@ fn compile(text: &str) -> Compiled {
     // failure here is a build defect, not a user error.
     let schema: Json =
         serde_json::from_str(text).unwrap_or_else(|e| panic!("embedded schema is not JSON: {e}"));
-    let validator = jsonschema::options()
+    let mut options = jsonschema::options().should_validate_formats(true);
+    for grammar in Grammar::ALL {
+        options = options.with_format(grammar.format(), move |text| grammar.check(text).is_ok());
+    }
+    let validator = options
         .build(&schema)
         .unwrap_or_else(|e| panic!("embedded schema does not compile: {e}"));
     Compiled { schema, validator }
@@ -198,6 +203,13 @@ fn describe(tree: &Node, schema: &Json, error: &ValidationError<'_>) -> Vec<Diag
                 if *limit == 1 { "" } else { "s" }
             ),
         ),
+        ValidationErrorKind::Format { format } => Grammar::from_format(format)
+            .zip(node.as_str())
+            .and_then(|(grammar, text)| {
+                let refusal = grammar.check(text).err()?;
+                Some(duration_refused(node, field, text, refusal))
+            })
+            .unwrap_or_else(|| rule_refused(node, field, error)),
         ValidationErrorKind::Pattern { .. } => {
             let what = parent_description(schema, error).unwrap_or_else(|| "a valid value".into());
             Diagnostic::error(Code::INVALID_VALUE, node.span, format!("invalid `{field}`"))
@@ -226,23 +238,37 @@ fn describe(tree: &Node, schema: &Json, error: &ValidationError<'_>) -> Vec<Diag
                 if *limit == 1 { "" } else { "s" }
             ),
         ),
-        // A keyword the schemas do not use today: name the rule, never the
-        // validator's internal wording or the value (which may be a secret).
-        _ => Diagnostic::error(
-            Code::INVALID_VALUE,
-            node.span,
-            format!(
-                "invalid `{field}`: the format's `{}` rule refuses it",
-                error
-                    .schema_path()
-                    .iter()
-                    .last()
-                    .map_or_else(String::new, |s| s.to_string())
-            ),
-        )
-        .with_hint("see the field in schemas/ for what it accepts"),
+        _ => rule_refused(node, field, error),
     };
     vec![diag]
+}
+
+/// A keyword the schemas do not use today: name the rule, never the
+/// validator's internal wording or the value (which may be a secret).
+fn rule_refused(node: &Node, field: &str, error: &ValidationError<'_>) -> Diagnostic {
+    Diagnostic::error(
+        Code::INVALID_VALUE,
+        node.span,
+        format!(
+            "invalid `{field}`: the format's `{}` rule refuses it",
+            error
+                .schema_path()
+                .iter()
+                .last()
+                .map_or_else(String::new, |s| s.to_string())
+        ),
+    )
+    .with_hint("see the field in schemas/ for what it accepts")
+}
+
+/// A duration its consumer refuses (the field's `format` names which).
+fn duration_refused(node: &Node, field: &str, text: &str, refusal: Refusal) -> Diagnostic {
+    Diagnostic::error(
+        Code::INVALID_VALUE,
+        node.span,
+        format!("`{field}` `{text}` {}", refusal.why),
+    )
+    .with_hint(refusal.hint)
 }
 
 fn unknown_field(node: &Node, schema_node: Option<&Json>, name: &str) -> Diagnostic {
