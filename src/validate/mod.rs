@@ -18,7 +18,7 @@ use crate::node::de::{Spanned, from_node};
 use crate::node::{Node, Value};
 use crate::parse::parse;
 use crate::rules::Rule;
-use crate::source::{FileId, Sources, Span};
+use crate::source::{FileId, SourceFile, Sources, Span};
 use crate::suggest::did_you_mean;
 
 /// Longest service name: a Kubernetes Service name and a label value hold
@@ -109,8 +109,7 @@ pub fn inputs(
         match passed {
             Some(Passed::Blueprint(blueprint)) => add_blueprint(&mut inputs, blueprint, &mut diags),
             Some(Passed::Overlay(tree)) => {
-                let stem = file_stem(&sources.get(id).path);
-                add_overlay(&mut inputs, tree, &stem, &mut diags);
+                add_overlay(&mut inputs, tree, sources.get(id), &mut diags);
             }
             None => {}
         }
@@ -161,7 +160,8 @@ fn check_file(sources: &Sources, id: FileId, schema: FileKind) -> Checked {
                 checked.passed = match schema {
                     FileKind::Blueprint => {
                         let stem = file_stem(&sources.get(id).path);
-                        blueprint(tree, &stem, &mut checked.errors).map(Passed::Blueprint)
+                        let text = &sources.get(id).text;
+                        blueprint(tree, &stem, text, &mut checked.errors).map(Passed::Blueprint)
                     }
                     FileKind::Overlay => Some(Passed::Overlay(tree)),
                 };
@@ -193,7 +193,12 @@ fn deserialize<'a, T: serde::Deserialize<'a>>(
 }
 
 /// A blueprint whose names and variables pass, checked on its own.
-fn blueprint(tree: Node, stem: &str, diags: &mut Vec<Diagnostic>) -> Option<BlueprintInput> {
+fn blueprint(
+    tree: Node,
+    stem: &str,
+    text: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<BlueprintInput> {
     let meta = tree.get("metadata").unwrap_or(&tree);
     let name = meta
         .get("name")
@@ -208,7 +213,7 @@ fn blueprint(tree: Node, stem: &str, diags: &mut Vec<Diagnostic>) -> Option<Blue
         check_name(team, "team", 63, diags);
     }
     check_blueprint_names(&tree, diags);
-    credentials::check(&tree, diags);
+    credentials::check(&tree, text, diags);
     (diags.len() == before).then_some(BlueprintInput { name, team, tree })
 }
 
@@ -230,7 +235,8 @@ fn add_blueprint(inputs: &mut Inputs, blueprint: BlueprintInput, diags: &mut Vec
     inputs.blueprints.insert(name.value.clone(), blueprint);
 }
 
-fn add_overlay(inputs: &mut Inputs, tree: Node, stem: &str, diags: &mut Vec<Diagnostic>) {
+fn add_overlay(inputs: &mut Inputs, tree: Node, file: &SourceFile, diags: &mut Vec<Diagnostic>) {
+    let stem = &file_stem(&file.path);
     let Some(head) = deserialize::<OverlayHead>(&tree, diags) else {
         return;
     };
@@ -243,7 +249,7 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, stem: &str, diags: &mut Vec<Diag
     check_monitoring_labels(&tree, diags);
     for patch in patches(&tree) {
         check_blueprint_names(patch, diags);
-        credentials::check(patch, diags);
+        credentials::check(patch, &file.text, diags);
     }
     if diags.len() > before {
         return;
