@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::mesh::{gateway_route_name, route_name};
-use super::meta::managed_by;
+use super::meta::{derived_name, managed_by};
 use super::{Folder, Kind, Object, Owner, Rendered, Scope, owned};
 use crate::crd::argocd::{
     AppProject, AppProjectSpec, Application, ApplicationSpec, Automated, Backoff, Destination,
@@ -83,9 +83,18 @@ pub fn environment(env: &Environment, clusters: &[Cluster]) -> Vec<Rendered> {
     out
 }
 
+/// Argo CD's label tracking (the default before Argo CD 3.0, and part of
+/// `annotation+label`) writes an Application's name into the
+/// `app.kubernetes.io/instance` label of everything it syncs, and a label
+/// value holds at most 63 characters (argo-cd
+/// `docs/user-guide/resource_tracking.md`: longer names are truncated, so
+/// two Applications could claim the same objects). Longer names are
+/// shortened to a readable prefix and a hash of the whole name.
+const APPLICATION_NAME_LIMIT: usize = 63;
+
 /// The root Application's name: `<env>.root` (children have three parts).
 fn root_application(env: &Environment) -> String {
-    format!("{}.root", env.name)
+    derived_name(&env.name, ".root", APPLICATION_NAME_LIMIT)
 }
 
 /// The root's project.
@@ -273,7 +282,11 @@ fn applications(env: &Environment, gitops: &GitOps, cluster: &Cluster) -> Vec<Ap
                 finalizers: Some(vec![RESOURCES_FINALIZER.into()]),
                 ..synced_meta(
                     gitops,
-                    format!("{}.{}.{name}", env.name, cluster.region),
+                    derived_name(
+                        &format!("{}.{}.{name}", env.name, cluster.region),
+                        "",
+                        APPLICATION_NAME_LIMIT,
+                    ),
                     wave,
                 )
             },

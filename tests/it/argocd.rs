@@ -604,3 +604,33 @@ fn service_applications_prune_last() {
         }
     }
 }
+
+/// Argo CD's label tracking writes an Application's name into the
+/// `app.kubernetes.io/instance` label (at most 63 characters) of all it
+/// syncs, so long names are shortened, and stay distinct.
+#[test]
+fn application_names_fit_the_instance_label_and_stay_distinct() {
+    let case = root().join("tests/fixtures/cases/application-names-under-the-label-limit");
+    let dir = crate::support::project(&case);
+    let (project, _) = open(dir.path()).expect("opens");
+    let selection = Selection {
+        env: Some("dev".into()),
+        ..Selection::default()
+    };
+    let names: Vec<String> = render(&project, &selection)
+        .files
+        .iter()
+        .map(|(path, text)| Document::parse(path, text))
+        .filter(|d| d.kind == "Application")
+        .map(|d| d.get(&["metadata", "name"]).expect("a name").to_owned())
+        .collect();
+    let long = names
+        .iter()
+        .filter(|n| n.contains("storefront-recommendations"));
+    assert_eq!(long.count(), 2, "one per region: {names:?}");
+    for name in &names {
+        assert!(name.len() <= 63, "`{name}` is {} characters", name.len());
+    }
+    let distinct: BTreeSet<&String> = names.iter().collect();
+    assert_eq!(distinct.len(), names.len(), "{names:?}");
+}
