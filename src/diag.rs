@@ -73,6 +73,7 @@ codes! {
     SHARED_NAMESPACE = "shared-namespace": "two environments or regions render into one namespace of one cluster";
     NAME_MISMATCH = "name-mismatch": "`metadata.name` differs from the file's name";
     DUPLICATE_SERVICE = "duplicate-service": "two blueprints define the same service";
+    DUPLICATE_ENVIRONMENT = "duplicate-environment": "two overlays define the same environment";
     DUPLICATE_REGION = "duplicate-region": "a region listed twice";
     SEVERAL_PRIMARY_REGIONS = "several-primary-regions": "more than one primary region";
     UNKNOWN_REFERENCE = "unknown-reference": "an overlay names a service or region that does not exist";
@@ -86,7 +87,7 @@ codes! {
     UNKNOWN_PORT = "unknown-port": "a reference to a port the service does not have";
     INVALID_PORT = "invalid-port": "a port used where it cannot be";
     INVALID_FILE_TARGET = "invalid-file-target": "a file's target path is not a valid mount path";
-    DUPLICATE_FILE_TARGET = "duplicate-file-target": "two files with the same target path";
+    DUPLICATE_FILE_TARGET = "duplicate-file-target": "a container mounting two files at one path";
     INVALID_GATEWAY = "invalid-gateway": "the gateway is not `<namespace>/<name>`";
     INVALID_ROUTE = "invalid-route": "a route Istio would refuse or that cannot work";
     ROUTE_CONFLICT = "route-conflict": "two services route the same host, path and match";

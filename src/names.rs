@@ -1,6 +1,8 @@
 //! Kubernetes naming rules, checked at compile time so the API server never
 //! has to refuse what slipway rendered.
 
+use sha2::{Digest, Sha256};
+
 /// A DNS-1123 label: lowercase alphanumerics and `-`, starting and ending
 /// alphanumeric, at most `max` characters.
 pub fn dns1123_label(name: &str, max: usize) -> Result<(), String> {
@@ -279,6 +281,29 @@ fn image_digest(digest: &str) -> Result<(), String> {
     }
 }
 
+/// `<base><suffix>`, shortened to fit `limit` characters when it does not:
+/// a readable prefix of `base`, a hash of the whole of `base` (so distinct
+/// bases stay distinct), then the suffix. Deterministic.
+pub fn derived_name(base: &str, suffix: &str, limit: usize) -> String {
+    let whole = format!("{base}{suffix}");
+    if whole.len() <= limit {
+        return whole;
+    }
+    let hash = short_hash(base);
+    let keep = limit.saturating_sub(suffix.len() + hash.len() + 1);
+    let prefix = base[..keep.min(base.len())].trim_end_matches(['-', '.']);
+    format!("{prefix}-{hash}{suffix}")
+}
+
+/// Eight hex digits of the sha256 of `text`: what keeps shortened names of
+/// distinct sources distinct.
+pub fn short_hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes())[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,5 +395,20 @@ mod tests {
         ] {
             assert!(image_reference(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn derived_names_fit_and_stay_distinct() {
+        assert_eq!(derived_name("web", "-canary", 63), "web-canary");
+        let long = "a".repeat(60);
+        let other = format!("{}b", "a".repeat(59));
+        let (one, two) = (
+            derived_name(&long, "-canary", 63),
+            derived_name(&other, "-canary", 63),
+        );
+        assert_eq!(one.len(), 63);
+        assert!(one.starts_with("aaaa") && one.ends_with("-canary"), "{one}");
+        assert_ne!(one, two);
+        assert_eq!(one, derived_name(&long, "-canary", 63), "deterministic");
     }
 }

@@ -16,13 +16,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::mesh::{gateway_route_name, route_name};
-use super::meta::{derived_name, managed_by};
+use super::meta::managed_by;
 use super::{Folder, Kind, Object, Owner, Rendered, Scope, owned};
 use crate::crd::argocd::{
     AppProject, AppProjectSpec, Application, ApplicationSpec, Automated, Backoff, Destination,
     GroupKind, IgnoreDifference, Retry, Source, SyncPolicy,
 };
 use crate::model::{Cluster, Environment, GitOps, Service, is_http};
+use crate::names::derived_name;
 
 /// Argo CD's cascading-delete finalizer.
 const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use sha2::{Digest, Sha256};
 
 use crate::model::Service;
 
@@ -65,39 +64,4 @@ pub fn sync_before_workloads(meta: &mut ObjectMeta) {
     meta.annotations
         .get_or_insert_default()
         .insert("argocd.argoproj.io/sync-wave".into(), "-1".into());
-}
-
-/// `<base><suffix>`, shortened to fit `limit` characters when it does not:
-/// a readable prefix of `base`, a hash of the whole of `base` (so distinct
-/// bases stay distinct), then the suffix. Deterministic.
-pub fn derived_name(base: &str, suffix: &str, limit: usize) -> String {
-    let whole = format!("{base}{suffix}");
-    if whole.len() <= limit {
-        return whole;
-    }
-    let digest = Sha256::digest(base.as_bytes());
-    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    let keep = limit.saturating_sub(suffix.len() + hash.len() + 1);
-    let prefix = base[..keep.min(base.len())].trim_end_matches(['-', '.']);
-    format!("{prefix}-{hash}{suffix}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_names_fit_and_stay_distinct() {
-        assert_eq!(derived_name("web", "-canary", 63), "web-canary");
-        let long = "a".repeat(60);
-        let other = format!("{}b", "a".repeat(59));
-        let (one, two) = (
-            derived_name(&long, "-canary", 63),
-            derived_name(&other, "-canary", 63),
-        );
-        assert_eq!(one.len(), 63);
-        assert!(one.starts_with("aaaa") && one.ends_with("-canary"), "{one}");
-        assert_ne!(one, two);
-        assert_eq!(one, derived_name(&long, "-canary", 63), "deterministic");
-    }
 }

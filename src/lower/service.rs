@@ -3,8 +3,9 @@
 use k8s_openapi::api::core::v1::{Service, ServiceAccount, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{derived_name, object_meta, selector_labels};
+use super::meta::{object_meta, selector_labels};
 use crate::model::{self, Protocol};
+use crate::names::derived_name;
 
 /// Every service gets its own identity; the mesh authorizes callers by it.
 /// It does not mount an API token: services do not talk to the Kubernetes API.

@@ -1,6 +1,6 @@
 //! Containers: images, env, resources, probes and files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::traffic::{Port, unknown_port};
 use crate::diag::{Code, Diagnostic};
@@ -435,7 +435,7 @@ fn check_port_ref(
 
 pub(super) fn files(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<MountedFile> {
     let mut out: Vec<MountedFile> = Vec::new();
-    let mut seen: BTreeMap<String, (Span, &str)> = BTreeMap::new();
+    let mut mounted: BTreeMap<(&str, &str), Span> = BTreeMap::new();
     for (container, c) in &raw.containers {
         for file in &c.files {
             let target = &file.value.target;
@@ -447,32 +447,70 @@ pub(super) fn files(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
                 ));
                 continue;
             }
-            let key = config_key(&target.value);
-            if let Some((first, content)) =
-                seen.insert(key.clone(), (target.span, &file.value.content))
-            {
-                if content != file.value.content
-                    || out
-                        .iter()
-                        .any(|f| f.key == key && &f.container == container)
-                {
-                    diags.push(
-                        Diagnostic::error(Code::DUPLICATE_FILE_TARGET, target.span, format!("two different files target `{}`", target.value))
-                            .with_related(first, "first file")
-                            .with_hint("files of one service share a ConfigMap; give them distinct target paths"),
-                    );
-                    continue;
-                }
+            // The API server refuses two mounts at one path of a container
+            // (`ValidateVolumeMounts`: "must be unique").
+            if let Some(first) = mounted.insert((container, &target.value), target.span) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::DUPLICATE_FILE_TARGET,
+                        target.span,
+                        format!(
+                            "container `{container}` mounts two files at `{}`",
+                            target.value
+                        ),
+                    )
+                    .with_related(first, "first file")
+                    .with_hint("give the container's files distinct target paths"),
+                );
+                continue;
             }
             out.push(MountedFile {
                 container: container.clone(),
-                key,
+                key: String::new(),
                 target: target.value.clone(),
                 content: file.value.content.clone(),
             });
         }
     }
+    let keys = config_keys(&out);
+    for (file, key) in out.iter_mut().zip(keys) {
+        file.key = key;
+    }
     out
+}
+
+/// A ConfigMap key holds at most 253 characters
+/// (kubernetes `staging/src/k8s.io/apimachinery/pkg/util/validation`
+/// `IsConfigMapKey`).
+const CONFIG_KEY_LIMIT: usize = 253;
+
+/// The ConfigMap key of each file: its target path made a key
+/// (`/etc/orders/config.yaml` -> `etc_orders_config.yaml`). Files of
+/// several containers with the same target and content share a key. Where
+/// that would give two different files one key (`/etc/a_b` and `/etc/a/b`,
+/// or one path with two contents in two containers), or a key too long,
+/// the key keeps a readable prefix and ends in a hash of the file's target
+/// and content, so no file is refused for a name slipway derives.
+fn config_keys(files: &[MountedFile]) -> Vec<String> {
+    let mut claims: BTreeMap<String, BTreeSet<(&str, &str)>> = BTreeMap::new();
+    for file in files {
+        claims
+            .entry(config_key(&file.target))
+            .or_default()
+            .insert((file.target.as_str(), file.content.as_str()));
+    }
+    files
+        .iter()
+        .map(|file| {
+            let key = config_key(&file.target);
+            if claims[&key].len() == 1 && key.len() <= CONFIG_KEY_LIMIT {
+                return key;
+            }
+            let hash = names::short_hash(&format!("{}\0{}", file.target, file.content));
+            let keep = CONFIG_KEY_LIMIT - hash.len() - 1;
+            format!("{}-{hash}", &key[..keep.min(key.len())])
+        })
+        .collect()
 }
 
 fn check_target(target: &str) -> Result<(), &'static str> {
@@ -491,10 +529,13 @@ fn check_target(target: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// ConfigMap key for a target path: `/etc/orders/config.yaml` -> `etc_orders_config.yaml`.
+/// ConfigMap key for a target path: `/etc/orders/config.yaml` ->
+/// `etc_orders_config.yaml`; what a key cannot hold becomes `_`, and so
+/// does a leading `.` (a key must not start with `..`, `IsConfigMapKey`).
 fn config_key(target: &str) -> String {
-    target
-        .trim_start_matches('/')
+    let path = target.trim_start_matches('/');
+    let hidden = path.starts_with('.');
+    let key: String = path
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
@@ -503,7 +544,12 @@ fn config_key(target: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    if hidden {
+        format!("_{}", &key[1..])
+    } else {
+        key
+    }
 }
 
 /// The names a value refers to with Kubernetes' `$(NAME)` syntax (`$$` is
@@ -598,6 +644,42 @@ mod tests {
         assert_eq!(quantity_cmp("1e3", "1k"), Some(Equal));
         assert_eq!(quantity_cmp("1.5", "1500m"), Some(Equal));
         assert_eq!(quantity_cmp("513Mi", "512Mi"), Some(Greater));
+    }
+
+    fn mounted(container: &str, target: &str, content: &str) -> MountedFile {
+        MountedFile {
+            container: container.into(),
+            key: String::new(),
+            target: target.into(),
+            content: content.into(),
+        }
+    }
+
+    #[test]
+    fn config_keys_are_distinct_for_distinct_files_and_fit() {
+        let long = format!("/{}", "d/".repeat(200) + "f");
+        let files = [
+            mounted("app", "/etc/a_b", "1"),
+            mounted("app", "/etc/a/b", "2"),
+            mounted("app", "/etc/c", "3"),
+            mounted("sidecar", "/etc/c", "3"),
+            mounted("sidecar", "/etc/d", "4"),
+            mounted("app2", "/etc/d", "5"),
+            mounted("app", &long, "6"),
+            mounted("app", "/..data", "7"),
+        ];
+        let keys = config_keys(&files);
+        assert_eq!(keys[2], "etc_c");
+        assert_eq!(
+            keys[2], keys[3],
+            "one file in two containers shares its key"
+        );
+        assert!(keys[0].starts_with("etc_a_b-") && keys[1].starts_with("etc_a_b-"));
+        let distinct: BTreeSet<&String> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len() - 1, "{keys:?}");
+        assert_eq!(keys[6].len(), CONFIG_KEY_LIMIT);
+        assert_eq!(keys[7], "_.data");
+        assert_eq!(keys, config_keys(&files), "deterministic");
     }
 
     #[test]

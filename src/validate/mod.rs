@@ -23,7 +23,7 @@ use crate::suggest::did_you_mean;
 
 /// Longest service name: a Kubernetes Service name and a label value hold
 /// 63 characters. Names slipway derives from it with a suffix (the canary
-/// Service) are shortened to fit (`lower::meta::derived_name`), never
+/// Service) are shortened to fit (`names::derived_name`), never
 /// refused.
 pub const MAX_SERVICE_NAME: usize = 63;
 
@@ -254,10 +254,22 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, file: &SourceFile, diags: &mut V
     if diags.len() > before {
         return;
     }
-    inputs.overlays.insert(
-        head.metadata.name.value.clone(),
-        OverlayInput { head, tree },
-    );
+    let name = &head.metadata.name;
+    if let Some(first) = inputs.overlays.get(&name.value) {
+        diags.push(
+            Diagnostic::error(
+                Code::DUPLICATE_ENVIRONMENT,
+                name.span,
+                format!("duplicate environment `{}`", name.value),
+            )
+            .with_related(first.head.metadata.name.span, "first defined here")
+            .with_hint("one overlay per environment: merge the two files, or rename one and its `metadata.name`"),
+        );
+        return;
+    }
+    inputs
+        .overlays
+        .insert(name.value.clone(), OverlayInput { head, tree });
 }
 
 /// Every partial blueprint in an overlay: defaults, services, and per region.
