@@ -197,7 +197,7 @@ pub struct Route {
     pub path_prefix: Option<String>,
     pub port: Option<Spanned<String>>,
     pub timeout: Option<String>,
-    pub retries: Option<Retries>,
+    pub retries: Option<Spanned<Retries>>,
     #[serde(default)]
     pub headers: BTreeMap<String, HeaderMatch>,
 }
@@ -207,7 +207,7 @@ pub struct Route {
 pub struct Retries {
     pub attempts: i32,
     pub per_try_timeout: Option<String>,
-    pub retry_on: Option<String>,
+    pub retry_on: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -215,7 +215,7 @@ pub struct Retries {
 pub struct HeaderMatch {
     pub exact: Option<String>,
     pub prefix: Option<String>,
-    pub regex: Option<String>,
+    pub regex: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

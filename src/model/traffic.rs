@@ -186,7 +186,7 @@ impl From<&input::Retries> for Retries {
         Retries {
             attempts: raw.attempts,
             per_try_timeout: raw.per_try_timeout.clone(),
-            retry_on: raw.retry_on.clone(),
+            retry_on: raw.retry_on.as_ref().map(|r| r.value.clone()),
         }
     }
 }
@@ -211,7 +211,7 @@ impl HeaderMatch {
         exact
             .map(HeaderMatch::Exact)
             .or(prefix.map(HeaderMatch::Prefix))
-            .or(regex.map(HeaderMatch::Regex))
+            .or(regex.map(|r| HeaderMatch::Regex(r.value)))
     }
 }
 
@@ -477,6 +477,12 @@ fn route(
             );
         }
     }
+    if let Some(retries) = &raw.retries {
+        check_retries(retries, diags);
+    }
+    for regex in raw.headers.values().filter_map(|m| m.regex.as_ref()) {
+        check_header_regex(regex, diags);
+    }
     let port = route_port(spanned, ports, diags);
     (diags.len() == before).then_some(())?;
     Some(Route {
@@ -486,13 +492,139 @@ fn route(
         path_prefix: raw.path_prefix.clone(),
         port: port?.port,
         timeout: raw.timeout.clone(),
-        retries: raw.retries.as_ref().map(Retries::from),
+        retries: raw.retries.as_ref().map(|r| Retries::from(&r.value)),
         headers: raw
             .headers
             .iter()
             .filter_map(|(name, m)| Some((name.clone(), HeaderMatch::from_raw(m)?)))
             .collect(),
     })
+}
+
+/// What Envoy retries on, as Istio's webhook accepts it
+/// (`supportedRetryOnPolicies` in istio `pkg/config/validation/validation.go`,
+/// Envoy's `x-envoy-retry-on` and `x-envoy-retry-grpc-on` values); a number
+/// must be an HTTP status code Go knows (`http.StatusText`).
+const RETRY_ON: [&str; 16] = [
+    "5xx",
+    "gateway-error",
+    "reset",
+    "reset-before-request",
+    "connect-failure",
+    "retriable-4xx",
+    "refused-stream",
+    "retriable-status-codes",
+    "retriable-headers",
+    "envoy-ratelimited",
+    "http3-post-connect-failure",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
+];
+
+/// The HTTP status codes Go's `net/http` names (`http.StatusText`).
+fn is_http_status(code: u16) -> bool {
+    matches!(code, 100..=103 | 200..=208 | 226 | 300..=308 | 400..=418 | 421..=426 | 428 | 429 | 431 | 451 | 500..=508 | 510 | 511)
+        && code != 306
+}
+
+/// Istio's `validateHTTPRetry`: every comma-separated `retryOn` policy is
+/// one Envoy knows, split without trimming (`5xx, reset` has ` reset`);
+/// with `attempts: 0` (retries off) nothing else may be set.
+fn check_retries(retries: &Spanned<input::Retries>, diags: &mut Vec<Diagnostic>) {
+    let raw = &retries.value;
+    if let Some(retry_on) = &raw.retry_on {
+        let unknown: Vec<&str> = retry_on
+            .value
+            .split(',')
+            .filter(|p| !RETRY_ON.contains(p) && !p.parse().is_ok_and(is_http_status))
+            .collect();
+        if let Some(first) = unknown.first() {
+            let hint = match did_you_mean(first.trim(), RETRY_ON) {
+                Some(_) if first.trim() != *first => {
+                    "remove the spaces: Istio splits `retryOn` at commas only".to_owned()
+                }
+                Some(hint) => hint,
+                None => format!(
+                    "policies Istio accepts: {} or an HTTP status code",
+                    RETRY_ON.join(", ")
+                ),
+            };
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_ROUTE,
+                    retry_on.span,
+                    format!("`retryOn` policy `{first}` is not one Istio accepts"),
+                )
+                .with_hint(hint),
+            );
+        }
+    }
+    if raw.attempts == 0 && (raw.retry_on.is_some() || raw.per_try_timeout.is_some()) {
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_ROUTE,
+                retries.span,
+                "`retries` with `attempts: 0` turns retries off, and Istio then refuses `retryOn` and `perTryTimeout`",
+            )
+            .with_hint("set `attempts` to 1 or more, or remove `retryOn` and `perTryTimeout`"),
+        );
+    }
+}
+
+/// Istio's `validateStringMatchRegexp`: a header regex is not empty, at
+/// most 1024 bytes, and compiles as Go's RE2 (`regexp.Compile`). Rust's
+/// `regex-syntax` reads the same syntax; Go's `\Q...\E` quoting, which it
+/// lacks, is quoted first, and octal escapes are on as in Go.
+fn check_header_regex(regex: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
+    let text = &regex.value;
+    let problem = if text.is_empty() {
+        Some("is empty".to_owned())
+    } else if text.len() > 1024 {
+        Some(format!(
+            "is {} bytes long; Istio takes at most 1024",
+            text.len()
+        ))
+    } else {
+        regex_syntax::ParserBuilder::new()
+            .octal(true)
+            .build()
+            .parse(&unquote_re2(text))
+            .err()
+            .map(|e| format!("is not an RE2 regular expression: {}", regex_error(&e)))
+    };
+    if let Some(problem) = problem {
+        diags.push(
+            Diagnostic::error(Code::INVALID_ROUTE, regex.span, format!("header regex {problem}"))
+                .with_hint("Istio matches headers with RE2 (https://github.com/google/re2/wiki/Syntax); use `exact` or `prefix` for plain text"),
+        );
+    }
+}
+
+/// RE2's `\Q...\E` (literal text) as escaped text.
+fn unquote_re2(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("\\Q") {
+        out.push_str(&rest[..start]);
+        let quoted = &rest[start + 2..];
+        let (literal, tail) = quoted.split_once("\\E").unwrap_or((quoted, ""));
+        out.push_str(&regex_syntax::escape(literal));
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The parser's error kind, without its multi-line rendering of the pattern.
+fn regex_error(error: &regex_syntax::Error) -> String {
+    match error {
+        regex_syntax::Error::Parse(e) => e.kind().to_string(),
+        regex_syntax::Error::Translate(e) => e.kind().to_string(),
+        _ => "it does not parse".to_owned(),
+    }
 }
 
 fn route_port<'a>(
@@ -740,6 +872,23 @@ pub fn route_conflicts(services: &[super::Service]) -> Vec<Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_codes_are_the_ones_go_names() {
+        for known in [100, 200, 226, 308, 418, 429, 451, 503, 511] {
+            assert!(is_http_status(known), "{known}");
+        }
+        for unknown in [0, 99, 209, 306, 309, 419, 430, 509, 512, 600] {
+            assert!(!is_http_status(unknown), "{unknown}");
+        }
+    }
+
+    #[test]
+    fn re2_quoting_reads_as_literal_text() {
+        assert_eq!(unquote_re2(r"\Qa.b\E+"), r"a\.b+");
+        assert_eq!(unquote_re2(r"x\Q(*"), r"x\(\*");
+        assert_eq!(unquote_re2("plain"), "plain");
+    }
 
     #[test]
     fn default_durations_are_lengths() {
