@@ -15,7 +15,8 @@
 //! - Prometheus' pods on the ports it scrapes: in scrape mode `merged` the
 //!   agent's port 15020 (the PodMonitor follows the injector's
 //!   `prometheus.io/port`), in `istio-certs` the metrics port (the
-//!   ServiceMonitor) and Envoy's 15090 (the PodMonitor).
+//!   ServiceMonitor) and Envoy's 15090 (the PodMonitor), and 15020 too
+//!   when the cluster scrapes the sidecars itself (`meshScraped`).
 //!
 //! Nothing else needs to reach the pods: istiod never connects to them
 //! (the sidecars dial it, which is egress), and the kubelet's probes
@@ -128,6 +129,10 @@ fn gateway_rule(
 }
 
 /// Prometheus' pods on the ports it scrapes in the environment's mode.
+/// When the cluster scrapes the sidecars itself (`meshScraped`), its job
+/// may take either of the sidecar's metrics ports: Istio's sample follows
+/// the injector's `prometheus.io/port`, the agent's 15020 while metrics
+/// merging is on, Envoy's 15090 when it is off.
 fn prometheus_rule(
     service: &Service,
     env: &Environment,
@@ -135,12 +140,19 @@ fn prometheus_rule(
 ) -> NetworkPolicyIngressRule {
     let ports: BTreeSet<i32> = match env.monitoring.scrape {
         ScrapeMode::Merged => BTreeSet::from([AGENT_PORT]),
-        ScrapeMode::IstioCerts => service
-            .metrics_port()
-            .map(|p| p.target_port)
-            .into_iter()
-            .chain([ENVOY_STATS_PORT])
-            .collect(),
+        ScrapeMode::IstioCerts => {
+            let sidecar = if env.monitoring.mesh_scraped {
+                vec![AGENT_PORT, ENVOY_STATS_PORT]
+            } else {
+                vec![ENVOY_STATS_PORT]
+            };
+            service
+                .metrics_port()
+                .map(|p| p.target_port)
+                .into_iter()
+                .chain(sidecar)
+                .collect()
+        }
     };
     rule(
         vec![peer(

@@ -479,6 +479,49 @@ fn authorized_callers(objects: &[&Object], namespace: &str, service: &str) -> BT
 
 // --- The test -----------------------------------------------------------
 
+/// The CNI of a cluster: its NetworkPolicies and namespaces.
+fn cni<'a>(objects: &[&'a Object]) -> Cni<'a> {
+    Cni {
+        policies: objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::NetworkPolicy(p) => Some(p),
+                _ => None,
+            })
+            .collect(),
+        namespaces: objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::Namespace(n) => Some((
+                    n.metadata.name.clone().unwrap_or_default(),
+                    n.metadata.labels.clone().unwrap_or_default(),
+                )),
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
+/// Whether the NetworkPolicies among `objects` let Prometheus (by its
+/// ServiceAccount `<namespace>/<name>`, its pods labelled as the operator
+/// labels them) reach `port` of a pod in `namespace` with `labels`.
+pub(crate) fn prometheus_admitted(
+    objects: &[&Object],
+    account: &str,
+    namespace: &str,
+    labels: &Labels,
+    port: i32,
+) -> bool {
+    let target = Pod {
+        name: "the scraped pod".into(),
+        role: Role::Stranger,
+        namespace: namespace.to_owned(),
+        labels: labels.clone(),
+        ports: Vec::new(),
+    };
+    cni(objects).admits(&prometheus_pod(account), &target, port)
+}
+
 /// What was checked, to show the checks ran.
 #[derive(Default, Debug)]
 struct Seen {
@@ -516,25 +559,7 @@ fn check_cluster(
     seen: &mut Seen,
 ) {
     let environment = &project.inputs.overlays[env].head.environment;
-    let cni = Cni {
-        policies: objects
-            .iter()
-            .filter_map(|o| match o {
-                Object::NetworkPolicy(p) => Some(p),
-                _ => None,
-            })
-            .collect(),
-        namespaces: objects
-            .iter()
-            .filter_map(|o| match o {
-                Object::Namespace(n) => Some((
-                    n.metadata.name.clone().unwrap_or_default(),
-                    n.metadata.labels.clone().unwrap_or_default(),
-                )),
-                _ => None,
-            })
-            .collect(),
-    };
+    let cni = cni(objects);
     let services: Vec<Pod> = objects.iter().flat_map(|o| workload_pods(o)).collect();
     let owned: BTreeSet<String> = cni.namespaces.keys().cloned().collect();
     let (gateway_namespace, _) = environment
