@@ -73,8 +73,9 @@ pub struct Group<'a> {
     pub env: &'a str,
     /// `None` for the objects of the whole environment (Argo CD's).
     pub region: Option<&'a str>,
-    /// Mesh identities allowed to call services that are not rendered here.
-    pub external_principals: &'a BTreeSet<String>,
+    /// Mesh identities and pods allowed to call services that are not
+    /// rendered here.
+    pub external: &'a model::External,
     pub objects: &'a [Rendered],
 }
 
@@ -193,7 +194,7 @@ impl Project {
                 finish(Pending {
                     env: &model.env,
                     region: Some(model.region.clone()),
-                    external_principals: model.external_principals(),
+                    external: model.external(),
                     objects: Objects::Model(model),
                 })
             })
@@ -210,7 +211,7 @@ impl Project {
             let (items, found) = finish(Pending {
                 env: &first.env,
                 region: None,
-                external_principals: BTreeSet::new(),
+                external: model::External::default(),
                 objects: Objects::Lowered(lower::argocd::environment(&first.env, &models)),
             });
             out.extend(items);
@@ -316,8 +317,9 @@ pub fn deployed(blueprint: &BlueprintInput, region: &Region) -> bool {
 struct Pending<'a> {
     env: &'a model::Environment,
     region: Option<String>,
-    /// Mesh identities allowed to call services that are not rendered here.
-    external_principals: BTreeSet<String>,
+    /// Mesh identities and pods allowed to call services that are not
+    /// rendered here.
+    external: model::External,
     objects: Objects<'a>,
 }
 
@@ -348,12 +350,12 @@ fn documents_of(
 ) -> (Vec<(String, String)>, Vec<Diagnostic>) {
     let env = pending.env;
     let region = pending.region.clone();
-    let external = pending.external_principals.clone();
+    let external = pending.external.clone();
     let groups = pending.lower_with(|group| {
         inspect(&Group {
             env: &env.name,
             region: region.as_deref(),
-            external_principals: &external,
+            external: &external,
             objects: &group,
         });
         let found: Vec<Diagnostic> = group.iter().flat_map(check::object).collect();

@@ -6,11 +6,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::crd::monitoring::PodMetricsEndpoint;
-use crate::lower::{INJECT_LABEL, Kind, Object, Owner, PORT_ANNOTATION, Rendered};
+use crate::lower::{
+    INJECT_LABEL, Kind, NAMESPACE_NAME_LABEL, Object, Owner, PORT_ANNOTATION, Rendered,
+};
 use crate::source::Span;
 
 pub type Labels = BTreeMap<String, String>;
@@ -58,6 +61,11 @@ pub enum Detail {
     PeerAuthentication {
         strict: bool,
     },
+    NetworkPolicy {
+        /// The pods it applies to; empty: every pod of its namespace.
+        selector: LabelSelector,
+        rules: Vec<IngressRule>,
+    },
     /// Only its identity matters.
     Other,
 }
@@ -75,6 +83,32 @@ pub struct Pods {
     pub sidecar: bool,
     /// The port Istio's agent merges the app's metrics from (`prometheus.io/port`).
     pub merge_port: Option<String>,
+}
+
+/// One ingress rule of a NetworkPolicy: any of its peers, on its ports.
+#[derive(Debug)]
+pub struct IngressRule {
+    pub peers: Vec<Peer>,
+    /// Numeric ports.
+    pub ports: Vec<i32>,
+}
+
+/// Pods a NetworkPolicy admits.
+#[derive(Debug)]
+pub struct Peer {
+    pub namespace: PeerNamespace,
+    pub pods: LabelSelector,
+}
+
+/// Where a peer's pods are.
+#[derive(Debug)]
+pub enum PeerNamespace {
+    /// No namespace selector: the policy's own namespace.
+    Own,
+    /// The namespace its selector names by `kubernetes.io/metadata.name`.
+    Named(String),
+    /// Namespaces selected by other labels.
+    Selected,
 }
 
 /// What one endpoint of a PodMonitor scrapes.
@@ -255,7 +289,50 @@ fn detail(object: &Object) -> Detail {
         Object::PeerAuthentication(p) => Detail::PeerAuthentication {
             strict: p.spec.mtls.mode == "STRICT",
         },
+        Object::NetworkPolicy(policy) => network_policy(policy),
         _ => Detail::Other,
+    }
+}
+
+fn network_policy(policy: &NetworkPolicy) -> Detail {
+    let spec = policy.spec.as_ref();
+    let rules = spec.and_then(|s| s.ingress.as_ref()).into_iter().flatten();
+    Detail::NetworkPolicy {
+        selector: spec
+            .and_then(|s| s.pod_selector.clone())
+            .unwrap_or_default(),
+        rules: rules
+            .map(|rule| IngressRule {
+                peers: rule.from.iter().flatten().map(peer).collect(),
+                ports: rule
+                    .ports
+                    .iter()
+                    .flatten()
+                    .filter_map(|p| match p.port {
+                        Some(IntOrString::Int(port)) => Some(port),
+                        _ => None,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn peer(peer: &NetworkPolicyPeer) -> Peer {
+    let namespace = match &peer.namespace_selector {
+        None => PeerNamespace::Own,
+        Some(selector) => selector
+            .match_labels
+            .as_ref()
+            .and_then(|m| m.get(NAMESPACE_NAME_LABEL))
+            .filter(|_| selector.match_expressions.is_none())
+            .map_or(PeerNamespace::Selected, |name| {
+                PeerNamespace::Named(name.clone())
+            }),
+    };
+    Peer {
+        namespace,
+        pods: peer.pod_selector.clone().unwrap_or_default(),
     }
 }
 

@@ -6,13 +6,14 @@ mod references;
 
 pub use facts::Facts;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 
 use crate::crd::istio::{HttpMatch, HttpRoute, StringMatch};
 use crate::diag::{Code, Diagnostic};
 use crate::lower::{Kind, Object, ObjectId, Rendered};
+use crate::model::External;
 use crate::names;
 
 /// Kubernetes' limit on the total size of an object's annotations.
@@ -21,8 +22,9 @@ pub const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
 pub const MAX_CONFIG_MAP_BYTES: usize = 1024 * 1024;
 
 /// Every problem in one cluster's objects. `external` lists the mesh
-/// identities that live outside them (the ingress gateway, Prometheus).
-pub fn cluster(objects: &[Rendered], external: &BTreeSet<String>) -> Vec<Diagnostic> {
+/// identities and pods that live outside them (the ingress gateway,
+/// Prometheus).
+pub fn cluster(objects: &[Rendered], external: &External) -> Vec<Diagnostic> {
     let facts: Vec<Facts> = objects.par_iter().map(Facts::of).collect();
     let mut diags = across(&facts);
     diags.extend(references(&facts, external));
@@ -51,7 +53,7 @@ pub fn across(facts: &[Facts]) -> Vec<Diagnostic> {
 /// and no input can break, so a render asserts it (debug builds and the
 /// fuzz target) instead of paying for it on every run; `tests/it/check.rs`
 /// breaks object sets on purpose to show each check finds its case.
-pub fn references(facts: &[Facts], external: &BTreeSet<String>) -> Vec<Diagnostic> {
+pub fn references(facts: &[Facts], external: &External) -> Vec<Diagnostic> {
     references::check(facts, external)
 }
 
@@ -226,7 +228,7 @@ mod tests {
 
     /// The per-object checks alone: these sets have no workloads to refer to.
     fn only_names(objects: &[Rendered]) -> Vec<Diagnostic> {
-        cluster(objects, &BTreeSet::new())
+        cluster(objects, &External::default())
             .into_iter()
             .filter(|d| !d.message.contains("selects no pods"))
             .collect()

@@ -8,9 +8,13 @@ use std::collections::{BTreeSet, HashMap};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use rayon::prelude::*;
 
-use super::facts::{Detail, Facts, Labels, PodEndpoint, Pods, RolloutRefs, Route, ServiceFacts};
+use super::facts::{
+    Detail, Facts, IngressRule, Labels, PeerNamespace, PodEndpoint, Pods, RolloutRefs, Route,
+    ServiceFacts,
+};
 use crate::diag::{Code, Diagnostic};
-use crate::lower::{Kind, SIDECAR_CONTAINER, SIDECAR_STATS_PORT};
+use crate::lower::{AGENT_PORT, ENVOY_STATS_PORT, Kind, SIDECAR_CONTAINER, SIDECAR_STATS_PORT};
+use crate::model::External;
 
 /// Labelled things of one namespace, found by their `app.kubernetes.io/name`
 /// (what slipway's selectors select by) without a scan of the cluster.
@@ -169,9 +173,9 @@ fn named(object: &Facts) -> String {
 }
 
 /// Every broken reference among one cluster's objects. `external` lists
-/// principals that live outside the rendered set (the ingress gateway,
-/// Prometheus).
-pub fn check(facts: &[Facts], external: &BTreeSet<String>) -> Vec<Diagnostic> {
+/// the principals and pods that live outside the rendered set (the ingress
+/// gateway, Prometheus).
+pub fn check(facts: &[Facts], external: &External) -> Vec<Diagnostic> {
     let (index, mut mtls) = rayon::join(
         || Index::new(facts),
         || {
@@ -202,7 +206,7 @@ pub fn check(facts: &[Facts], external: &BTreeSet<String>) -> Vec<Diagnostic> {
 fn object_refs(
     index: &Index<'_>,
     object: &Facts,
-    external: &BTreeSet<String>,
+    external: &External,
     broken: &mut impl FnMut(String),
 ) {
     let namespace = object.namespace.as_str();
@@ -254,7 +258,17 @@ fn object_refs(
         Detail::Authorization {
             selector,
             principals,
-        } => authorization(index, object, selector, principals, external, broken),
+        } => authorization(
+            index,
+            object,
+            selector,
+            principals,
+            &external.principals,
+            broken,
+        ),
+        Detail::NetworkPolicy { selector, rules } => {
+            network_policy(index, object, selector, rules, external, broken);
+        }
         _ => {}
     }
 }
@@ -496,6 +510,67 @@ fn authorization(
             broken(format!(
                 "{} allows `{principal}`, which is no rendered ServiceAccount",
                 named(object)
+            ));
+        }
+    }
+}
+
+/// A NetworkPolicy that selects some pods (not a namespace's default deny)
+/// selects rendered ones, admits only ports they expose (or, where Istio
+/// injects its sidecar, the agent's and Envoy's metrics ports), and admits
+/// pods that are rendered or named as external (the gateway, Prometheus).
+/// A NetworkPolicy's port is a port of the pods it selects (Kubernetes'
+/// `NetworkPolicyPort.port`: "the port on the given protocol").
+fn network_policy(
+    index: &Index<'_>,
+    object: &Facts,
+    selector: &LabelSelector,
+    rules: &[IngressRule],
+    external: &External,
+    broken: &mut impl FnMut(String),
+) {
+    let everything = selector.match_labels.as_ref().is_none_or(|m| m.is_empty())
+        && selector
+            .match_expressions
+            .as_ref()
+            .is_none_or(|e| e.is_empty());
+    if !everything {
+        let pods = index.pods_selected(&object.namespace, selector);
+        if pods.is_empty() {
+            broken(format!(
+                "{} selects no pods of any rendered workload",
+                named(object)
+            ));
+            return;
+        }
+        let exposed = |pod: &Pods, port: i32| {
+            pod.ports.contains(&port)
+                || (pod.sidecar && [AGENT_PORT, ENVOY_STATS_PORT].contains(&port))
+        };
+        let ports: BTreeSet<i32> = rules.iter().flat_map(|r| r.ports.iter().copied()).collect();
+        for port in ports {
+            if !pods.iter().all(|pod| exposed(pod, port)) {
+                broken(format!(
+                    "{} admits port {port}, which the pods it selects do not expose",
+                    named(object)
+                ));
+            }
+        }
+    }
+    for peer in rules.iter().flat_map(|r| &r.peers) {
+        let namespace = match &peer.namespace {
+            PeerNamespace::Own => &object.namespace,
+            PeerNamespace::Named(name) => name,
+            PeerNamespace::Selected => continue,
+        };
+        let labels = peer.pods.match_labels.clone().unwrap_or_default();
+        let outside = external.pods.contains(&(namespace.clone(), labels.clone()));
+        if !outside && index.pods_selected(namespace, &peer.pods).is_empty() {
+            let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            broken(format!(
+                "{} admits pods `{}` of namespace `{namespace}`, which no rendered workload runs",
+                named(object),
+                shown.join(","),
             ));
         }
     }

@@ -49,8 +49,21 @@ pub struct Environment {
     pub prometheus_service_account: Option<String>,
     pub tracing: Option<Tracing>,
     pub monitoring: Option<EnvironmentMonitoring>,
+    pub network_policy: Option<NetworkPolicy>,
     pub argocd: Option<ArgoCd>,
     pub regions: Vec<Region>,
+}
+
+/// `environment.networkPolicy`: whether Kubernetes NetworkPolicies are
+/// rendered, and the labels of the pods outside slipway's namespaces that
+/// they admit.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NetworkPolicy {
+    pub enabled: Option<bool>,
+    /// Checked for valid labels on the tree (`crate::validate`).
+    pub gateway_pods: Option<BTreeMap<String, String>>,
+    pub prometheus_pods: Option<BTreeMap<String, String>>,
 }
 
 /// `environment.monitoring`: how the cluster's Prometheus scrapes through

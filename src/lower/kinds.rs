@@ -10,6 +10,7 @@ use std::fmt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -125,6 +126,7 @@ kinds! {
     DestinationRule(DestinationRule) as DestinationRule, Namespaced, [Service];
     VirtualService(VirtualService) as VirtualService, Namespaced, [Service, Gateway];
     AuthorizationPolicy(AuthorizationPolicy) as AuthorizationPolicy, Namespaced, [Service];
+    NetworkPolicy(NetworkPolicy) as NetworkPolicy, Namespaced, [Namespace, Service];
     ServiceMonitor(ServiceMonitor) as ServiceMonitor, Namespaced, [Service];
     PodMonitor(PodMonitor) as PodMonitor, Namespaced, [Service];
     PrometheusRule(PrometheusRule) as PrometheusRule, Namespaced, [Service];
@@ -184,5 +186,6 @@ mod tests {
         assert!(Kind::Service < Kind::ServiceMonitor);
         assert!(Kind::Deployment < Kind::PodMonitor);
         assert!(Kind::Rollout < Kind::PodMonitor);
+        assert!(Kind::Namespace < Kind::NetworkPolicy);
     }
 }

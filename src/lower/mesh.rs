@@ -199,13 +199,7 @@ fn fault(service: &Service) -> Option<Fault> {
 /// a service with routes, and Prometheus where it scrapes through the
 /// inbound listener. No callers: no rules, which allows nothing.
 pub fn authorization_policy(service: &Service, cluster: &Cluster) -> AuthorizationPolicy {
-    let principals: BTreeSet<String> = service
-        .mesh
-        .allow_from
-        .iter()
-        .filter_map(|caller| cluster.service(caller))
-        .map(Service::principal)
-        .collect();
+    let principals: BTreeSet<String> = cluster.callers(service).map(Service::principal).collect();
     let mut rules = Vec::new();
     if !principals.is_empty() {
         rules.push(AuthorizationRule {
@@ -241,12 +235,7 @@ fn gateway_rule(service: &Service, env: &Environment) -> Option<AuthorizationRul
     if service.routes.is_empty() {
         return None;
     }
-    let routed: BTreeSet<i32> = service
-        .routes
-        .iter()
-        .filter_map(|route| service.ports.iter().find(|p| p.port == route.port))
-        .map(|p| p.target_port)
-        .collect();
+    let routed = service.routed_target_ports();
     let metrics_routed = service
         .metrics_port()
         .is_some_and(|port| routed.contains(&port.target_port));

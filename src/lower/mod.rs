@@ -9,13 +9,17 @@ mod kinds;
 mod mesh;
 mod meta;
 mod monitoring;
+mod network;
 mod rollout;
 mod scaling;
 mod service;
 mod workload;
 
 pub use kinds::{Folder, Kind, Object, Scope};
-pub use monitoring::{PORT_ANNOTATION, SIDECAR_CONTAINER, SIDECAR_STATS_PORT};
+pub use monitoring::{
+    AGENT_PORT, ENVOY_STATS_PORT, PORT_ANNOTATION, SIDECAR_CONTAINER, SIDECAR_STATS_PORT,
+};
+pub use network::{DEFAULT_DENY, NAMESPACE_NAME_LABEL};
 pub use workload::INJECT_LABEL;
 
 use std::collections::BTreeSet;
@@ -131,7 +135,9 @@ pub fn cluster_with<T: Send>(
         .into_iter()
         .map(|namespace| {
             let owner = Owner::Namespace(namespace.to_owned());
-            let objects = mesh::namespace(namespace, &cluster.env);
+            let mut objects = mesh::namespace(namespace, &cluster.env);
+            objects
+                .extend(network::default_deny(namespace, &cluster.env).map(Object::NetworkPolicy));
             finish(owned(owner, cluster.env.namespace_origin, objects))
         })
         .collect();
@@ -206,6 +212,7 @@ fn service(model: &model::Service, cluster: &model::Cluster) -> Vec<Object> {
     objects.push(Object::AuthorizationPolicy(mesh::authorization_policy(
         model, cluster,
     )));
+    objects.extend(network::network_policy(model, cluster).map(Object::NetworkPolicy));
     objects.extend(monitoring::service_monitor(model, &cluster.env).map(Object::ServiceMonitor));
     objects.extend(monitoring::pod_monitor(model, &cluster.env).map(Object::PodMonitor));
     objects.extend(monitoring::prometheus_rule(model, &cluster.env).map(Object::PrometheusRule));

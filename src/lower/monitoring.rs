@@ -36,6 +36,11 @@ use crate::model::{Environment, ScrapeMode, Service};
 pub const SIDECAR_CONTAINER: &str = "istio-proxy";
 /// The injected sidecar's port for Envoy's own metrics (15090).
 pub const SIDECAR_STATS_PORT: &str = "http-envoy-prom";
+/// Its number, as Istio's injection template declares it.
+pub const ENVOY_STATS_PORT: i32 = 15090;
+/// The agent's status port, where merged metrics are served and rewritten
+/// probes go (Istio's default `statusPort`).
+pub const AGENT_PORT: i32 = 15020;
 /// Where Envoy (15090) and, merged, the agent (15020) serve metrics.
 pub const SIDECAR_STATS_PATH: &str = "/stats/prometheus";
 /// The pod annotation that tells Istio's agent which port to merge

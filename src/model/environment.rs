@@ -18,6 +18,16 @@ pub const DEFAULT_PROMETHEUS_URL: &str =
 pub const DEFAULT_PROMETHEUS_SERVICE_ACCOUNT: &str = "monitoring/prometheus-k8s";
 /// The ServiceAccount of Istio's default ingress gateway.
 pub const DEFAULT_GATEWAY_SERVICE_ACCOUNT: &str = "istio-ingressgateway-service-account";
+/// The labels of Istio's default ingress gateway's pods: the `istio` label
+/// its gateway chart derives from the release name `istio-ingressgateway`
+/// (istio/istio, `manifests/charts/gateway/templates/_helpers.tpl`,
+/// `gateway.selectorLabels`), and the legacy `istio-ingress` chart's.
+pub const DEFAULT_GATEWAY_POD_LABELS: [(&str, &str); 1] = [("istio", "ingressgateway")];
+/// The label the Prometheus Operator puts on the pods of every Prometheus
+/// (prometheus-operator, `pkg/prometheus/server/statefulset.go`,
+/// `podSelectorLabels`).
+pub const DEFAULT_PROMETHEUS_POD_LABELS: [(&str, &str); 1] =
+    [("app.kubernetes.io/name", "prometheus")];
 /// How Prometheus reaches metrics through STRICT mTLS unless the overlay
 /// says: metrics merging is Istio's default and needs nothing of Prometheus'
 /// own pod.
@@ -38,6 +48,8 @@ pub struct Environment {
     pub tracing: Option<Tracing>,
     /// How services and their sidecars are scraped.
     pub monitoring: Monitoring,
+    /// The NetworkPolicies' settings; `None` renders none.
+    pub network_policy: Option<NetworkPolicy>,
     /// The overlay's namespace template, where namespace-wide objects come from.
     pub namespace_origin: Span,
     /// How Argo CD syncs the environment, if the overlay says.
@@ -52,6 +64,7 @@ impl Environment {
         let name = &head.metadata.name.value;
         let env = &head.environment;
         let production = PRODUCTION_NAMES.contains(&name.as_str());
+        let prometheus_account = prometheus_account(env.prometheus_service_account.as_deref());
         Environment {
             name: name.clone(),
             production,
@@ -63,9 +76,10 @@ impl Environment {
                 .gateway_service_account
                 .clone()
                 .unwrap_or_else(|| DEFAULT_GATEWAY_SERVICE_ACCOUNT.to_owned()),
-            prometheus_principal: prometheus_principal(env.prometheus_service_account.as_deref()),
+            prometheus_principal: principal(prometheus_account.0, prometheus_account.1),
             tracing: env.tracing.as_ref().map(Tracing::from),
             monitoring: Monitoring::new(env.monitoring.as_ref()),
+            network_policy: NetworkPolicy::new(env.network_policy.as_ref(), prometheus_account.0),
             namespace_origin: env.namespace.span,
             policy: crate::rules::Settings::new(production, &head.policy),
             gitops: env.argocd.as_ref().map(|a| GitOps::new(a, production)),
@@ -78,12 +92,51 @@ impl Environment {
     }
 }
 
-/// Prometheus' mesh identity from its `[<namespace>/]<name>` ServiceAccount
-/// (namespace `monitoring` if none is given).
-fn prometheus_principal(account: Option<&str>) -> String {
+/// Prometheus' `(namespace, name)` from its `[<namespace>/]<name>`
+/// ServiceAccount (namespace `monitoring` if none is given).
+fn prometheus_account(account: Option<&str>) -> (&str, &str) {
     let account = account.unwrap_or(DEFAULT_PROMETHEUS_SERVICE_ACCOUNT);
-    let (namespace, name) = account.split_once('/').unwrap_or(("monitoring", account));
-    principal(namespace, name)
+    account.split_once('/').unwrap_or(("monitoring", account))
+}
+
+/// What the NetworkPolicies admit from outside slipway's namespaces, pods
+/// found by their labels in their namespace.
+#[derive(Debug)]
+pub struct NetworkPolicy {
+    /// The ingress gateway's pods, in each gateway's namespace.
+    pub gateway_pods: BTreeMap<String, String>,
+    /// The namespace of Prometheus' ServiceAccount, where its pods run.
+    pub prometheus_namespace: String,
+    pub prometheus_pods: BTreeMap<String, String>,
+}
+
+impl NetworkPolicy {
+    /// An overlay's `networkPolicy`, defaults applied; `None` when it is
+    /// turned off.
+    fn new(raw: Option<&input::NetworkPolicy>, prometheus_namespace: &str) -> Option<Self> {
+        if raw.and_then(|n| n.enabled) == Some(false) {
+            return None;
+        }
+        let labels = |set: Option<&BTreeMap<String, String>>, default: &[(&str, &str)]| {
+            set.cloned().unwrap_or_else(|| {
+                default
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect()
+            })
+        };
+        Some(NetworkPolicy {
+            gateway_pods: labels(
+                raw.and_then(|n| n.gateway_pods.as_ref()),
+                &DEFAULT_GATEWAY_POD_LABELS,
+            ),
+            prometheus_namespace: prometheus_namespace.to_owned(),
+            prometheus_pods: labels(
+                raw.and_then(|n| n.prometheus_pods.as_ref()),
+                &DEFAULT_PROMETHEUS_POD_LABELS,
+            ),
+        })
+    }
 }
 
 /// How Prometheus scrapes through STRICT mTLS, the one way Istio documents
@@ -200,19 +253,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prometheus_principal_defaults_to_the_monitoring_namespace() {
+    fn prometheus_account_defaults_to_the_monitoring_namespace() {
+        assert_eq!(prometheus_account(None), ("monitoring", "prometheus-k8s"));
         assert_eq!(
-            prometheus_principal(None),
-            "cluster.local/ns/monitoring/sa/prometheus-k8s"
+            prometheus_account(Some("observability/prometheus")),
+            ("observability", "prometheus")
         );
         assert_eq!(
-            prometheus_principal(Some("observability/prometheus")),
-            "cluster.local/ns/observability/sa/prometheus"
+            prometheus_account(Some("prometheus")),
+            ("monitoring", "prometheus")
         );
+    }
+
+    #[test]
+    fn network_policy_defaults_to_on_with_istios_and_the_operators_labels() {
+        let defaults = NetworkPolicy::new(None, "monitoring").expect("on by default");
+        assert_eq!(defaults.gateway_pods["istio"], "ingressgateway");
         assert_eq!(
-            prometheus_principal(Some("prometheus")),
-            "cluster.local/ns/monitoring/sa/prometheus"
+            defaults.prometheus_pods["app.kubernetes.io/name"],
+            "prometheus"
         );
+        assert_eq!(defaults.prometheus_namespace, "monitoring");
+        let raw = input::NetworkPolicy {
+            enabled: Some(true),
+            gateway_pods: Some(BTreeMap::from([("istio".into(), "fleet-gateway".into())])),
+            prometheus_pods: None,
+        };
+        let set = NetworkPolicy::new(Some(&raw), "observability").expect("on");
+        assert_eq!(set.gateway_pods.len(), 1);
+        assert_eq!(set.gateway_pods["istio"], "fleet-gateway");
+        let off = input::NetworkPolicy {
+            enabled: Some(false),
+            ..raw
+        };
+        assert!(NetworkPolicy::new(Some(&off), "observability").is_none());
     }
 
     #[test]

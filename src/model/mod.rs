@@ -11,8 +11,9 @@ mod workload;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use environment::{
-    DEFAULT_GATEWAY_SERVICE_ACCOUNT, DEFAULT_GITOPS_PATH, DEFAULT_PROMETHEUS_SERVICE_ACCOUNT,
-    DEFAULT_PROMETHEUS_URL, DEFAULT_SCRAPE_MODE, Environment, GitOps, Monitoring, PRODUCTION_NAMES,
+    DEFAULT_GATEWAY_POD_LABELS, DEFAULT_GATEWAY_SERVICE_ACCOUNT, DEFAULT_GITOPS_PATH,
+    DEFAULT_PROMETHEUS_POD_LABELS, DEFAULT_PROMETHEUS_SERVICE_ACCOUNT, DEFAULT_PROMETHEUS_URL,
+    DEFAULT_SCRAPE_MODE, Environment, GitOps, Monitoring, NetworkPolicy, PRODUCTION_NAMES,
     ScrapeMode, Tracing,
 };
 pub use monitoring::{Metrics, Slo};
@@ -113,17 +114,48 @@ impl Cluster {
             .map(|i| &self.services[i])
     }
 
-    /// Mesh identities that are not rendered here but may be allowed to
-    /// call services: the ingress gateways and Prometheus.
-    pub fn external_principals(&self) -> BTreeSet<String> {
-        let gateways = self
-            .services
+    /// The rendered services `service` declares as its callers
+    /// (`mesh.allowFrom`), in its order: the one source both the
+    /// AuthorizationPolicy and the NetworkPolicy admit, so the two layers
+    /// cannot disagree. A caller not rendered in this cluster (a region's
+    /// `only`) is left out.
+    pub fn callers<'a>(&'a self, service: &'a Service) -> impl Iterator<Item = &'a Service> + 'a {
+        service
+            .mesh
+            .allow_from
             .iter()
-            .map(|s| self.env.gateway_principal(&s.gateway));
-        gateways
-            .chain([self.env.prometheus_principal.clone()])
-            .collect()
+            .filter_map(|caller| self.service(caller))
     }
+
+    /// What services may be allowed to be called by that is not rendered
+    /// here: the ingress gateways and Prometheus, by mesh identity and (with
+    /// NetworkPolicies) by their pods' labels.
+    pub fn external(&self) -> External {
+        let gateways = || self.services.iter().map(|s| &s.gateway);
+        let principals = gateways()
+            .map(|gateway| self.env.gateway_principal(gateway))
+            .chain([self.env.prometheus_principal.clone()])
+            .collect();
+        let pods = self.env.network_policy.as_ref().map(|n| {
+            gateways()
+                .map(|gateway| (gateway.namespace.clone(), n.gateway_pods.clone()))
+                .chain([(n.prometheus_namespace.clone(), n.prometheus_pods.clone())])
+                .collect()
+        });
+        External {
+            principals,
+            pods: pods.unwrap_or_default(),
+        }
+    }
+}
+
+/// What a cluster's rendered objects may name that lives outside them.
+#[derive(Clone, Debug, Default)]
+pub struct External {
+    /// Mesh identities (the ingress gateways', Prometheus').
+    pub principals: BTreeSet<String>,
+    /// Pods by `(namespace, labels)` (the ingress gateways', Prometheus').
+    pub pods: BTreeSet<(String, BTreeMap<String, String>)>,
 }
 
 /// The EKS node group a service's pods run on.
@@ -255,6 +287,16 @@ impl Service {
     /// The mesh identity of the service's pods.
     pub fn principal(&self) -> String {
         principal(&self.namespace, &self.name)
+    }
+
+    /// The container ports the service's routes reach: each route's
+    /// Service port, mapped to its `targetPort`.
+    pub fn routed_target_ports(&self) -> BTreeSet<i32> {
+        self.routes
+            .iter()
+            .filter_map(|route| self.ports.iter().find(|p| p.port == route.port))
+            .map(|p| p.target_port)
+            .collect()
     }
 
     /// The port `monitoring.metrics` names (resolving checked it exists).

@@ -247,6 +247,7 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, file: &SourceFile, diags: &mut V
     check_argocd(&head, diags);
     check_policy_ids(&tree, diags);
     check_monitoring_labels(&tree, diags);
+    check_pod_labels(&tree, diags);
     for patch in patches(&tree) {
         check_blueprint_names(patch, diags);
         credentials::check(patch, &file.text, diags);
@@ -411,13 +412,7 @@ fn key_rule(
 /// Kubernetes labels, and none of slipway's own.
 fn check_monitoring_labels(overlay: &Node, diags: &mut Vec<Diagnostic>) {
     for label in entries(overlay, &["environment", "monitoring", "labels"]) {
-        key_rule(
-            &label.key,
-            label.key_span,
-            "label key",
-            names::qualified_name,
-            diags,
-        );
+        check_label(label, diags);
         if OWN_LABELS.contains(&label.key.as_str()) {
             diags.push(
                 Diagnostic::error(
@@ -430,14 +425,36 @@ fn check_monitoring_labels(overlay: &Node, diags: &mut Vec<Diagnostic>) {
                 ),
             );
         }
-        let value = label.value.as_str().unwrap_or_default();
-        if let Err(reason) = names::label_value(value) {
-            diags.push(Diagnostic::error(
-                Code::INVALID_NAME,
-                label.value.span,
-                format!("invalid label value `{value}` of `{}`: {reason}", label.key),
-            ));
+    }
+}
+
+/// `environment.networkPolicy`'s pod labels become label selectors, whose
+/// keys and values follow the rules of labels (apimachinery,
+/// `ValidateLabelSelector`).
+fn check_pod_labels(overlay: &Node, diags: &mut Vec<Diagnostic>) {
+    for field in ["gatewayPods", "prometheusPods"] {
+        for label in entries(overlay, &["environment", "networkPolicy", field]) {
+            check_label(label, diags);
         }
+    }
+}
+
+/// A valid label: a qualified name as key, a label value as value.
+fn check_label(label: &crate::node::Entry, diags: &mut Vec<Diagnostic>) {
+    key_rule(
+        &label.key,
+        label.key_span,
+        "label key",
+        names::qualified_name,
+        diags,
+    );
+    let value = label.value.as_str().unwrap_or_default();
+    if let Err(reason) = names::label_value(value) {
+        diags.push(Diagnostic::error(
+            Code::INVALID_NAME,
+            label.value.span,
+            format!("invalid label value `{value}` of `{}`: {reason}", label.key),
+        ));
     }
 }
 

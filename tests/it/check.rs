@@ -3,18 +3,22 @@
 //! metrics merging renders), which passes, breaks one reference, and
 //! expects exactly the diagnostic that names it.
 
+use k8s_openapi::api::networking::v1::NetworkPolicyPort;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use slipway::compile::{Selection, open};
 use slipway::crd::istio::StringMatch;
-use slipway::lower::{Kind, Object, Rendered};
+use slipway::lower::{Kind, NAMESPACE_NAME_LABEL, Object, Rendered};
+use slipway::model::External;
 
 use crate::rendering::render;
 use crate::support::root;
 
-fn cluster() -> (Vec<Rendered>, std::collections::BTreeSet<String>) {
+fn cluster() -> (Vec<Rendered>, External) {
     cluster_of("prod")
 }
 
-fn cluster_of(env: &str) -> (Vec<Rendered>, std::collections::BTreeSet<String>) {
+fn cluster_of(env: &str) -> (Vec<Rendered>, External) {
     let (project, diags) = open(root()).expect("example platform opens");
     assert!(diags.is_empty(), "{diags:?}");
     let selection = Selection {
@@ -23,10 +27,7 @@ fn cluster_of(env: &str) -> (Vec<Rendered>, std::collections::BTreeSet<String>) 
         service: None,
     };
     let rendered = render(&project, &selection);
-    (
-        rendered.objects.into_values().collect(),
-        rendered.external_principals,
-    )
+    (rendered.objects.into_values().collect(), rendered.external)
 }
 
 /// Break prod's object set, run the checks, return their messages.
@@ -64,6 +65,8 @@ fn remove(objects: &mut Vec<Rendered>, kind: Kind, name: &str) {
         !(id.kind == kind && id.name == name)
     });
 }
+
+const NAME: &str = "app.kubernetes.io/name";
 
 fn one(messages: &[String], expected: &str) {
     assert!(
@@ -347,6 +350,69 @@ fn a_gateway_route_after_one_that_always_wins_is_unreachable() {
                 && m.contains(
                     "of VirtualService `istio-system/api-example-com` can never match: route `"
                 )),
+        "{messages:#?}"
+    );
+}
+
+#[test]
+fn network_policy_selects_pods_admits_their_ports_and_rendered_or_external_pods() {
+    let messages = broken(|o| {
+        if let Object::NetworkPolicy(p) = find(o, Kind::NetworkPolicy, "catalog") {
+            let spec = p.spec.as_mut().expect("spec");
+            spec.pod_selector = Some(LabelSelector {
+                match_labels: Some([(NAME.to_owned(), "katalog".to_owned())].into()),
+                ..LabelSelector::default()
+            });
+        }
+        if let Object::NetworkPolicy(p) = find(o, Kind::NetworkPolicy, "orders") {
+            let rules = p
+                .spec
+                .as_mut()
+                .and_then(|s| s.ingress.as_mut())
+                .expect("rules");
+            rules[0]
+                .ports
+                .get_or_insert_default()
+                .push(NetworkPolicyPort {
+                    port: Some(IntOrString::Int(9999)),
+                    ..NetworkPolicyPort::default()
+                });
+            // Prometheus moved to a namespace the environment does not name.
+            let prometheus = rules
+                .last_mut()
+                .and_then(|r| r.from.as_mut())
+                .expect("peers");
+            let namespace = prometheus[0]
+                .namespace_selector
+                .as_mut()
+                .expect("namespace");
+            namespace.match_labels =
+                Some([(NAMESPACE_NAME_LABEL.to_owned(), "observability".to_owned())].into());
+        }
+        remove(o, Kind::Rollout, "checkout");
+    });
+    one(
+        &messages,
+        "NetworkPolicy `commerce-prod/catalog` selects no pods of any rendered workload",
+    );
+    one(
+        &messages,
+        "NetworkPolicy `commerce-prod/orders` admits port 9999, which the pods it selects do not expose",
+    );
+    one(
+        &messages,
+        "NetworkPolicy `commerce-prod/orders` admits pods `app.kubernetes.io/name=checkout` of namespace `commerce-prod`, which no rendered workload runs",
+    );
+    one(
+        &messages,
+        "NetworkPolicy `commerce-prod/orders` admits pods `prometheus=k8s` of namespace `observability`, which no rendered workload runs",
+    );
+    // The default deny selects every pod of its namespace, and refers to none.
+    let messages = broken(|o| remove(o, Kind::Deployment, "catalog"));
+    assert!(
+        !messages
+            .iter()
+            .any(|m| m.contains("NetworkPolicy `commerce-prod/default-deny-ingress`")),
         "{messages:#?}"
     );
 }

@@ -12,6 +12,7 @@ mod golden;
 mod hardening;
 mod mesh;
 mod monitoring;
+mod network;
 mod platforms;
 mod pods;
 mod promtool;

@@ -347,6 +347,8 @@ struct Mode {
     mesh_scraped: bool,
     labels: Labels,
     prometheus: String,
+    /// Prometheus' ServiceAccount, `<namespace>/<name>`.
+    account: String,
 }
 
 fn mode(project: &Project, env: &str) -> Mode {
@@ -364,6 +366,7 @@ fn mode(project: &Project, env: &str) -> Mode {
         mesh_scraped: monitoring.and_then(|m| m.mesh_scraped).unwrap_or(false),
         labels: monitoring.map(|m| m.labels.clone()).unwrap_or_default(),
         prometheus: format!("cluster.local/ns/{ns}/sa/{sa}"),
+        account: account.clone(),
     }
 }
 
@@ -558,6 +561,23 @@ fn check_cluster(project: &Project, cluster: &str, mode: &Mode, objects: &[&Obje
         }
         for monitor in &service_monitors {
             targets.extend(service_monitor_targets(monitor, &services, &pods));
+        }
+        // The NetworkPolicies let Prometheus' pods make every scrape.
+        for target in &targets {
+            let pod = pods.iter().find(|p| p.name == target.pod).expect("a pod");
+            assert!(
+                crate::network::prometheus_admitted(
+                    objects,
+                    &mode.account,
+                    &pod.namespace,
+                    &pod.labels,
+                    target.port
+                ),
+                "{cluster}: the NetworkPolicies let {} scrape {} on port {}",
+                target.monitor,
+                pod.name,
+                target.port
+            );
         }
         let tallies = tally(targets, &pods);
         for pod in &pods {
