@@ -46,8 +46,8 @@ pub struct Container {
     #[serde(default)]
     pub files: Vec<Spanned<File>>,
     pub resources: Option<Resources>,
-    pub liveness_probe: Option<Probe>,
-    pub readiness_probe: Option<Probe>,
+    pub liveness_probe: Option<Spanned<Probe>>,
+    pub readiness_probe: Option<Spanned<Probe>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,10 +82,10 @@ pub struct ResourceList {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Probe {
-    pub http_get: Option<HttpGet>,
-    pub grpc: Option<GrpcProbe>,
-    pub tcp_socket: Option<TcpSocket>,
-    pub exec: Option<Exec>,
+    pub http_get: Option<Spanned<HttpGet>>,
+    pub grpc: Option<Spanned<GrpcProbe>>,
+    pub tcp_socket: Option<Spanned<TcpSocket>>,
+    pub exec: Option<Spanned<Exec>>,
     pub initial_delay_seconds: Option<i32>,
     pub period_seconds: Option<i32>,
     pub timeout_seconds: Option<i32>,

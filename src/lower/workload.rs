@@ -151,7 +151,7 @@ fn container(service: &Service, c: &model::Container, main: bool, has_files: boo
     });
     let mut mounts = vec![VolumeMount {
         name: TMP_VOLUME.into(),
-        mount_path: "/tmp".into(),
+        mount_path: model::SCRATCH_DIR.into(),
         ..VolumeMount::default()
     }];
     if has_files {

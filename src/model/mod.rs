@@ -24,7 +24,8 @@ pub use traffic::{
     is_http,
 };
 pub use workload::{
-    Container, EnvValue, EnvVar, MountedFile, PortRef, Probe, ProbeAction, Quantities, is_quantity,
+    Container, EnvValue, EnvVar, MountedFile, PortRef, Probe, ProbeAction, Quantities, SCRATCH_DIR,
+    is_quantity,
 };
 
 use crate::diag::{Code, Diagnostic};

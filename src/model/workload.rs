@@ -362,20 +362,73 @@ fn multiplier(suffix: &str) -> Option<f64> {
     }
 }
 
+/// A probe has exactly one handler (kubernetes `validateHandler`: "must
+/// specify a handler type", "may not specify more than 1 handler type").
+/// Layers merge, so an overlay that writes another handler over the
+/// blueprint's keeps both unless it removes the old one with `null`.
+fn one_handler(raw: &Spanned<input::Probe>, diags: &mut Vec<Diagnostic>) -> bool {
+    let probe = &raw.value;
+    let set: Vec<(&str, Span)> = [
+        ("httpGet", probe.http_get.as_ref().map(|h| h.span)),
+        ("grpc", probe.grpc.as_ref().map(|h| h.span)),
+        ("tcpSocket", probe.tcp_socket.as_ref().map(|h| h.span)),
+        ("exec", probe.exec.as_ref().map(|h| h.span)),
+    ]
+    .into_iter()
+    .filter_map(|(name, span)| Some((name, span?)))
+    .collect();
+    let handlers: Vec<&str> = set.iter().map(|(name, _)| *name).collect();
+    let (message, hint) = match handlers.as_slice() {
+        [_] => return true,
+        [] => (
+            "this probe has no handler, so Kubernetes would refuse it".to_owned(),
+            "give it one of `httpGet`, `grpc`, `tcpSocket` or `exec`, or remove the probe (`null`)"
+                .to_owned(),
+        ),
+        [first, rest @ ..] => (
+            format!(
+                "this probe has {} handlers (`{first}`, `{}`); Kubernetes takes one",
+                handlers.len(),
+                rest.join("`, `")
+            ),
+            format!(
+                "layers merge: set the one you replace to `null` where you write the other (`{first}: null`)"
+            ),
+        ),
+    };
+    let diag = set.iter().fold(
+        Diagnostic::error(Code::INVALID_VALUE, raw.span, message).with_hint(hint),
+        |diag, (name, span)| diag.with_related(*span, format!("`{name}` set here")),
+    );
+    diags.push(diag);
+    false
+}
+
 fn probe(
-    raw: &input::Probe,
+    raw: &Spanned<input::Probe>,
     main: bool,
     ports: &[Port],
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Probe> {
+    if !one_handler(raw, diags) {
+        return None;
+    }
+    let raw = &raw.value;
     let mut port_ref = |port: &Spanned<input::PortRef>| check_port_ref(port, main, ports, diags);
-    let action = if let Some(http) = &raw.http_get {
+    let action = if let Some(Spanned { value: http, .. }) = &raw.http_get {
         ProbeAction::Http {
-            path: http.path.clone(),
+            // The API server stores an empty path as `/`
+            // (`SetDefaults_HTTPGetAction`): render what the cluster keeps,
+            // so Git and the live object agree.
+            path: if http.path.is_empty() {
+                "/".to_owned()
+            } else {
+                http.path.clone()
+            },
             port: port_ref(&http.port)?,
             scheme: http.scheme.clone(),
         }
-    } else if let Some(grpc) = &raw.grpc {
+    } else if let Some(Spanned { value: grpc, .. }) = &raw.grpc {
         let port = match port_ref(&grpc.port)? {
             PortRef::Number(n) => n,
             PortRef::Name(name) => ports
@@ -387,13 +440,13 @@ fn probe(
             port,
             service: grpc.service.clone(),
         }
-    } else if let Some(tcp) = &raw.tcp_socket {
+    } else if let Some(Spanned { value: tcp, .. }) = &raw.tcp_socket {
         ProbeAction::Tcp {
             port: port_ref(&tcp.port)?,
         }
     } else {
         ProbeAction::Exec {
-            command: raw.exec.as_ref()?.command.clone(),
+            command: raw.exec.as_ref()?.value.command.clone(),
         }
     };
     Some(Probe {
@@ -513,7 +566,17 @@ fn config_keys(files: &[MountedFile]) -> Vec<String> {
         .collect()
 }
 
+/// Where every container gets a writable scratch folder (an emptyDir), its
+/// root filesystem being read-only.
+pub const SCRATCH_DIR: &str = "/tmp";
+
 fn check_target(target: &str) -> Result<(), &'static str> {
+    // Two mounts at one path are refused (`ValidateVolumeMounts`).
+    if target == SCRATCH_DIR {
+        return Err(
+            "is each container's writable scratch folder (an emptyDir); put the file inside it, such as `/tmp/app.conf`",
+        );
+    }
     if !target.starts_with('/') {
         return Err("must be an absolute path");
     }
