@@ -1,0 +1,339 @@
+//! How Filebeat reads a service's logs: the settings its hints-based
+//! autodiscover takes from pod annotations, and the one rule on them that
+//! needs more than the schema, a multiline pattern Go's `regexp` compiles.
+
+use regex_syntax::ast::{self, Ast, ClassSetItem, ClassUnicodeKind, Flag, LiteralKind};
+
+use crate::diag::{Code, Diagnostic};
+use crate::input;
+
+/// A blueprint's `logging`, defaults applied.
+#[derive(Debug)]
+pub struct Logging {
+    /// false: Filebeat ships none of the pod's logs.
+    pub enabled: bool,
+    pub format: LogFormat,
+    pub multiline: Option<Multiline>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Lines that make one event: Filebeat's `multiline` settings.
+#[derive(Debug)]
+pub struct Multiline {
+    pub pattern: String,
+    pub negate: bool,
+    pub match_: MultilineMatch,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MultilineMatch {
+    After,
+    Before,
+}
+
+impl MultilineMatch {
+    /// As Filebeat spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MultilineMatch::After => "after",
+            MultilineMatch::Before => "before",
+        }
+    }
+}
+
+pub(super) fn logging(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Option<Logging> {
+    let raw = raw.logging.as_ref()?;
+    let multiline = raw.multiline.as_ref().and_then(|m| {
+        if let Err(reason) = go_regexp(&m.pattern.value) {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_PATTERN,
+                    m.pattern.span,
+                    format!("multiline pattern `{}` {reason}", m.pattern.value),
+                )
+                .with_label("Filebeat compiles this with Go's regexp")
+                .with_hint("write the pattern in Go's RE2 syntax (https://pkg.go.dev/regexp/syntax), e.g. '^\\[' or '^[0-9]{4}-'"),
+            );
+            return None;
+        }
+        Some(Multiline {
+            pattern: m.pattern.value.clone(),
+            negate: m.negate.unwrap_or(false),
+            match_: match m.match_ {
+                input::MultilineMatch::After => MultilineMatch::After,
+                input::MultilineMatch::Before => MultilineMatch::Before,
+            },
+        })
+    });
+    Some(Logging {
+        enabled: raw.enabled.unwrap_or(true),
+        format: match raw.format {
+            Some(input::LogFormat::Json) => LogFormat::Json,
+            Some(input::LogFormat::Text) | None => LogFormat::Text,
+        },
+        multiline,
+    })
+}
+
+/// Largest repetition count Go accepts (`regexp/syntax`, `maxRepeat`:
+/// `ErrInvalidRepeatSize` above it).
+const GO_MAX_REPEAT: u32 = 1000;
+
+/// The one-letter general categories Go knows (`unicode.Categories`), the
+/// only classes `\pX` may name.
+const GO_ONE_LETTER_CATEGORIES: [char; 7] = ['C', 'L', 'M', 'N', 'P', 'S', 'Z'];
+
+/// Whether Go's `regexp.Compile`, which Filebeat's multiline matcher uses
+/// (elastic/beats `libbeat/common/match`), accepts `pattern`. It is parsed
+/// with `regex-syntax`, whose grammar is RE2's like Go's, and the
+/// differences are settled by Go's rules (`regexp/syntax/parse.go`):
+///
+/// - `\Q...\E` quotes literal text outside classes in Go; it is rewritten
+///   to escaped text before parsing;
+/// - octal escapes are Go's: `\0`, `\12`, `\123`; a single digit `\1`
+///   to `\7` is a backreference, which Go refuses;
+/// - Go refuses what only Rust has: the flags `x`, `u` and `R`, `\u` and
+///   `\U` escapes, `\p{name=value}`, class set operations (`&&`, `--`,
+///   `~~`), a repetition of a repetition (`a**`, which Go calls an invalid
+///   nested repetition operator) and counts over 1000.
+///
+/// `\p{Name}` is not checked: Go's general categories and scripts grow
+/// with its Unicode version, and Filebeat's Go is not known here.
+fn go_regexp(pattern: &str) -> Result<(), String> {
+    let unquoted = unquote(pattern);
+    let ast = ast::parse::ParserBuilder::new()
+        .octal(true)
+        .build()
+        .parse(&unquoted)
+        .map_err(|e| format!("is not a regular expression: {}", e.kind()))?;
+    ast::visit(&ast, GoOnly { pattern: &unquoted })
+}
+
+/// `\Q...\E` (to the end when there is no `\E`) as escaped text, outside
+/// character classes, where Go reads it.
+fn unquote(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    let mut in_class = false;
+    while let Some(c) = rest.chars().next() {
+        if !in_class && rest.starts_with("\\Q") {
+            let quoted = &rest[2..];
+            let (text, after) = quoted.split_once("\\E").unwrap_or((quoted, ""));
+            out.push_str(&regex_syntax::escape(text));
+            rest = after;
+            continue;
+        }
+        let len = match c {
+            // An escape and the character it escapes.
+            '\\' => 1 + rest[1..].chars().next().map_or(0, char::len_utf8),
+            // A class opens; `]` first in it (after `^`) is a literal.
+            '[' if !in_class => {
+                in_class = true;
+                let negated = usize::from(rest[1..].starts_with('^'));
+                1 + negated + usize::from(rest[1 + negated..].starts_with(']'))
+            }
+            // `[:alpha:]` inside a class.
+            '[' if rest.starts_with("[:") => rest.find(":]").map_or(1, |end| end + 2),
+            ']' => {
+                in_class = false;
+                1
+            }
+            _ => c.len_utf8(),
+        };
+        out.push_str(&rest[..len]);
+        rest = &rest[len..];
+    }
+    out
+}
+
+/// Refuses what `regex-syntax` accepts and Go does not.
+struct GoOnly<'a> {
+    pattern: &'a str,
+}
+
+impl ast::Visitor for GoOnly<'_> {
+    type Output = ();
+    type Err = String;
+
+    fn finish(self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn visit_pre(&mut self, ast: &Ast) -> Result<(), String> {
+        match ast {
+            Ast::Flags(flags) => check_flags(&flags.flags),
+            Ast::Group(group) => match &group.kind {
+                ast::GroupKind::NonCapturing(flags) => check_flags(flags),
+                _ => Ok(()),
+            },
+            Ast::Literal(literal) => self.check_literal(literal),
+            Ast::ClassUnicode(class) => check_unicode(class),
+            Ast::Repetition(repetition) => check_repetition(repetition),
+            _ => Ok(()),
+        }
+    }
+
+    fn visit_class_set_item_pre(&mut self, item: &ClassSetItem) -> Result<(), String> {
+        match item {
+            ClassSetItem::Literal(literal) => self.check_literal(literal),
+            ClassSetItem::Unicode(class) => check_unicode(class),
+            _ => Ok(()),
+        }
+    }
+
+    fn visit_class_set_binary_op_pre(&mut self, op: &ast::ClassSetBinaryOp) -> Result<(), String> {
+        let text = &self.pattern[op.span.start.offset..op.span.end.offset];
+        Err(format!(
+            "uses a class set operation (`{text}`), which Go's regexp does not have"
+        ))
+    }
+}
+
+impl GoOnly<'_> {
+    fn check_literal(&self, literal: &ast::Literal) -> Result<(), String> {
+        let text = &self.pattern[literal.span.start.offset..literal.span.end.offset];
+        match literal.kind {
+            LiteralKind::HexFixed(
+                ast::HexLiteralKind::UnicodeShort | ast::HexLiteralKind::UnicodeLong,
+            )
+            | LiteralKind::HexBrace(
+                ast::HexLiteralKind::UnicodeShort | ast::HexLiteralKind::UnicodeLong,
+            ) => Err(format!(
+                "uses `{text}`, an escape Go's regexp does not have (write `\\x{{...}}`)"
+            )),
+            // Go reads `\1` to `\7` alone as a backreference, and refuses it.
+            LiteralKind::Octal if text.len() == 2 && !text.ends_with('0') => Err(format!(
+                "uses `{text}`, a backreference, which Go's regexp does not support"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn check_flags(flags: &ast::Flags) -> Result<(), String> {
+    for item in &flags.items {
+        let ast::FlagsItemKind::Flag(flag) = item.kind else {
+            continue;
+        };
+        let name = match flag {
+            Flag::Unicode => 'u',
+            Flag::CRLF => 'R',
+            Flag::IgnoreWhitespace => 'x',
+            Flag::CaseInsensitive | Flag::MultiLine | Flag::DotMatchesNewLine | Flag::SwapGreed => {
+                continue;
+            }
+        };
+        return Err(format!(
+            "uses the flag `{name}`; Go's regexp has only `i`, `m`, `s` and `U`"
+        ));
+    }
+    Ok(())
+}
+
+fn check_unicode(class: &ast::ClassUnicode) -> Result<(), String> {
+    match &class.kind {
+        ClassUnicodeKind::OneLetter(letter) => {
+            if GO_ONE_LETTER_CATEGORIES.contains(letter) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "names the Unicode class `{letter}`, which is not one of Go's general categories"
+                ))
+            }
+        }
+        ClassUnicodeKind::Named(_) => Ok(()),
+        ClassUnicodeKind::NamedValue { name, value, .. } => Err(format!(
+            "names a Unicode property value (`{name}` `{value}`), which Go's regexp does not support; name a category or script alone, e.g. `\\p{{Lu}}`"
+        )),
+    }
+}
+
+fn check_repetition(repetition: &ast::Repetition) -> Result<(), String> {
+    if matches!(*repetition.ast, Ast::Repetition(_)) {
+        return Err(
+            "repeats a repetition (such as `a**`), which Go's regexp refuses as an invalid nested repetition operator"
+                .into(),
+        );
+    }
+    let counts = match repetition.op.kind {
+        ast::RepetitionKind::Range(
+            ast::RepetitionRange::Exactly(n) | ast::RepetitionRange::AtLeast(n),
+        ) => [n, n],
+        ast::RepetitionKind::Range(ast::RepetitionRange::Bounded(m, n)) => [m, n],
+        _ => return Ok(()),
+    };
+    if counts.iter().any(|&n| n > GO_MAX_REPEAT) {
+        return Err(format!(
+            "repeats more than {GO_MAX_REPEAT} times, which Go's regexp refuses"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_go_accepts() {
+        for ok in [
+            r"^\[",
+            r"^[0-9]{4}-[0-9]{2}-[0-9]{2}",
+            r"^\s+at\s",
+            r"(?i)^error",
+            r"(?P<level>INFO|WARN)",
+            r"(?<level>INFO)",
+            r"^\d{1000}",
+            r"\x41\x{1F600}",
+            r"\0\12\123",
+            r"\pL\p{Lu}\PN\p{Greek}",
+            r"[[:alpha:]]",
+            r"\Q[*]\E+",
+            r"\Qa.b",
+            r"[]a]",
+            r"^\<",
+            r"a*?",
+            r"(a*)*",
+        ] {
+            assert_eq!(go_regexp(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn what_go_refuses() {
+        for (bad, why) in [
+            (r"^[", "is not a regular expression"),
+            (r"(?x)^a", "the flag `x`"),
+            (r"(?u:a)", "the flag `u`"),
+            (r"\u0041", "`\\u0041`"),
+            (r"[\U0001F600]", "`\\U0001F600`"),
+            (r"(a)\1", "backreference"),
+            (r"[\Q]", "is not a regular expression"),
+            (r"\p{gc=Lu}", "property value"),
+            (r"\pX", "general categories"),
+            (r"[a-z&&[^aeiou]]", "class set operation"),
+            (r"a**", "nested repetition"),
+            (r"a{1001}", "more than 1000"),
+            (r"a{2,1001}", "more than 1000"),
+        ] {
+            let reason = go_regexp(bad).expect_err(bad);
+            assert!(reason.contains(why), "{bad}: {reason}");
+        }
+    }
+
+    #[test]
+    fn quoted_text_is_escaped_outside_classes_only() {
+        assert_eq!(unquote(r"\Q.*\E+"), r"\.\*+");
+        assert_eq!(unquote(r"\Qab"), "ab");
+        assert_eq!(unquote(r"[\Q]x"), r"[\Q]x");
+        assert_eq!(unquote(r"[]\Q]\Q]"), r"[]\Q]\]");
+        assert_eq!(unquote(r"[[:alpha:]\Q]\Qa"), r"[[:alpha:]\Q]a");
+        assert_eq!(unquote(r"\\Q"), r"\\Q");
+    }
+}
