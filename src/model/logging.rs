@@ -94,42 +94,67 @@ const GO_ONE_LETTER_CATEGORIES: [char; 7] = ['C', 'L', 'M', 'N', 'P', 'S', 'Z'];
 /// with `regex-syntax`, whose grammar is RE2's like Go's, and the
 /// differences are settled by Go's rules (`regexp/syntax/parse.go`):
 ///
-/// - `\Q...\E` quotes literal text outside classes in Go; it is rewritten
-///   to escaped text before parsing;
+/// - outside classes, Go reads `\Q...\E` as quoted text, a `{` that does
+///   not start a repetition count (`^{`, `a{,3}`) as itself, and an empty
+///   flag group `(?)` as nothing: [`as_rust`] rewrites them for the parser;
 /// - octal escapes are Go's: `\0`, `\12`, `\123`; a single digit `\1`
 ///   to `\7` is a backreference, which Go refuses;
 /// - Go refuses what only Rust has: the flags `x`, `u` and `R`, `\u` and
-///   `\U` escapes, `\p{name=value}`, class set operations (`&&`, `--`,
-///   `~~`), a repetition of a repetition (`a**`, which Go calls an invalid
-///   nested repetition operator) and counts over 1000.
+///   `\U` escapes, `\p{name=value}`, a repetition of a repetition (`a**`,
+///   which Go calls an invalid nested repetition operator) and counts over
+///   1000; class set operations (`&&`, `--`, `~~`) are refused too, as Go
+///   reads them as plain characters (or refuses `--` as a range).
 ///
 /// `\p{Name}` is not checked: Go's general categories and scripts grow
-/// with its Unicode version, and Filebeat's Go is not known here.
+/// with its Unicode version, and Filebeat's Go is not known here. Go also
+/// accepts capture names that start with a digit and names used twice,
+/// which this parser refuses.
 fn go_regexp(pattern: &str) -> Result<(), String> {
-    let unquoted = unquote(pattern);
+    let rewritten = as_rust(pattern);
     let ast = ast::parse::ParserBuilder::new()
         .octal(true)
         .build()
-        .parse(&unquoted)
+        .parse(&rewritten)
         .map_err(|e| format!("is not a regular expression: {}", e.kind()))?;
-    ast::visit(&ast, GoOnly { pattern: &unquoted })
+    ast::visit(
+        &ast,
+        GoOnly {
+            pattern: &rewritten,
+        },
+    )
 }
 
-/// `\Q...\E` (to the end when there is no `\E`) as escaped text, outside
-/// character classes, where Go reads it.
-fn unquote(pattern: &str) -> String {
+/// Go's syntax where Rust's parser reads it otherwise, outside character
+/// classes: `\Q...\E` (to the end when there is no `\E`) as escaped text,
+/// a `{` that starts no repetition count (`{n}`, `{n,}`, `{n,m}`) escaped,
+/// and `(?)` dropped.
+fn as_rust(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len());
     let mut rest = pattern;
     let mut in_class = false;
     while let Some(c) = rest.chars().next() {
-        if !in_class && rest.starts_with("\\Q") {
-            let quoted = &rest[2..];
-            let (text, after) = quoted.split_once("\\E").unwrap_or((quoted, ""));
-            out.push_str(&regex_syntax::escape(text));
-            rest = after;
-            continue;
+        if !in_class {
+            if let Some(quoted) = rest.strip_prefix("\\Q") {
+                let (text, after) = quoted.split_once("\\E").unwrap_or((quoted, ""));
+                out.push_str(&regex_syntax::escape(text));
+                rest = after;
+                continue;
+            }
+            if let Some(after) = rest.strip_prefix("(?)") {
+                rest = after;
+                continue;
+            }
+            if c == '{' && !starts_repetition(rest) {
+                out.push_str("\\{");
+                rest = &rest[1..];
+                continue;
+            }
         }
         let len = match c {
+            // An escape with braces (`\x{41}`, `\p{Greek}`), to its `}`.
+            '\\' if ["x{", "p{", "P{"].iter().any(|b| rest[1..].starts_with(b)) => {
+                rest.find('}').map_or(rest.len(), |end| end + 1)
+            }
             // An escape and the character it escapes.
             '\\' => 1 + rest[1..].chars().next().map_or(0, char::len_utf8),
             // A class opens; `]` first in it (after `^`) is a literal.
@@ -150,6 +175,25 @@ fn unquote(pattern: &str) -> String {
         rest = &rest[len..];
     }
     out
+}
+
+/// Whether `text` starts with a repetition count as Go parses one:
+/// `{`, digits, optionally `,` and more digits, `}`.
+fn starts_repetition(text: &str) -> bool {
+    let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let Some(rest) = text.strip_prefix('{') else {
+        return false;
+    };
+    let min = digits(rest);
+    if min == 0 {
+        return false;
+    }
+    let rest = &rest[min..];
+    let rest = match rest.strip_prefix(',') {
+        Some(max) => &max[digits(max)..],
+        None => rest,
+    };
+    rest.starts_with('}')
 }
 
 /// Refuses what `regex-syntax` accepts and Go does not.
@@ -190,7 +234,7 @@ impl ast::Visitor for GoOnly<'_> {
     fn visit_class_set_binary_op_pre(&mut self, op: &ast::ClassSetBinaryOp) -> Result<(), String> {
         let text = &self.pattern[op.span.start.offset..op.span.end.offset];
         Err(format!(
-            "uses a class set operation (`{text}`), which Go's regexp does not have"
+            "uses `{text}`, a class set operation of Rust's regex: Go's regexp has none, and reads the characters as they are or refuses them"
         ))
     }
 }
@@ -288,7 +332,12 @@ mod tests {
             r"^\s+at\s",
             r"(?i)^error",
             r"(?P<level>INFO|WARN)",
-            r"(?<level>INFO)",
+            r"(?<level>INFO)", // Go 1.22 and later
+            r"^{",
+            r"^\{",
+            r"a{,3}",
+            r"{}",
+            r"(?)a",
             r"^\d{1000}",
             r"\x41\x{1F600}",
             r"\0\12\123",
@@ -328,12 +377,15 @@ mod tests {
     }
 
     #[test]
-    fn quoted_text_is_escaped_outside_classes_only() {
-        assert_eq!(unquote(r"\Q.*\E+"), r"\.\*+");
-        assert_eq!(unquote(r"\Qab"), "ab");
-        assert_eq!(unquote(r"[\Q]x"), r"[\Q]x");
-        assert_eq!(unquote(r"[]\Q]\Q]"), r"[]\Q]\]");
-        assert_eq!(unquote(r"[[:alpha:]\Q]\Qa"), r"[[:alpha:]\Q]a");
-        assert_eq!(unquote(r"\\Q"), r"\\Q");
+    fn gos_own_syntax_is_rewritten_outside_classes_only() {
+        assert_eq!(as_rust(r"\Q.*\E+"), r"\.\*+");
+        assert_eq!(as_rust(r"\Qab"), "ab");
+        assert_eq!(as_rust(r"[\Q]x"), r"[\Q]x");
+        assert_eq!(as_rust(r"[]\Q]\Q]"), r"[]\Q]\]");
+        assert_eq!(as_rust(r"[[:alpha:]\Q]\Qa"), r"[[:alpha:]\Q]a");
+        assert_eq!(as_rust(r"\\Q"), r"\\Q");
+        assert_eq!(as_rust(r"^{a{2}b{2,}c{2,3}[{]"), r"^\{a{2}b{2,}c{2,3}[{]");
+        assert_eq!(as_rust(r"a{,3}(?)"), r"a\{,3}");
+        assert_eq!(as_rust(r"\x{41}\p{Lu}\P{L}"), r"\x{41}\p{Lu}\P{L}");
     }
 }
