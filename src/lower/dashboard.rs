@@ -84,7 +84,7 @@ fn metadata(service: &Service, settings: &Dashboards) -> ObjectMeta {
 /// The dashboard's uid: `<namespace>_<service>` (neither holds `_`, so no
 /// two services share it), shortened with a hash past Grafana's 40
 /// characters.
-pub fn uid(service: &Service) -> String {
+fn uid(service: &Service) -> String {
     derived_name(
         &format!("{}_{}", service.namespace, service.name),
         "",
