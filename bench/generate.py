@@ -141,6 +141,8 @@ environment:
   # The objects the Helm chart renders: a ServiceMonitor with Istio's
   # certificates, and no PodMonitors (the mesh is scraped already).
   monitoring: {{scrape: istio-certs, meshScraped: true}}
+  # Nor dashboards, which the Helm chart does not render.
+  dashboards: {{enabled: false}}
   argocd:
     repoURL: https://github.com/example/platform-gitops.git
     targetRevision: main

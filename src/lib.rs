@@ -10,6 +10,7 @@ pub mod diff;
 pub mod duration;
 pub mod emit;
 pub mod explain;
+pub mod go_regexp;
 pub mod input;
 pub mod load;
 pub mod lower;

@@ -2,10 +2,12 @@
 //! Rollouts and the Prometheus Operator. Small serde structs with exactly the
 //! fields slipway sets, field names as in the upstream CRDs; every optional
 //! field is left out when unset, so nothing the API server would default is
-//! written (and Argo CD sees no drift).
+//! written (and Argo CD sees no drift). `grafana` is the one that is no
+//! resource: the dashboard JSON a ConfigMap carries.
 
 pub mod argo;
 pub mod argocd;
+pub mod grafana;
 pub mod istio;
 pub mod monitoring;
 

@@ -22,6 +22,7 @@ pub struct Blueprint {
     pub mesh: Option<Mesh>,
     pub delivery: Option<Delivery>,
     pub monitoring: Option<Monitoring>,
+    pub logging: Option<Logging>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -350,4 +351,36 @@ pub struct Metrics {
 pub struct Slo {
     pub availability: Option<f64>,
     pub p99_latency_ms: Option<u32>,
+}
+
+/// How Filebeat reads the service's logs (its hints-based autodiscover).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logging {
+    pub enabled: Option<bool>,
+    pub format: Option<LogFormat>,
+    pub multiline: Option<Multiline>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Multiline {
+    pub pattern: Spanned<String>,
+    pub negate: Option<bool>,
+    #[serde(rename = "match")]
+    pub match_: MultilineMatch,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MultilineMatch {
+    After,
+    Before,
 }

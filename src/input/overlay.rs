@@ -50,6 +50,7 @@ pub struct Environment {
     pub tracing: Option<Tracing>,
     pub monitoring: Option<EnvironmentMonitoring>,
     pub network_policy: Option<NetworkPolicy>,
+    pub dashboards: Option<Dashboards>,
     pub argocd: Option<ArgoCd>,
     pub regions: Vec<Region>,
 }
@@ -76,6 +77,18 @@ pub struct EnvironmentMonitoring {
     /// Checked for valid, unreserved keys on the tree (`crate::validate`).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+}
+
+/// `environment.dashboards`: the Grafana dashboard of each service, as a
+/// ConfigMap that the Grafana sidecar of kube-prometheus-stack loads.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Dashboards {
+    pub enabled: Option<bool>,
+    /// Checked for valid, unreserved keys on the tree (`crate::validate`).
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Checked for a valid annotation key on the tree (`crate::validate`).
+    pub folder_annotation: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]

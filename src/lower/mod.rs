@@ -5,7 +5,9 @@
 
 pub mod argocd;
 mod config;
+mod dashboard;
 mod kinds;
+mod logging;
 mod mesh;
 mod meta;
 mod monitoring;
@@ -15,7 +17,9 @@ mod scaling;
 mod service;
 mod workload;
 
+pub use dashboard::{MAX_UID as MAX_DASHBOARD_UID, RATE_WINDOW};
 pub use kinds::{Folder, Kind, Object, Scope};
+pub use logging::HINTS as LOG_HINTS;
 pub use monitoring::{
     AGENT_PORT, ENVOY_STATS_PORT, PORT_ANNOTATION, SIDECAR_CONTAINER, SIDECAR_STATS_PORT,
 };
@@ -183,6 +187,7 @@ fn service(model: &model::Service, cluster: &model::Cluster) -> Vec<Object> {
     let config = config::config_map(model);
     let mut template = workload::pod_template(model, config.as_ref());
     monitoring::annotate_pods(model, &cluster.env, &mut template);
+    logging::annotate_pods(model, &mut template);
     let mut objects = vec![Object::ServiceAccount(service::service_account(model))];
     objects.extend(service::service(model).map(Object::Service));
     match &model.canary {
@@ -201,6 +206,7 @@ fn service(model: &model::Service, cluster: &model::Cluster) -> Vec<Object> {
         )))),
     }
     objects.extend(config.map(Object::ConfigMap));
+    objects.extend(dashboard::config_map(model, &cluster.env).map(Object::ConfigMap));
     objects.extend(scaling::autoscaler(model).map(Object::HorizontalPodAutoscaler));
     objects.extend(scaling::disruption_budget(model).map(Object::PodDisruptionBudget));
     objects.extend(
@@ -217,4 +223,43 @@ fn service(model: &model::Service, cluster: &model::Cluster) -> Vec<Object> {
     objects.extend(monitoring::pod_monitor(model, &cluster.env).map(Object::PodMonitor));
     objects.extend(monitoring::prometheus_rule(model, &cluster.env).map(Object::PrometheusRule));
     objects
+}
+
+/// Rendering a one-service project in memory, for the lowering tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Mutex;
+
+    use super::Object;
+    use crate::compile::{Selection, validated};
+    use crate::diag::Diagnostic;
+    use crate::load::from_memory;
+
+    /// The objects of `blueprint` (service `shop`) in an environment `dev`
+    /// whose `environment` section also holds `environment`, and every
+    /// diagnostic.
+    pub fn render(blueprint: &str, environment: &str) -> (Vec<Object>, Vec<Diagnostic>) {
+        let overlay = format!(
+            "apiVersion: slipway.dev/v1alpha1
+kind: Overlay
+metadata: {{name: dev}}
+environment:
+  namespace: web-dev
+  domain: example.com
+  gateway: istio-system/public-gateway
+  regions: [{{name: r1, cluster: c1}}]
+{environment}"
+        );
+        let (project, mut diags) = validated(from_memory(&[
+            ("blueprints/shop.yaml", blueprint.as_bytes()),
+            ("overlays/dev.yaml", overlay.as_bytes()),
+        ]));
+        let seen = Mutex::new(Vec::new());
+        let (_, found) = project.render(&Selection::default(), |group| {
+            let objects = group.objects.iter().map(|r| r.object.clone());
+            seen.lock().expect("no panic").extend(objects);
+        });
+        diags.extend(found);
+        (seen.into_inner().expect("no panic"), diags)
+    }
 }

@@ -221,23 +221,41 @@ pub(super) fn failed_requests(selector: &str, window: &str) -> String {
 
 /// Burn-rate windows (long, short), the factor over the budget, how long it
 /// must hold, and the severity: the fast burn pages, the slow one tickets.
-const BURN_ALERTS: [(&str, &str, &str, f64, &str, &str); 2] = [
+/// The factors are those of a 30-day budget (Google's SRE workbook,
+/// "Alerting on SLOs": 2% of the budget in an hour, 5% in six).
+pub(super) const BURN_ALERTS: [(&str, &str, &str, f64, &str, &str); 2] = [
     ("ErrorBudgetFastBurn", "1h", "5m", 14.4, "2m", "critical"),
     ("ErrorBudgetSlowBurn", "6h", "30m", 6.0, "15m", "warning"),
 ];
 
-pub fn prometheus_rule(service: &Service, env: &Environment) -> Option<PrometheusRule> {
-    let slo = service.slo.as_ref()?;
-    // The service's requests, and its canary Service's during a rollout
-    // (that name may be shortened, so it is named, not patterned).
+/// The service's requests in Istio's request metrics, as its own sidecars
+/// report them, and its canary Service's during a rollout (that name may be
+/// shortened, so it is named, not patterned). The SLO alerts and the
+/// dashboards select by it.
+pub(super) fn requests_selector(service: &Service) -> String {
     let names = match &service.canary {
         Some(_) => format!("{}|{}", service.name, canary_name(service)),
         None => service.name.clone(),
     };
-    let selector = format!(
+    format!(
         r#"reporter="destination",destination_service_namespace="{}",destination_service_name=~"{names}""#,
         service.namespace
-    );
+    )
+}
+
+/// The error ratio of the service's requests over `window`, from 0 to 1.
+/// No failed request leaves the numerator without series: `or vector(0)`
+/// makes it 0. No request at all leaves no result.
+pub(super) fn error_ratio(selector: &str, window: &str) -> String {
+    format!(
+        "((sum({}) or vector(0)) / sum(rate(istio_requests_total{{{selector}}}[{window}])))",
+        failed_requests(selector, window)
+    )
+}
+
+pub fn prometheus_rule(service: &Service, env: &Environment) -> Option<PrometheusRule> {
+    let slo = service.slo.as_ref()?;
+    let selector = requests_selector(service);
     let mut rules = Vec::new();
     if let Some(availability) = slo.availability {
         let budget = 1.0 - availability / 100.0;
@@ -327,7 +345,7 @@ fn pascal_case(name: &str) -> String {
 }
 
 /// A threshold without binary floating-point noise: 14.4 * 0.001 -> 0.0144.
-fn number(value: f64) -> String {
+pub(super) fn number(value: f64) -> String {
     let text = format!("{value:.9}");
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }

@@ -28,6 +28,10 @@ pub const DEFAULT_GATEWAY_POD_LABELS: [(&str, &str); 1] = [("istio", "ingressgat
 /// `podSelectorLabels`).
 pub const DEFAULT_PROMETHEUS_POD_LABELS: [(&str, &str); 1] =
     [("app.kubernetes.io/name", "prometheus")];
+/// The label the Grafana sidecar of kube-prometheus-stack selects dashboard
+/// ConfigMaps by (its values: `grafana.sidecar.dashboards.label:
+/// grafana_dashboard`, `labelValue: "1"`).
+pub const DEFAULT_DASHBOARD_LABEL: (&str, &str) = ("grafana_dashboard", "1");
 /// How Prometheus reaches metrics through STRICT mTLS unless the overlay
 /// says: metrics merging is Istio's default and needs nothing of Prometheus'
 /// own pod.
@@ -50,6 +54,8 @@ pub struct Environment {
     pub monitoring: Monitoring,
     /// The NetworkPolicies' settings; `None` renders none.
     pub network_policy: Option<NetworkPolicy>,
+    /// The services' Grafana dashboards, unless the overlay turns them off.
+    pub dashboards: Option<Dashboards>,
     /// The overlay's namespace template, where namespace-wide objects come from.
     pub namespace_origin: Span,
     /// How Argo CD syncs the environment, if the overlay says.
@@ -80,6 +86,7 @@ impl Environment {
             tracing: env.tracing.as_ref().map(Tracing::from),
             monitoring: Monitoring::new(env.monitoring.as_ref()),
             network_policy: NetworkPolicy::new(env.network_policy.as_ref(), prometheus_account.0),
+            dashboards: Dashboards::new(env.dashboards.as_ref()),
             namespace_origin: env.namespace.span,
             policy: crate::rules::Settings::new(production, &head.policy),
             gitops: env.argocd.as_ref().map(|a| GitOps::new(a, production)),
@@ -176,6 +183,31 @@ impl Monitoring {
             mesh_scraped: raw.and_then(|m| m.mesh_scraped).unwrap_or(false),
             labels: raw.map(|m| m.labels.clone()).unwrap_or_default(),
         }
+    }
+}
+
+/// How the dashboard ConfigMaps are found by Grafana's sidecar.
+#[derive(Debug)]
+pub struct Dashboards {
+    /// What the sidecar selects ConfigMaps by.
+    pub labels: BTreeMap<String, String>,
+    /// The annotation the sidecar reads a dashboard's folder from.
+    pub folder_annotation: Option<String>,
+}
+
+impl Dashboards {
+    /// On unless the overlay says `enabled: false`.
+    fn new(raw: Option<&input::Dashboards>) -> Option<Dashboards> {
+        if raw.and_then(|d| d.enabled) == Some(false) {
+            return None;
+        }
+        let (key, value) = DEFAULT_DASHBOARD_LABEL;
+        Some(Dashboards {
+            labels: raw
+                .and_then(|d| d.labels.clone())
+                .unwrap_or_else(|| BTreeMap::from([(key.to_owned(), value.to_owned())])),
+            folder_annotation: raw.and_then(|d| d.folder_annotation.clone()),
+        })
     }
 }
 
@@ -287,6 +319,31 @@ mod tests {
             ..raw
         };
         assert!(NetworkPolicy::new(Some(&off), "observability").is_none());
+    }
+
+    #[test]
+    fn dashboards_are_on_with_the_sidecars_label_unless_turned_off() {
+        let defaults = Dashboards::new(None).expect("on by default");
+        assert_eq!(defaults.labels["grafana_dashboard"], "1");
+        assert_eq!(defaults.folder_annotation, None);
+        let off = input::Dashboards {
+            enabled: Some(false),
+            labels: None,
+            folder_annotation: None,
+        };
+        assert!(Dashboards::new(Some(&off)).is_none());
+        let set = input::Dashboards {
+            enabled: None,
+            labels: Some(BTreeMap::from([("dashboards".into(), "slipway".into())])),
+            folder_annotation: Some("grafana_folder".into()),
+        };
+        let set = Dashboards::new(Some(&set)).expect("on");
+        assert_eq!(
+            set.labels.len(),
+            1,
+            "the overlay's labels replace the default"
+        );
+        assert_eq!(set.folder_annotation.as_deref(), Some("grafana_folder"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! checked. Lowering reads only this.
 
 mod environment;
+mod logging;
 mod monitoring;
 mod scaling;
 mod traffic;
@@ -13,9 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use environment::{
     DEFAULT_GATEWAY_POD_LABELS, DEFAULT_GATEWAY_SERVICE_ACCOUNT, DEFAULT_GITOPS_PATH,
     DEFAULT_PROMETHEUS_POD_LABELS, DEFAULT_PROMETHEUS_SERVICE_ACCOUNT, DEFAULT_PROMETHEUS_URL,
-    DEFAULT_SCRAPE_MODE, Environment, GitOps, Monitoring, NetworkPolicy, PRODUCTION_NAMES,
-    ScrapeMode, Tracing,
+    DEFAULT_SCRAPE_MODE, Dashboards, Environment, GitOps, Monitoring, NetworkPolicy,
+    PRODUCTION_NAMES, ScrapeMode, Tracing,
 };
+pub use logging::{LogFormat, Logging, Multiline, MultilineMatch};
 pub use monitoring::{Metrics, Slo};
 pub use scaling::{Disruption, IntOrPercent, Replicas};
 pub use traffic::{
@@ -206,6 +208,8 @@ pub struct Service {
     pub canary: Option<Canary>,
     pub metrics: Option<Metrics>,
     pub slo: Option<Slo>,
+    /// How Filebeat reads its logs, when the blueprint says.
+    pub logging: Option<Logging>,
 }
 
 /// What a service is resolved against.
@@ -266,6 +270,7 @@ impl Service {
             canary: traffic::canary(raw, &ports, &mut diags),
             metrics: monitoring::metrics(raw, &ports, &mut diags),
             slo: monitoring::slo(raw, &ports, &mut diags),
+            logging: logging::logging(raw, &mut diags),
             gateway: gateway.unwrap_or_else(|| Gateway {
                 namespace: String::new(),
                 name: String::new(),

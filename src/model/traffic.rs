@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::diag::{Code, Diagnostic};
+use crate::go_regexp;
 use crate::input;
 use crate::names;
 use crate::node::de::Spanned;
@@ -575,9 +576,7 @@ fn check_retries(retries: &Spanned<input::Retries>, diags: &mut Vec<Diagnostic>)
 }
 
 /// Istio's `validateStringMatchRegexp`: a header regex is not empty, at
-/// most 1024 bytes, and compiles as Go's RE2 (`regexp.Compile`). Rust's
-/// `regex-syntax` reads the same syntax; Go's `\Q...\E` quoting, which it
-/// lacks, is quoted first, and octal escapes are on as in Go.
+/// most 1024 bytes, and compiles as Go's `regexp` does.
 fn check_header_regex(regex: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
     let text = &regex.value;
     let problem = if text.is_empty() {
@@ -588,42 +587,13 @@ fn check_header_regex(regex: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
             text.len()
         ))
     } else {
-        regex_syntax::ParserBuilder::new()
-            .octal(true)
-            .build()
-            .parse(&unquote_re2(text))
-            .err()
-            .map(|e| format!("is not an RE2 regular expression: {}", regex_error(&e)))
+        go_regexp::check(text).err()
     };
     if let Some(problem) = problem {
         diags.push(
             Diagnostic::error(Code::INVALID_ROUTE, regex.span, format!("header regex {problem}"))
                 .with_hint("Istio matches headers with RE2 (https://github.com/google/re2/wiki/Syntax); use `exact` or `prefix` for plain text"),
         );
-    }
-}
-
-/// RE2's `\Q...\E` (literal text) as escaped text.
-fn unquote_re2(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("\\Q") {
-        out.push_str(&rest[..start]);
-        let quoted = &rest[start + 2..];
-        let (literal, tail) = quoted.split_once("\\E").unwrap_or((quoted, ""));
-        out.push_str(&regex_syntax::escape(literal));
-        rest = tail;
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The parser's error kind, without its multi-line rendering of the pattern.
-fn regex_error(error: &regex_syntax::Error) -> String {
-    match error {
-        regex_syntax::Error::Parse(e) => e.kind().to_string(),
-        regex_syntax::Error::Translate(e) => e.kind().to_string(),
-        _ => "it does not parse".to_owned(),
     }
 }
 
@@ -881,13 +851,6 @@ mod tests {
         for unknown in [0, 99, 209, 306, 309, 419, 430, 509, 512, 600] {
             assert!(!is_http_status(unknown), "{unknown}");
         }
-    }
-
-    #[test]
-    fn re2_quoting_reads_as_literal_text() {
-        assert_eq!(unquote_re2(r"\Qa.b\E+"), r"a\.b+");
-        assert_eq!(unquote_re2(r"x\Q(*"), r"x\(\*");
-        assert_eq!(unquote_re2("plain"), "plain");
     }
 
     #[test]

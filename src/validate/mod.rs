@@ -408,10 +408,49 @@ fn key_rule(
     }
 }
 
-/// `environment.monitoring.labels` go onto monitors and rules: valid
+/// `environment.monitoring.labels` go onto monitors and rules,
+/// `environment.dashboards.labels` onto dashboard ConfigMaps: valid
 /// Kubernetes labels, and none of slipway's own.
 fn check_monitoring_labels(overlay: &Node, diags: &mut Vec<Diagnostic>) {
-    for label in entries(overlay, &["environment", "monitoring", "labels"]) {
+    check_added_labels(
+        overlay,
+        "monitoring",
+        "monitoring labels are added to slipway's own; use a key the cluster's Prometheus selects by, such as `release`",
+        diags,
+    );
+    check_added_labels(
+        overlay,
+        "dashboards",
+        "dashboard labels are added to slipway's own; use the key Grafana's sidecar selects by (`grafana.sidecar.dashboards.label`), such as `grafana_dashboard`",
+        diags,
+    );
+    // The sidecar reads the folder from this annotation of each ConfigMap
+    // (kiwigrid/k8s-sidecar `FOLDER_ANNOTATION`): an annotation key.
+    if let Some(folder) = overlay
+        .get("environment")
+        .and_then(|e| e.get("dashboards"))
+        .and_then(|d| d.get("folderAnnotation"))
+    {
+        let key = folder.as_str().unwrap_or_default();
+        key_rule(
+            key,
+            folder.span,
+            "annotation key",
+            names::qualified_name,
+            diags,
+        );
+    }
+}
+
+/// Labels an overlay adds to objects slipway labels: valid, and none of
+/// slipway's own.
+fn check_added_labels(
+    overlay: &Node,
+    section: &str,
+    hint: &'static str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for label in entries(overlay, &["environment", section, "labels"]) {
         check_label(label, diags);
         if OWN_LABELS.contains(&label.key.as_str()) {
             diags.push(
@@ -420,9 +459,7 @@ fn check_monitoring_labels(overlay: &Node, diags: &mut Vec<Diagnostic>) {
                     label.key_span,
                     format!("label `{}` is one slipway sets itself", label.key),
                 )
-                .with_hint(
-                    "monitoring labels are added to slipway's own; use a key the cluster's Prometheus selects by, such as `release`",
-                ),
+                .with_hint(hint),
             );
         }
     }

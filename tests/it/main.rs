@@ -6,6 +6,7 @@ mod argo;
 mod argocd;
 mod check;
 mod cli;
+mod dashboards;
 mod explain;
 mod gitops;
 mod golden;
