@@ -79,6 +79,7 @@ codes! {
     UNKNOWN_REFERENCE = "unknown-reference": "an overlay names a service or region that does not exist";
     UNKNOWN_POLICY_RULE = "unknown-policy-rule": "an overlay configures a policy rule that does not exist";
     RESERVED_LABEL = "reserved-label": "an overlay sets a label that slipway sets itself";
+    RESERVED_ANNOTATION = "reserved-annotation": "a service annotation that slipway sets itself";
     VARIABLE_AND_SECRET = "variable-and-secret": "a name is both a variable and a secret";
     TEMPLATE_ERROR = "template-error": "a template fails to render (an undefined variable, a syntax error)";
     // The merged service.

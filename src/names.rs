@@ -36,8 +36,10 @@ pub fn dns1123_subdomain(name: &str) -> Result<(), String> {
             name.len()
         ));
     }
+    // Its parts have a label's characters but no length of their own
+    // (apimachinery `IsDNS1123Subdomain`: one pattern and the 253).
     name.split('.')
-        .try_for_each(|label| dns1123_label(label, 63))
+        .try_for_each(|label| dns1123_label(label, 253))
 }
 
 /// A DNS-1035 label (Service names): a DNS-1123 label that starts with a letter.
@@ -122,11 +124,7 @@ pub fn qualified_name(key: &str) -> Result<(), String> {
         .rsplit_once('/')
         .map_or((None, key), |(p, n)| (Some(p), n));
     if let Some(prefix) = prefix {
-        if prefix.len() > 253
-            || prefix
-                .split('.')
-                .any(|part| dns1123_label(part, 63).is_err())
-        {
+        if dns1123_subdomain(prefix).is_err() {
             return Err("has an invalid prefix: it must be a lowercase DNS subdomain".into());
         }
     }
@@ -321,6 +319,9 @@ mod tests {
         assert!(dns1123_subdomain("prod.us-east-1.orders").is_ok());
         assert!(dns1123_subdomain("prod..orders").is_err());
         assert!(dns1123_subdomain("Prod.orders").is_err());
+        // A part may be longer than a label (only the whole is limited).
+        assert!(dns1123_subdomain(&format!("{}.orders", "a".repeat(100))).is_ok());
+        assert!(dns1123_subdomain(&"a".repeat(254)).is_err());
     }
 
     #[test]

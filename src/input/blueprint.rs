@@ -240,14 +240,14 @@ pub struct FaultInjection {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FaultDelay {
-    pub percent: f64,
+    pub percent: Spanned<f64>,
     pub fixed_delay: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FaultAbort {
-    pub percent: f64,
+    pub percent: Spanned<f64>,
     pub http_status: i32,
 }
 
@@ -342,7 +342,7 @@ pub struct Monitoring {
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
     pub port: Spanned<String>,
-    pub path: Option<String>,
+    pub path: Option<Spanned<String>>,
     pub interval: Option<Spanned<String>>,
 }
 

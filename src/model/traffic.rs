@@ -225,25 +225,35 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn parse(text: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> Option<Gateway> {
-        let parsed = text.value.split_once('/').filter(|(ns, name)| {
-            names::dns1123_label(ns, 63).is_ok() && names::dns1123_label(name, 253).is_ok()
-        });
-        if parsed.is_none() {
-            diags.push(
-                Diagnostic::error(
-                    Code::INVALID_GATEWAY,
-                    text.span,
-                    format!("gateway `{}` is not `<namespace>/<name>`", text.value),
-                )
-                .with_hint(
-                    "name the Istio Gateway with its namespace, e.g. `istio-system/public-gateway`",
-                ),
-            );
-        }
-        parsed.map(|(namespace, name)| Gateway {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-        })
+        // Istio's `validateGatewayNames`: `<namespace>/<name>`, both parts
+        // DNS-1123 labels.
+        let problem = match text.value.split_once('/') {
+            None => "is not `<namespace>/<name>`".to_owned(),
+            Some((namespace, name)) => match (
+                names::dns1123_label(namespace, 63),
+                names::dns1123_label(name, 63),
+            ) {
+                (Ok(()), Ok(())) => {
+                    return Some(Gateway {
+                        namespace: namespace.to_owned(),
+                        name: name.to_owned(),
+                    });
+                }
+                (Err(reason), _) => format!("has a namespace that {reason}"),
+                (_, Err(reason)) => format!("has a name that {reason}"),
+            },
+        };
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_GATEWAY,
+                text.span,
+                format!("gateway `{}` {problem}", text.value),
+            )
+            .with_hint(
+                "name the Istio Gateway with its namespace, e.g. `istio-system/public-gateway`: two DNS-1123 labels",
+            ),
+        );
+        None
     }
 
     pub fn reference(&self) -> String {
@@ -288,11 +298,11 @@ impl From<&input::FaultInjection> for Fault {
     fn from(raw: &input::FaultInjection) -> Self {
         Fault {
             delay: raw.delay.as_ref().map(|d| Delay {
-                percent: d.percent,
+                percent: d.percent.value,
                 fixed_delay: d.fixed_delay.clone(),
             }),
             abort: raw.abort.as_ref().map(|a| Abort {
-                percent: a.percent,
+                percent: a.percent.value,
                 http_status: a.http_status,
             }),
             at_gateway: raw.at_gateway,
@@ -680,6 +690,9 @@ pub(super) fn mesh(
             );
         }
     }
+    if let Some(fault) = &mesh.fault_injection {
+        check_fault(fault, diags);
+    }
     Mesh {
         allow_from: mesh.allow_from.iter().map(|c| c.value.clone()).collect(),
         fault: mesh.fault_injection.as_ref().map(|f| Spanned {
@@ -687,6 +700,43 @@ pub(super) fn mesh(
             value: Fault::from(&f.value),
         }),
         traffic_policy: mesh.traffic_policy.as_ref().map(TrafficPolicy::from),
+    }
+}
+
+/// Istio's `validateHTTPFaultInjection`: a fault has an abort, a delay or
+/// both ("HTTP fault injection must have an abort and/or a delay"), and
+/// `validatePercentage` takes 0 or 0.0001 to 100 (Envoy counts faults in
+/// millionths).
+fn check_fault(fault: &Spanned<input::FaultInjection>, diags: &mut Vec<Diagnostic>) {
+    let raw = &fault.value;
+    if raw.delay.is_none() && raw.abort.is_none() {
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_VALUE,
+                fault.span,
+                "`faultInjection` injects nothing: Istio needs a `delay`, an `abort` or both",
+            )
+            .with_hint("add `delay: {percent, fixedDelay}` or `abort: {percent, httpStatus}`, or remove `faultInjection`"),
+        );
+    }
+    let percents = [
+        raw.delay.as_ref().map(|d| &d.percent),
+        raw.abort.as_ref().map(|a| &a.percent),
+    ];
+    for percent in percents.into_iter().flatten() {
+        if percent.value > 0.0 && percent.value < 0.0001 {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_VALUE,
+                    percent.span,
+                    format!(
+                        "`percent` {} is below 0.0001, the smallest share Istio injects a fault into",
+                        percent.value
+                    ),
+                )
+                .with_hint("write 0 (no requests) or a percent from 0.0001 to 100"),
+            );
+        }
     }
 }
 
@@ -756,7 +806,9 @@ pub(super) fn canary(
             .as_ref()
             .and_then(|m| m.metrics.as_ref())
             .and_then(|m| m.interval.as_ref())
-            .map(|i| i.value.as_str());
+            .map(|i| i.value.as_str())
+            // Prometheus reads a zero interval as its global one.
+            .filter(|i| !length(i).is_zero());
         let scrape_interval = a
             .scrape_interval
             .as_ref()

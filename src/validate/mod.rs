@@ -378,8 +378,23 @@ fn check_blueprint_names(tree: &Node, diags: &mut Vec<Diagnostic>) {
             names::qualified_name,
             diags,
         );
+        if annotation.key == SYNC_WAVE {
+            diags.push(
+                Diagnostic::error(
+                    Code::RESERVED_ANNOTATION,
+                    annotation.key_span,
+                    format!("annotation `{SYNC_WAVE}` is one slipway sets itself"),
+                )
+                .with_hint("slipway orders a service's sync (what a workload uses syncs a wave before it); a wave of your own on every object would undo that order and can hang the first sync: remove it"),
+            );
+        }
     }
 }
+
+/// Argo CD's sync wave (argo-cd `docs/user-guide/sync-waves.md`), which
+/// slipway sets on what a workload uses so that it syncs first; service
+/// annotations go onto every object of the service.
+const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
 
 fn entries<'a>(node: &'a Node, path: &[&str]) -> Vec<&'a crate::node::Entry> {
     let mut node = Some(node);
