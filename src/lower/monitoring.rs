@@ -345,9 +345,12 @@ fn pascal_case(name: &str) -> String {
 }
 
 /// A threshold without binary floating-point noise: 14.4 * 0.001 -> 0.0144.
+/// A number for PromQL: six significant digits, however small. Float noise
+/// (`1 - 0.99999999999` is `1.0000000827e-11`) goes, and a tight SLO's
+/// budget never rounds to 0, which would make an alert fire on any error.
 pub(super) fn number(value: f64) -> String {
-    let text = format!("{value:.9}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    let rounded: f64 = format!("{value:.5e}").parse().unwrap_or(value);
+    rounded.to_string()
 }
 
 #[cfg(test)]
@@ -545,6 +548,9 @@ environment:
     fn thresholds_and_names_read_well() {
         assert_eq!(number(14.4 * (1.0 - 99.9 / 100.0)), "0.0144");
         assert_eq!(number(6.0 * 0.0005), "0.003");
+        assert_eq!(number(14.4 * (1.0 - 99.999999999 / 100.0)), "0.000000000144");
+        assert_eq!(number(0.5), "0.5");
+        assert_eq!(number(2.0), "2");
         assert_eq!(pascal_case("order-worker"), "OrderWorker");
     }
 }
