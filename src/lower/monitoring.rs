@@ -548,7 +548,10 @@ environment:
     fn thresholds_and_names_read_well() {
         assert_eq!(number(14.4 * (1.0 - 99.9 / 100.0)), "0.0144");
         assert_eq!(number(6.0 * 0.0005), "0.003");
-        assert_eq!(number(14.4 * (1.0 - 99.999999999 / 100.0)), "0.000000000144");
+        assert_eq!(
+            number(14.4 * (1.0 - 99.999999999 / 100.0)),
+            "0.000000000144"
+        );
         assert_eq!(number(0.5), "0.5");
         assert_eq!(number(2.0), "2");
         assert_eq!(pascal_case("order-worker"), "OrderWorker");

@@ -449,12 +449,16 @@ fn probe(
             command: raw.exec.as_ref()?.value.command.clone(),
         }
     };
+    // The API server stores 0 as the field's default (`SetDefaults_Probe`:
+    // period 10, timeout 1, failure threshold 3; no initial delay): leave
+    // it out, so Git and the live object agree.
+    let set = |field: Option<i32>| field.filter(|&seconds| seconds != 0);
     Some(Probe {
         action,
-        initial_delay_seconds: raw.initial_delay_seconds,
-        period_seconds: raw.period_seconds,
-        timeout_seconds: raw.timeout_seconds,
-        failure_threshold: raw.failure_threshold,
+        initial_delay_seconds: set(raw.initial_delay_seconds),
+        period_seconds: set(raw.period_seconds),
+        timeout_seconds: set(raw.timeout_seconds),
+        failure_threshold: set(raw.failure_threshold),
     })
 }
 

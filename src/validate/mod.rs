@@ -371,11 +371,13 @@ fn check_blueprint_names(tree: &Node, diags: &mut Vec<Diagnostic>) {
         );
     }
     for annotation in entries(tree, &["metadata", "annotations"]) {
+        // The API server checks annotation keys lowercased (apimachinery
+        // `ValidateAnnotations`: `IsQualifiedName(strings.ToLower(k))`).
         key_rule(
             &annotation.key,
             annotation.key_span,
             "annotation key",
-            names::qualified_name,
+            |key| names::qualified_name(&key.to_ascii_lowercase()),
             diags,
         );
         if annotation.key == SYNC_WAVE {
