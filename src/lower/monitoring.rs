@@ -344,7 +344,6 @@ fn pascal_case(name: &str) -> String {
         .collect()
 }
 
-/// A threshold without binary floating-point noise: 14.4 * 0.001 -> 0.0144.
 /// A number for PromQL: six significant digits, however small. Float noise
 /// (`1 - 0.99999999999` is `1.0000000827e-11`) goes, and a tight SLO's
 /// budget never rounds to 0, which would make an alert fire on any error.
@@ -355,12 +354,8 @@ pub(super) fn number(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use super::*;
-    use crate::compile::{Selection, validated};
     use crate::diag::Diagnostic;
-    use crate::load::from_memory;
     use crate::lower::Object;
 
     const BLUEPRINT: &str = "apiVersion: slipway.dev/v1alpha1
@@ -377,30 +372,10 @@ service:
     /// The objects of one service rendered with `monitoring` as the
     /// overlay's `environment.monitoring` and `metrics` as the blueprint's.
     fn render(monitoring: &str, metrics: &str) -> (Vec<Object>, Vec<Diagnostic>) {
-        let blueprint = format!("{BLUEPRINT}monitoring: {{metrics: {metrics}}}\n");
-        let overlay = format!(
-            "apiVersion: slipway.dev/v1alpha1
-kind: Overlay
-metadata: {{name: dev}}
-environment:
-  namespace: web-dev
-  domain: example.com
-  gateway: istio-system/public-gateway
-  monitoring: {monitoring}
-  regions: [{{name: r1, cluster: c1}}]
-"
-        );
-        let (project, mut diags) = validated(from_memory(&[
-            ("blueprints/shop.yaml", blueprint.as_bytes()),
-            ("overlays/dev.yaml", overlay.as_bytes()),
-        ]));
-        let seen = Mutex::new(Vec::new());
-        let (_, found) = project.render(&Selection::default(), |group| {
-            let objects = group.objects.iter().map(|r| r.object.clone());
-            seen.lock().expect("no panic").extend(objects);
-        });
-        diags.extend(found);
-        (seen.into_inner().expect("no panic"), diags)
+        crate::lower::testing::render(
+            &format!("{BLUEPRINT}monitoring: {{metrics: {metrics}}}\n"),
+            &format!("  monitoring: {monitoring}\n"),
+        )
     }
 
     fn pod_annotations(objects: &[Object]) -> BTreeMap<String, String> {

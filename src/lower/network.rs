@@ -204,11 +204,7 @@ fn labels(labels: &BTreeMap<String, String>) -> LabelSelector {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use super::*;
-    use crate::compile::{Selection, validated};
-    use crate::load::from_memory;
     use crate::lower::Object;
 
     const BLUEPRINT: &str = "apiVersion: slipway.dev/v1alpha1
@@ -224,33 +220,16 @@ service:
     /// The NetworkPolicies of one service rendered with `settings` as the
     /// overlay's `environment.networkPolicy`.
     fn policies(settings: &str) -> Vec<NetworkPolicy> {
-        let overlay = format!(
-            "apiVersion: slipway.dev/v1alpha1
-kind: Overlay
-metadata: {{name: dev}}
-environment:
-  namespace: web-dev
-  domain: example.com
-  gateway: istio-system/public-gateway
-  networkPolicy: {settings}
-  regions: [{{name: r1, cluster: c1}}]
-"
-        );
-        let (project, diags) = validated(from_memory(&[
-            ("blueprints/shop.yaml", BLUEPRINT.as_bytes()),
-            ("overlays/dev.yaml", overlay.as_bytes()),
-        ]));
+        let (objects, diags) =
+            crate::lower::testing::render(BLUEPRINT, &format!("  networkPolicy: {settings}\n"));
         assert!(diags.is_empty(), "{diags:?}");
-        let seen = Mutex::new(Vec::new());
-        let (_, found) = project.render(&Selection::default(), |group| {
-            let policies = group.objects.iter().filter_map(|r| match &r.object {
-                Object::NetworkPolicy(p) => Some(p.clone()),
+        objects
+            .into_iter()
+            .filter_map(|o| match o {
+                Object::NetworkPolicy(p) => Some(p),
                 _ => None,
-            });
-            seen.lock().expect("no panic").extend(policies);
-        });
-        assert!(found.is_empty(), "{found:?}");
-        seen.into_inner().expect("no panic")
+            })
+            .collect()
     }
 
     #[test]

@@ -24,6 +24,7 @@ use serde_json::Value;
 use slipway::compile::{Selection, open};
 use slipway::lower::{MAX_DASHBOARD_UID, Object, RATE_WINDOW, Rendered};
 
+use crate::promtool::{ExprTest, InputSeries, Sample, TestFile, TestGroup};
 use crate::rendering::render;
 use crate::support::{golden, root};
 
@@ -229,40 +230,6 @@ struct Record {
     expr: String,
 }
 
-#[derive(Serialize)]
-struct TestFile {
-    rule_files: Vec<String>,
-    evaluation_interval: String,
-    tests: Vec<TestGroup>,
-}
-
-#[derive(Serialize)]
-struct TestGroup {
-    name: String,
-    interval: String,
-    input_series: Vec<InputSeries>,
-    promql_expr_test: Vec<ExprTest>,
-}
-
-#[derive(Serialize)]
-struct InputSeries {
-    series: String,
-    values: String,
-}
-
-#[derive(Serialize)]
-struct ExprTest {
-    expr: String,
-    eval_time: String,
-    exp_samples: Vec<Sample>,
-}
-
-#[derive(Serialize)]
-struct Sample {
-    labels: String,
-    value: f64,
-}
-
 /// How promtool gets a query: Grafana's rate window as five minutes.
 fn query(target: &Value) -> String {
     str_of(target, "expr").replace(RATE_WINDOW, "5m")
@@ -395,6 +362,7 @@ fn dashboard_queries_are_current_and_promtool_checks_them() {
                 interval: "30s".into(),
                 input_series,
                 promql_expr_test,
+                alert_rule_test: Vec::new(),
             });
         }
     }
@@ -406,7 +374,7 @@ fn dashboard_queries_are_current_and_promtool_checks_them() {
             "dashboards.test.yaml",
             generated(&TestFile {
                 rule_files: vec!["dashboards.rules.yaml".into()],
-                evaluation_interval: "30s".into(),
+                evaluation_interval: Some("30s".into()),
                 tests,
             }),
         ),

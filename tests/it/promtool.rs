@@ -321,58 +321,59 @@ fn slo_scenarios(protocol: Protocol, canary: bool, between: u32) -> Vec<SloScena
 }
 
 // promtool's unit test format
-// (https://prometheus.io/docs/prometheus/latest/configuration/unit_testing_rules/).
+// (https://prometheus.io/docs/prometheus/latest/configuration/unit_testing_rules/),
+// shared with the dashboards' tests.
 
 #[derive(Serialize)]
-struct TestFile {
+pub(crate) struct TestFile {
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    rule_files: Vec<String>,
+    pub(crate) rule_files: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    evaluation_interval: Option<String>,
-    tests: Vec<TestGroup>,
+    pub(crate) evaluation_interval: Option<String>,
+    pub(crate) tests: Vec<TestGroup>,
 }
 
 #[derive(Serialize)]
-struct TestGroup {
-    name: String,
-    interval: String,
-    input_series: Vec<InputSeries>,
+pub(crate) struct TestGroup {
+    pub(crate) name: String,
+    pub(crate) interval: String,
+    pub(crate) input_series: Vec<InputSeries>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    promql_expr_test: Vec<ExprTest>,
+    pub(crate) promql_expr_test: Vec<ExprTest>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    alert_rule_test: Vec<AlertTest>,
+    pub(crate) alert_rule_test: Vec<AlertTest>,
 }
 
 #[derive(Serialize)]
-struct InputSeries {
-    series: String,
-    values: String,
+pub(crate) struct InputSeries {
+    pub(crate) series: String,
+    pub(crate) values: String,
 }
 
 #[derive(Serialize)]
-struct ExprTest {
-    expr: String,
-    eval_time: String,
-    exp_samples: Vec<Sample>,
+pub(crate) struct ExprTest {
+    pub(crate) expr: String,
+    pub(crate) eval_time: String,
+    pub(crate) exp_samples: Vec<Sample>,
 }
 
 #[derive(Serialize)]
-struct Sample {
-    labels: String,
-    value: f64,
+pub(crate) struct Sample {
+    pub(crate) labels: String,
+    pub(crate) value: f64,
 }
 
 #[derive(Serialize)]
-struct AlertTest {
-    eval_time: String,
-    alertname: String,
-    exp_alerts: Vec<ExpectedAlert>,
+pub(crate) struct AlertTest {
+    pub(crate) eval_time: String,
+    pub(crate) alertname: String,
+    pub(crate) exp_alerts: Vec<ExpectedAlert>,
 }
 
 #[derive(Serialize)]
-struct ExpectedAlert {
-    exp_labels: BTreeMap<String, String>,
-    exp_annotations: BTreeMap<String, String>,
+pub(crate) struct ExpectedAlert {
+    pub(crate) exp_labels: BTreeMap<String, String>,
+    pub(crate) exp_annotations: BTreeMap<String, String>,
 }
 
 /// Istio's `istio_requests_total` and request-duration buckets for `requests`,
