@@ -64,7 +64,11 @@ impl Environment {
         let name = &head.metadata.name.value;
         let env = &head.environment;
         let production = PRODUCTION_NAMES.contains(&name.as_str());
-        let prometheus_account = prometheus_account(env.prometheus_service_account.as_deref());
+        let prometheus_account = prometheus_account(
+            env.prometheus_service_account
+                .as_ref()
+                .map(|account| account.value.as_str()),
+        );
         Environment {
             name: name.clone(),
             production,
@@ -72,10 +76,10 @@ impl Environment {
                 .prometheus_url
                 .clone()
                 .unwrap_or_else(|| DEFAULT_PROMETHEUS_URL.to_owned()),
-            gateway_service_account: env
-                .gateway_service_account
-                .clone()
-                .unwrap_or_else(|| DEFAULT_GATEWAY_SERVICE_ACCOUNT.to_owned()),
+            gateway_service_account: env.gateway_service_account.as_ref().map_or_else(
+                || DEFAULT_GATEWAY_SERVICE_ACCOUNT.to_owned(),
+                |account| account.value.clone(),
+            ),
             prometheus_principal: principal(prometheus_account.0, prometheus_account.1),
             tracing: env.tracing.as_ref().map(Tracing::from),
             monitoring: Monitoring::new(env.monitoring.as_ref()),

@@ -3,6 +3,7 @@
 //! All problems are collected, not just the first.
 
 mod credentials;
+mod environment;
 pub mod schema;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -245,6 +246,7 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, file: &SourceFile, diags: &mut V
     check_stem(&head.metadata.name, stem, diags);
     check_regions(&head, diags);
     check_argocd(&head, diags);
+    environment::check(&head, diags);
     check_policy_ids(&tree, diags);
     check_monitoring_labels(&tree, diags);
     check_pod_labels(&tree, diags);
