@@ -89,7 +89,7 @@ pub enum ScrapeMode {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ArgoCd {
     #[serde(rename = "repoURL")]
-    pub repo_url: String,
+    pub repo_url: Spanned<String>,
     pub target_revision: Option<String>,
     pub path: Option<Spanned<String>>,
     pub namespace: Option<Spanned<String>>,
@@ -100,7 +100,7 @@ pub struct ArgoCd {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Tracing {
     pub sampling_percent: f64,
-    pub provider: Option<String>,
+    pub provider: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

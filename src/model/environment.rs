@@ -204,7 +204,7 @@ impl From<&input::Tracing> for Tracing {
     fn from(raw: &input::Tracing) -> Self {
         Tracing {
             sampling_percent: raw.sampling_percent,
-            provider: raw.provider.clone(),
+            provider: raw.provider.as_ref().map(|p| p.value.clone()),
         }
     }
 }
@@ -226,7 +226,7 @@ impl GitOps {
     /// unless it says.
     fn new(raw: &input::ArgoCd, production: bool) -> GitOps {
         GitOps {
-            repo_url: raw.repo_url.clone(),
+            repo_url: raw.repo_url.value.clone(),
             target_revision: raw
                 .target_revision
                 .clone()

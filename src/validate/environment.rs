@@ -3,8 +3,11 @@
 //! the consumer refuses it or misbehaves only once the rendered objects are
 //! applied.
 
+use std::path::{Component, Path};
+
+use super::check_name;
 use crate::diag::{Code, Diagnostic};
-use crate::input::OverlayHead;
+use crate::input::{ArgoCd, OverlayHead, Tracing};
 use crate::names;
 use crate::node::de::Spanned;
 
@@ -16,6 +19,12 @@ pub fn check(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
     }
     if let Some(account) = &env.prometheus_service_account {
         check_prometheus_account(account, diags);
+    }
+    if let Some(tracing) = &env.tracing {
+        check_tracing(tracing, diags);
+    }
+    if let Some(argocd) = &env.argocd {
+        check_argocd(argocd, diags);
     }
 }
 
@@ -76,6 +85,77 @@ fn check_prometheus_account(account: &Spanned<String>, diags: &mut Vec<Diagnosti
     }
 }
 
+/// The Telemetry objects name `tracing.provider` as their provider, and
+/// Istio refuses a provider without a name (istio/istio
+/// `pkg/config/validation/validation.go`, `validateTelemetryProviders`:
+/// "providers.name may not be empty"; istio/api `telemetry/v1alpha1/
+/// telemetry.proto`, `ProviderRef.name`: `MinLength=1`).
+fn check_tracing(tracing: &Tracing, diags: &mut Vec<Diagnostic>) {
+    let Some(provider) = &tracing.provider else {
+        return;
+    };
+    if provider.value.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_VALUE,
+                provider.span,
+                "`tracing.provider` is empty: Istio refuses a Telemetry provider without a name",
+            )
+            .with_hint(
+                "name one of the mesh's `meshConfig.extensionProviders`, or leave `provider` out for the mesh's default",
+            ),
+        );
+    }
+}
+
+/// Argo CD settings that become a repository, a namespace and a path. Argo
+/// CD refuses an Application without a repository (argoproj/argo-cd
+/// `util/argo/argo.go`, `validateSourcePermissions`: "spec.source.repoURL
+/// and either spec.source.path or spec.source.chart are required"); an
+/// empty `targetRevision` is valid, Argo CD reads it as `HEAD`
+/// (`util/git/client.go`, `Checkout`). Argo CD's namespace is a DNS-1123
+/// label, and the tree's folder in the GitOps repository a relative path
+/// inside it, out of `.git` (Argo CD refuses an Application path that
+/// leaves the repository).
+fn check_argocd(argocd: &ArgoCd, diags: &mut Vec<Diagnostic>) {
+    if argocd.repo_url.value.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_VALUE,
+                argocd.repo_url.span,
+                "`argocd.repoURL` is empty: Argo CD refuses an Application without a repository",
+            )
+            .with_hint(
+                "write the URL Argo CD clones the GitOps repository from, such as `https://github.com/example/platform-gitops.git`",
+            ),
+        );
+    }
+    if let Some(namespace) = &argocd.namespace {
+        check_name(namespace, "Argo CD namespace", 63, diags);
+    }
+    if let Some(path) = &argocd.path {
+        let parts: Vec<Component<'_>> = Path::new(&path.value).components().collect();
+        let inside = !parts.is_empty()
+            && parts
+                .iter()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+            && !parts.iter().any(|c| c.as_os_str() == ".git");
+        if !inside {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_VALUE,
+                    path.span,
+                    format!(
+                        "`argocd.path` `{}` is not a folder inside the GitOps repository",
+                        path.value
+                    ),
+                )
+                .with_hint("write a relative folder such as `rendered` or `clusters/prod`"),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +211,27 @@ mod tests {
         ] {
             assert_eq!(refusals(&bad).len(), 1, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_tracing_provider_and_a_repository_have_names() {
+        let tracing = "  tracing: {samplingPercent: 1, provider: PROVIDER}\n";
+        let argocd = "  argocd: {repoURL: REPO, targetRevision: \"\"}\n";
+        let ok = format!(
+            "{}{}",
+            tracing.replace("PROVIDER", "jaeger"),
+            argocd.replace("REPO", "https://git.example.com/gitops.git")
+        );
+        assert_eq!(
+            refusals(&ok),
+            Vec::<String>::new(),
+            "an empty targetRevision is HEAD"
+        );
+        let empty = format!(
+            "{}{}",
+            tracing.replace("PROVIDER", "\"\""),
+            argocd.replace("REPO", "\"\"")
+        );
+        assert_eq!(refusals(&empty).len(), 2, "{empty}");
     }
 }

@@ -7,7 +7,7 @@ mod environment;
 pub mod schema;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Component, Path};
+use std::path::Path;
 
 use rayon::prelude::*;
 
@@ -245,7 +245,6 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, file: &SourceFile, diags: &mut V
     check_name(&head.metadata.name, "environment name", 63, diags);
     check_stem(&head.metadata.name, stem, diags);
     check_regions(&head, diags);
-    check_argocd(&head, diags);
     environment::check(&head, diags);
     check_policy_ids(&tree, diags);
     check_monitoring_labels(&tree, diags);
@@ -457,40 +456,6 @@ fn check_label(label: &crate::node::Entry, diags: &mut Vec<Diagnostic>) {
             label.value.span,
             format!("invalid label value `{value}` of `{}`: {reason}", label.key),
         ));
-    }
-}
-
-/// Argo CD settings that become a namespace and a path: Argo CD's
-/// namespace is a DNS-1123 label, and the tree's folder in the GitOps
-/// repository a relative path inside it, out of `.git` (Argo CD refuses an
-/// Application path that leaves the repository).
-fn check_argocd(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
-    let Some(argocd) = &head.environment.argocd else {
-        return;
-    };
-    if let Some(namespace) = &argocd.namespace {
-        check_name(namespace, "Argo CD namespace", 63, diags);
-    }
-    if let Some(path) = &argocd.path {
-        let parts: Vec<Component<'_>> = Path::new(&path.value).components().collect();
-        let inside = !parts.is_empty()
-            && parts
-                .iter()
-                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-            && !parts.iter().any(|c| c.as_os_str() == ".git");
-        if !inside {
-            diags.push(
-                Diagnostic::error(
-                    Code::INVALID_VALUE,
-                    path.span,
-                    format!(
-                        "`argocd.path` `{}` is not a folder inside the GitOps repository",
-                        path.value
-                    ),
-                )
-                .with_hint("write a relative folder such as `rendered` or `clusters/prod`"),
-            );
-        }
     }
 }
 
