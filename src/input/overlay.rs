@@ -45,7 +45,7 @@ pub struct Environment {
     pub domain: Spanned<String>,
     pub gateway: Spanned<String>,
     pub gateway_service_account: Option<Spanned<String>>,
-    pub prometheus_url: Option<String>,
+    pub prometheus_url: Option<Spanned<String>>,
     pub prometheus_service_account: Option<Spanned<String>>,
     pub tracing: Option<Tracing>,
     pub monitoring: Option<EnvironmentMonitoring>,

@@ -72,10 +72,10 @@ impl Environment {
         Environment {
             name: name.clone(),
             production,
-            prometheus_url: env
-                .prometheus_url
-                .clone()
-                .unwrap_or_else(|| DEFAULT_PROMETHEUS_URL.to_owned()),
+            prometheus_url: env.prometheus_url.as_ref().map_or_else(
+                || DEFAULT_PROMETHEUS_URL.to_owned(),
+                |url| url.value.clone(),
+            ),
             gateway_service_account: env.gateway_service_account.as_ref().map_or_else(
                 || DEFAULT_GATEWAY_SERVICE_ACCOUNT.to_owned(),
                 |account| account.value.clone(),

@@ -20,6 +20,9 @@ pub fn check(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
     if let Some(account) = &env.prometheus_service_account {
         check_prometheus_account(account, diags);
     }
+    if let Some(url) = &env.prometheus_url {
+        check_prometheus_url(url, diags);
+    }
     if let Some(tracing) = &env.tracing {
         check_tracing(tracing, diags);
     }
@@ -83,6 +86,132 @@ fn check_prometheus_account(account: &Spanned<String>, diags: &mut Vec<Diagnosti
             ),
         );
     }
+}
+
+/// Canary analysis queries Prometheus at this address. Argo Rollouts
+/// refuses an address that is not a URL with a scheme and a host
+/// (argoproj/argo-rollouts `metricproviders/prometheus/prometheus.go`,
+/// `NewPrometheusAPI`: "prometheus address is not is url format", by
+/// `IsUrl`: Go's `url.Parse` succeeds, `Scheme != ""`, `Host != ""`), so
+/// every measurement is an Error and the rollout aborts; its HTTP client
+/// speaks only `http` and `https` (Go's `net/http`: "unsupported protocol
+/// scheme").
+fn check_prometheus_url(url: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
+    if let Err(reason) = prometheus_address(&url.value) {
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_VALUE,
+                url.span,
+                format!("`prometheusUrl` `{}` {reason}", url.value),
+            )
+            .with_label("Argo Rollouts cannot query this")
+            .with_hint(
+                "write an http or https URL with a host, such as `http://prometheus-operated.monitoring.svc.cluster.local:9090`",
+            ),
+        );
+    }
+}
+
+/// What Go's `net/url.Parse` and `net/http` need of an address to reach a
+/// server: no control characters (`parse`: "invalid control character in
+/// URL"), `http://` or `https://`, user information of the characters
+/// `validUserinfo` allows, an optional port of digits
+/// (`validOptionalPort`), and `%` only as an escape of two hex digits in
+/// the path and fragment (`unescape`: "invalid URL escape"; the query is
+/// kept as written). Stricter than `url.Parse` where an address would parse
+/// and still reach nothing: a host name is required before any port
+/// (`http://:9090` dials the controller's own pod) and has only the
+/// characters of DNS names, or is an IP address (IPv6 in brackets), and a
+/// port is one that can be dialed (1 to 65535).
+fn prometheus_address(url: &str) -> Result<(), String> {
+    if url.chars().any(char::is_control) {
+        return Err("contains a control character".into());
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("does not start with `http://` or `https://`".into());
+    };
+    if !["http", "https"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s))
+    {
+        return Err(format!(
+            "has scheme `{scheme}`: Argo Rollouts queries Prometheus over `http` or `https`"
+        ));
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    // `user:password@`, if any, comes before the last `@`.
+    let (user, host_port) = authority.rsplit_once('@').unwrap_or(("", authority));
+    let user_ok = user
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._:~!$&'()*+,;=%@".contains(&b));
+    if !user_ok {
+        return Err("has user information with characters a URL cannot hold there".into());
+    }
+    let (host, port) = split_port(host_port)?;
+    if host.is_empty() {
+        return Err("has no host".into());
+    }
+    let name_ok = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    let ip6_ok = host.starts_with('[')
+        && host.len() > 2
+        && host[1..host.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
+    if !name_ok && !ip6_ok {
+        return Err(format!(
+            "has host `{host}`: a host is letters, digits, `-`, `.` and `_`, or an IP address (`[::1]` for IPv6)"
+        ));
+    }
+    if let Some(port) = port.filter(|p| !p.is_empty()) {
+        let number = port.parse::<u32>().ok().filter(|n| (1..=65535).contains(n));
+        if !port.bytes().all(|b| b.is_ascii_digit()) || number.is_none() {
+            return Err(format!(
+                "has port `{port}`, which is not a number from 1 to 65535"
+            ));
+        }
+    }
+    // The query is kept as written (`RawQuery`); path and fragment are unescaped.
+    let (before_fragment, fragment) = tail.split_once('#').unwrap_or((tail, ""));
+    let path = before_fragment.split('?').next().unwrap_or_default();
+    if !escapes_ok(path) || !escapes_ok(fragment) {
+        return Err("has a `%` that is not followed by two hex digits".into());
+    }
+    Ok(())
+}
+
+/// A host and its port (`None`: no `:`), an IPv6 address keeping its brackets.
+fn split_port(host_port: &str) -> Result<(&str, Option<&str>), String> {
+    if host_port.starts_with('[') {
+        let Some(close) = host_port.find(']') else {
+            return Err("has an IPv6 host without its closing `]`".into());
+        };
+        let (host, after) = host_port.split_at(close + 1);
+        return match after {
+            "" => Ok((host, None)),
+            _ => after
+                .strip_prefix(':')
+                .map(|port| (host, Some(port)))
+                .ok_or_else(|| format!("has `{after}` after its IPv6 host")),
+        };
+    }
+    Ok(match host_port.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (host_port, None),
+    })
+}
+
+/// Every `%` starts an escape of two hex digits.
+fn escapes_ok(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 /// The Telemetry objects name `tracing.provider` as their provider, and
@@ -233,5 +362,42 @@ mod tests {
             argocd.replace("REPO", "\"\"")
         );
         assert_eq!(refusals(&empty).len(), 2, "{empty}");
+    }
+
+    #[test]
+    fn prometheus_addresses_are_urls_argo_rollouts_can_query() {
+        for ok in [
+            "http://prometheus-operated.monitoring.svc.cluster.local:9090",
+            "https://prometheus.example.com",
+            "HTTP://Prometheus:9090/",
+            "http://10.0.0.7:9090/prometheus?x=%zz",
+            "http://[fd00::7]:9090",
+            "http://[::1]",
+            "http://prometheus:/",
+            "http://user@prometheus_1.monitoring:9090/a%20b#top",
+        ] {
+            assert_eq!(prometheus_address(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "prometheus:9090",
+            "localhost:9090",
+            "prometheus-operated.monitoring.svc:9090/",
+            "ftp://prometheus:21",
+            "http://",
+            "http:///api",
+            "http://:9090",
+            "http://prom etheus:9090",
+            "http://prometheus:90x0",
+            "http://prometheus:0",
+            "http://prometheus:65536",
+            "http://[::1",
+            "http://[::1]x",
+            "http://us er@prometheus:9090",
+            "http://prometheus/%zz",
+            "http://prometheus\n",
+            "",
+        ] {
+            assert!(prometheus_address(bad).is_err(), "{bad}");
+        }
     }
 }
