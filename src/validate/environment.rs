@@ -6,13 +6,24 @@
 use std::path::{Component, Path};
 
 use super::check_name;
-use crate::diag::{Code, Diagnostic};
+use crate::diag::{Code, Diagnostic, Location};
 use crate::input::{ArgoCd, OverlayHead, Tracing};
 use crate::names;
 use crate::node::de::Spanned;
+use crate::node::path::{Segment, display};
+use crate::node::{Node, Value};
+use crate::template::{ENVIRONMENT_TEMPLATES, is_template};
 
-/// Every rule on the environment's settings.
-pub fn check(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
+/// Every rule on the environment's settings; `tree` is the overlay's.
+pub fn check(head: &OverlayHead, tree: &Node, diags: &mut Vec<Diagnostic>) {
+    if let Some(environment) = tree.get("environment") {
+        for entry in environment.as_map().into_iter().flatten() {
+            if !ENVIRONMENT_TEMPLATES.contains(&entry.key.as_str()) {
+                let path = vec![Segment::Key(entry.key.clone())];
+                check_no_templates(&entry.value, path, diags);
+            }
+        }
+    }
     let env = &head.environment;
     if let Some(account) = &env.gateway_service_account {
         check_gateway_account(account, diags);
@@ -29,6 +40,63 @@ pub fn check(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
     if let Some(argocd) = &env.argocd {
         check_argocd(argocd, diags);
     }
+}
+
+/// Every other `environment` field is read as written: its text goes into
+/// the rendered objects (Prometheus' URL, Argo CD's repository, a
+/// ServiceAccount) or becomes a name, so template syntax there would reach
+/// the cluster as braces. Refused, naming the fields that are templates.
+fn check_no_templates(node: &Node, path: Vec<Segment>, diags: &mut Vec<Diagnostic>) {
+    match &node.value {
+        Value::Scalar(_) => {
+            if node.as_str().is_some_and(is_template) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::TEMPLATE_NOT_ALLOWED,
+                        node.span,
+                        format!(
+                            "`environment.{}` is not a template: it is used as written",
+                            display(&path)
+                        ),
+                    )
+                    .with_label("template syntax here")
+                    .with_hint(
+                        "of `environment`, only `namespace`, `domain` and `gateway` are templates (and every string in `defaults`, `services` and `regionOverrides`); write this value out",
+                    ),
+                );
+            }
+        }
+        Value::Seq(items) => {
+            for (index, item) in items.iter().enumerate() {
+                let mut path = path.clone();
+                path.push(Segment::Index(index));
+                check_no_templates(item, path, diags);
+            }
+        }
+        Value::Map(entries) => {
+            for entry in entries {
+                let mut path = path.clone();
+                path.push(Segment::Key(entry.key.clone()));
+                check_no_templates(&entry.value, path, diags);
+            }
+        }
+    }
+}
+
+/// A value with template syntax outside a template is reported once, as
+/// such: what the other rules say of its braces is left out. Applies to
+/// `diags[from..]`.
+pub fn once_per_template(diags: &mut Vec<Diagnostic>, from: usize) {
+    let templated: Vec<Location> = diags[from..]
+        .iter()
+        .filter(|d| d.code == Code::TEMPLATE_NOT_ALLOWED)
+        .map(|d| d.location.clone())
+        .collect();
+    let mut index = 0;
+    diags.retain(|d| {
+        index += 1;
+        index <= from || d.code == Code::TEMPLATE_NOT_ALLOWED || !templated.contains(&d.location)
+    });
 }
 
 /// The gateway's pods run as this ServiceAccount of the gateway's
@@ -302,7 +370,8 @@ mod tests {
         let tree = parse(sources.get(id), id).expect("parses");
         let head: OverlayHead = from_node(&tree).expect("an overlay");
         let mut diags = Vec::new();
-        check(&head, &mut diags);
+        check(&head, &tree, &mut diags);
+        once_per_template(&mut diags, 0);
         diags.into_iter().map(|d| d.message).collect()
     }
 
@@ -399,5 +468,36 @@ mod tests {
         ] {
             assert!(prometheus_address(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn only_namespace_domain_and_gateway_are_templates() {
+        let templated =
+            "  namespace: \"{{ service.team }}-dev\"\n  domain: \"{{ env.name }}.example.com\"\n";
+        let text = format!(
+            "metadata: {{name: dev}}\nenvironment:\n{templated}  gateway: \"{{{{ env.name }}}}/gw\"\n  regions: [{{name: r, cluster: \"{{{{ env.name }}}}-r\"}}]\n  prometheusUrl: \"http://prometheus.{{{{ env.name }}}}:9090\"\n  argocd: {{repoURL: \"https://git/{{{{ env.name }}}}.git\", targetRevision: \"{{% if true %}}main{{% endif %}}\"}}\n  monitoring: {{labels: {{release: \"{{# x #}}\"}}}}\n"
+        );
+        let mut sources = Sources::default();
+        let id = sources.add("dev.yaml".into(), "dev.yaml".into(), text);
+        let tree = parse(sources.get(id), id).expect("parses");
+        let head: OverlayHead = from_node(&tree).expect("an overlay");
+        let mut diags = Vec::new();
+        check(&head, &tree, &mut diags);
+        once_per_template(&mut diags, 0);
+        let fields: Vec<&str> = diags
+            .iter()
+            .map(|d| d.message.split('`').nth(1).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "environment.regions[0].cluster",
+                "environment.prometheusUrl",
+                "environment.argocd.repoURL",
+                "environment.argocd.targetRevision",
+                "environment.monitoring.labels.release",
+            ],
+            "once each, and the URL not also as a bad host"
+        );
     }
 }

@@ -245,11 +245,13 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, file: &SourceFile, diags: &mut V
     check_name(&head.metadata.name, "environment name", 63, diags);
     check_stem(&head.metadata.name, stem, diags);
     check_regions(&head, diags);
-    environment::check(&head, diags);
+    environment::check(&head, &tree, diags);
     check_policy_ids(&tree, diags);
     check_monitoring_labels(&tree, diags);
     check_pod_labels(&tree, diags);
+    environment::once_per_template(diags, before);
     for patch in patches(&tree) {
+        check_patch_team(patch, diags);
         check_blueprint_names(patch, diags);
         credentials::check(patch, &file.text, diags);
     }
@@ -272,6 +274,19 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, file: &SourceFile, diags: &mut V
     inputs
         .overlays
         .insert(name.value.clone(), OverlayInput { head, tree });
+}
+
+/// A team an overlay sets is a name as a blueprint's is (`null` restores
+/// the default, the service's name): it becomes labels, namespaces and
+/// Argo CD projects, and templates see it as `service.team` as written, so
+/// it is never a template itself.
+fn check_patch_team(patch: &Node, diags: &mut Vec<Diagnostic>) {
+    let team = patch.get("metadata").and_then(|m| m.get("team"));
+    if let Some(team) = team.filter(|t| t.as_str().is_some()) {
+        if let Some(team) = deserialize::<Spanned<String>>(team, diags) {
+            check_name(&team, "team", 63, diags);
+        }
+    }
 }
 
 /// Every partial blueprint in an overlay: defaults, services, and per region.
