@@ -82,6 +82,7 @@ codes! {
     RESERVED_ANNOTATION = "reserved-annotation": "a service annotation that slipway sets itself";
     VARIABLE_AND_SECRET = "variable-and-secret": "a name is both a variable and a secret";
     TEMPLATE_ERROR = "template-error": "a template fails to render (an undefined variable, a syntax error)";
+    TEMPLATE_NOT_ALLOWED = "template-not-allowed": "template syntax in an overlay field that is read as written";
     // The merged service.
     INVALID_QUANTITY = "invalid-quantity": "a value that is not a Kubernetes quantity";
     INVALID_IMAGE = "invalid-image": "an image reference the kubelet cannot pull";

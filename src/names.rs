@@ -27,19 +27,38 @@ pub fn dns1123_label(name: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// A DNS-1123 subdomain (most object names): dot-separated DNS-1123 labels,
-/// at most 253 characters in all.
+/// A DNS-1123 subdomain (most object names, ServiceAccount names among
+/// them): lowercase alphanumerics and `-` in parts separated by `.`, each
+/// part starting and ending alphanumeric, at most 253 characters in all.
+/// As Kubernetes has it (kubernetes/apimachinery
+/// `pkg/util/validation/validation.go`, `IsDNS1123Subdomain`), a part has
+/// no length limit of its own.
 pub fn dns1123_subdomain(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("must not be empty".into());
+    }
     if name.len() > 253 {
         return Err(format!(
             "is {} characters long; the limit is 253",
             name.len()
         ));
     }
-    // Its parts have a label's characters but no length of their own
-    // (apimachinery `IsDNS1123Subdomain`: one pattern and the 253).
-    name.split('.')
-        .try_for_each(|label| dns1123_label(label, 253))
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    {
+        return Err("may contain only lowercase letters, digits, `-` and `.`".into());
+    }
+    let alnum_ends = |part: &str| {
+        part.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && part.ends_with(|c: char| c.is_ascii_alphanumeric())
+    };
+    if !name.split('.').all(alnum_ends) {
+        return Err(
+            "must start and end with a letter or digit, and so must each part between dots".into(),
+        );
+    }
+    Ok(())
 }
 
 /// A DNS-1035 label (Service names): a DNS-1123 label that starts with a letter.
@@ -321,6 +340,13 @@ mod tests {
         assert!(dns1123_subdomain("Prod.orders").is_err());
         // A part may be longer than a label (only the whole is limited).
         assert!(dns1123_subdomain(&format!("{}.orders", "a".repeat(100))).is_ok());
+        assert!(dns1123_subdomain("prod.-orders").is_err());
+        assert!(dns1123_subdomain("").is_err());
+        assert!(dns1123_subdomain(".orders").is_err());
+        // No limit per part, as Kubernetes has it: a ConfigMap named after
+        // a 63-character service plus its hash is 74 characters of one part.
+        assert!(dns1123_subdomain(&"a".repeat(74)).is_ok());
+        assert!(dns1123_subdomain(&"a".repeat(253)).is_ok());
         assert!(dns1123_subdomain(&"a".repeat(254)).is_err());
     }
 

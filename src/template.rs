@@ -13,6 +13,11 @@ use crate::node::de::Spanned;
 use crate::node::{Node, ScalarKind, Value};
 use crate::source::Span;
 
+/// The fields of an overlay's `environment` that are templates, the ones
+/// [`Templates::scope`] expands; the others are read as written (and
+/// `crate::validate` refuses template syntax in them).
+pub const ENVIRONMENT_TEMPLATES: [&str; 3] = ["namespace", "domain", "gateway"];
+
 /// Bound on the work one template may do (loops, filters).
 const FUEL: u64 = 50_000;
 

@@ -44,9 +44,9 @@ pub struct Environment {
     pub namespace: Spanned<String>,
     pub domain: Spanned<String>,
     pub gateway: Spanned<String>,
-    pub gateway_service_account: Option<String>,
-    pub prometheus_url: Option<String>,
-    pub prometheus_service_account: Option<String>,
+    pub gateway_service_account: Option<Spanned<String>>,
+    pub prometheus_url: Option<Spanned<String>>,
+    pub prometheus_service_account: Option<Spanned<String>>,
     pub tracing: Option<Tracing>,
     pub monitoring: Option<EnvironmentMonitoring>,
     pub network_policy: Option<NetworkPolicy>,
@@ -102,7 +102,7 @@ pub enum ScrapeMode {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ArgoCd {
     #[serde(rename = "repoURL")]
-    pub repo_url: String,
+    pub repo_url: Spanned<String>,
     pub target_revision: Option<String>,
     pub path: Option<Spanned<String>>,
     pub namespace: Option<Spanned<String>>,
@@ -113,7 +113,7 @@ pub struct ArgoCd {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Tracing {
     pub sampling_percent: f64,
-    pub provider: Option<String>,
+    pub provider: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

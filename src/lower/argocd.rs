@@ -91,6 +91,16 @@ pub fn environment(env: &Environment, clusters: &[Cluster]) -> Vec<Rendered> {
 /// `docs/user-guide/resource_tracking.md`: longer names are truncated, so
 /// two Applications could claim the same objects). Longer names are
 /// shortened to a readable prefix and a hash of the whole name.
+///
+/// Application names cannot meet, in an environment or across those that
+/// share an Argo CD: every part is a DNS-1123 label (no dots), the first is
+/// the environment, and the number of parts and the third say what the
+/// Application syncs: `<env>.root` (two), `<env>.<region>.<service>`
+/// (three), `<env>.<region>.namespace.<ns>` and
+/// `<env>.<region>.routes.gateway` (four), so a service or region named
+/// `root`, `namespace` or `routes` changes nothing. A shortened name ends
+/// in the hash of the whole (distinct names stay distinct); two that meet
+/// in an environment would still be refused by `check::across`.
 const APPLICATION_NAME_LIMIT: usize = 63;
 
 /// The root Application's name: `<env>.root` (children have three parts).
@@ -98,9 +108,18 @@ fn root_application(env: &Environment) -> String {
     derived_name(&env.name, ".root", APPLICATION_NAME_LIMIT)
 }
 
-/// The root's project.
+/// AppProject names are object names, DNS-1123 subdomains (argoproj/argo-cd
+/// `util/argo/argo.go`, `IsValidProjectName`), while environment and team
+/// names are DNS-1123 labels, without dots. So every project is
+/// `<env>.<kind of project>[.<team>]`: its first part is its environment,
+/// and within one the second says which it is, so no two can have one
+/// name, in one environment or across environments that share an Argo CD
+/// (`<team>-<env>` could: team `a-b` in `dev` and team `a` in `b-dev`).
+/// At most 63 + 6 + 63 characters: nothing is shortened.
+///
+/// The root's project: `<env>.root`, as the root Application.
 fn root_project(env: &Environment) -> String {
-    format!("slipway-{}-root", env.name)
+    format!("{}.root", env.name)
 }
 
 /// The bootstrap: the root Application, syncing `<path>/<env>/_argocd` into
@@ -156,13 +175,14 @@ fn bootstrap(env: &Environment, gitops: &GitOps) -> Vec<Object> {
     ]
 }
 
-/// The shared project's name; team projects are `<team>-<env>`.
-pub fn shared_project(env: &Environment) -> String {
-    format!("slipway-{}", env.name)
+/// The shared project: `<env>.shared`.
+fn shared_project(env: &Environment) -> String {
+    format!("{}.shared", env.name)
 }
 
+/// A team's project: `<env>.team.<team>`.
 fn team_project(env: &Environment, team: &str) -> String {
-    format!("{team}-{}", env.name)
+    format!("{}.team.{team}", env.name)
 }
 
 fn meta(gitops: &GitOps, name: String) -> ObjectMeta {

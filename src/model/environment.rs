@@ -70,18 +70,22 @@ impl Environment {
         let name = &head.metadata.name.value;
         let env = &head.environment;
         let production = PRODUCTION_NAMES.contains(&name.as_str());
-        let prometheus_account = prometheus_account(env.prometheus_service_account.as_deref());
+        let prometheus_account = prometheus_account(
+            env.prometheus_service_account
+                .as_ref()
+                .map(|account| account.value.as_str()),
+        );
         Environment {
             name: name.clone(),
             production,
-            prometheus_url: env
-                .prometheus_url
-                .clone()
-                .unwrap_or_else(|| DEFAULT_PROMETHEUS_URL.to_owned()),
-            gateway_service_account: env
-                .gateway_service_account
-                .clone()
-                .unwrap_or_else(|| DEFAULT_GATEWAY_SERVICE_ACCOUNT.to_owned()),
+            prometheus_url: env.prometheus_url.as_ref().map_or_else(
+                || DEFAULT_PROMETHEUS_URL.to_owned(),
+                |url| url.value.clone(),
+            ),
+            gateway_service_account: env.gateway_service_account.as_ref().map_or_else(
+                || DEFAULT_GATEWAY_SERVICE_ACCOUNT.to_owned(),
+                |account| account.value.clone(),
+            ),
             prometheus_principal: principal(prometheus_account.0, prometheus_account.1),
             tracing: env.tracing.as_ref().map(Tracing::from),
             monitoring: Monitoring::new(env.monitoring.as_ref()),
@@ -232,7 +236,7 @@ impl From<&input::Tracing> for Tracing {
     fn from(raw: &input::Tracing) -> Self {
         Tracing {
             sampling_percent: raw.sampling_percent,
-            provider: raw.provider.clone(),
+            provider: raw.provider.as_ref().map(|p| p.value.clone()),
         }
     }
 }
@@ -254,7 +258,7 @@ impl GitOps {
     /// unless it says.
     fn new(raw: &input::ArgoCd, production: bool) -> GitOps {
         GitOps {
-            repo_url: raw.repo_url.clone(),
+            repo_url: raw.repo_url.value.clone(),
             target_revision: raw
                 .target_revision
                 .clone()

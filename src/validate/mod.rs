@@ -3,10 +3,11 @@
 //! All problems are collected, not just the first.
 
 mod credentials;
+mod environment;
 pub mod schema;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Component, Path};
+use std::path::Path;
 
 use rayon::prelude::*;
 
@@ -244,11 +245,13 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, file: &SourceFile, diags: &mut V
     check_name(&head.metadata.name, "environment name", 63, diags);
     check_stem(&head.metadata.name, stem, diags);
     check_regions(&head, diags);
-    check_argocd(&head, diags);
+    environment::check(&head, &tree, diags);
     check_policy_ids(&tree, diags);
     check_monitoring_labels(&tree, diags);
     check_pod_labels(&tree, diags);
+    environment::once_per_template(diags, before);
     for patch in patches(&tree) {
+        check_patch_team(patch, diags);
         check_blueprint_names(patch, diags);
         credentials::check(patch, &file.text, diags);
     }
@@ -271,6 +274,19 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, file: &SourceFile, diags: &mut V
     inputs
         .overlays
         .insert(name.value.clone(), OverlayInput { head, tree });
+}
+
+/// A team an overlay sets is a name as a blueprint's is (`null` restores
+/// the default, the service's name): it becomes labels, namespaces and
+/// Argo CD projects, and templates see it as `service.team` as written, so
+/// it is never a template itself.
+fn check_patch_team(patch: &Node, diags: &mut Vec<Diagnostic>) {
+    let team = patch.get("metadata").and_then(|m| m.get("team"));
+    if let Some(team) = team.filter(|t| t.as_str().is_some()) {
+        if let Some(team) = deserialize::<Spanned<String>>(team, diags) {
+            check_name(&team, "team", 63, diags);
+        }
+    }
 }
 
 /// Every partial blueprint in an overlay: defaults, services, and per region.
@@ -509,40 +525,6 @@ fn check_label(label: &crate::node::Entry, diags: &mut Vec<Diagnostic>) {
             label.value.span,
             format!("invalid label value `{value}` of `{}`: {reason}", label.key),
         ));
-    }
-}
-
-/// Argo CD settings that become a namespace and a path: Argo CD's
-/// namespace is a DNS-1123 label, and the tree's folder in the GitOps
-/// repository a relative path inside it, out of `.git` (Argo CD refuses an
-/// Application path that leaves the repository).
-fn check_argocd(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
-    let Some(argocd) = &head.environment.argocd else {
-        return;
-    };
-    if let Some(namespace) = &argocd.namespace {
-        check_name(namespace, "Argo CD namespace", 63, diags);
-    }
-    if let Some(path) = &argocd.path {
-        let parts: Vec<Component<'_>> = Path::new(&path.value).components().collect();
-        let inside = !parts.is_empty()
-            && parts
-                .iter()
-                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-            && !parts.iter().any(|c| c.as_os_str() == ".git");
-        if !inside {
-            diags.push(
-                Diagnostic::error(
-                    Code::INVALID_VALUE,
-                    path.span,
-                    format!(
-                        "`argocd.path` `{}` is not a folder inside the GitOps repository",
-                        path.value
-                    ),
-                )
-                .with_hint("write a relative folder such as `rendered` or `clusters/prod`"),
-            );
-        }
     }
 }
 

@@ -452,13 +452,13 @@ fn a_fresh_cluster_syncs_projects_then_namespaces_then_what_lives_in_them() {
     assert_eq!(
         names(-2),
         [
-            "commerce-dev",
-            "data-dev",
-            "ml-dev",
-            "payments-dev",
-            "platform-dev",
-            "slipway-dev",
-            "storefront-dev"
+            "dev.shared",
+            "dev.team.commerce",
+            "dev.team.data",
+            "dev.team.ml",
+            "dev.team.payments",
+            "dev.team.platform",
+            "dev.team.storefront"
         ],
         "first every project"
     );
@@ -633,4 +633,70 @@ fn application_names_fit_the_instance_label_and_stay_distinct() {
     }
     let distinct: BTreeSet<&String> = names.iter().collect();
     assert_eq!(distinct.len(), names.len(), "{names:?}");
+}
+
+/// Environments usually share one Argo CD, so their projects and
+/// Applications meet in its namespace: every Argo CD object of every
+/// environment is one of its own. The case's teams would have given two
+/// environments one `<team>-<env>` project (`a-b` in `dev`, `a` in
+/// `b-dev`) and a team the name of another environment's shared or root
+/// project; its service and region named `root` and `namespace` are parts
+/// of Application names that mean something else elsewhere.
+#[test]
+fn argo_cd_objects_are_unique_across_environments_that_share_an_argo_cd() {
+    let case = root().join("tests/fixtures/cases/argocd-names-across-environments");
+    let scratch = crate::support::project(&case);
+    for dir in [root(), scratch.path()] {
+        let (project, diags) = open(dir).expect("opens");
+        assert!(diags.is_empty(), "{diags:?}");
+        let docs: Vec<Document> = render(&project, &Selection::default())
+            .files
+            .iter()
+            .map(|(path, text)| Document::parse(path, text))
+            .collect();
+        let argo_cd = docs
+            .iter()
+            .filter(|d| d.path.contains("/_argocd/") || d.path.contains("/_bootstrap/"));
+        let mut seen = BTreeSet::new();
+        for doc in argo_cd {
+            let namespace = doc.get(&["metadata", "namespace"]).expect("namespaced");
+            let identity = (doc.kind.as_str(), namespace, doc.name.as_str());
+            assert!(seen.insert(identity), "{identity:?} is rendered twice");
+            // Object names hold 253 characters; an Application's name also
+            // goes into the instance label, which holds 63.
+            let limit = if doc.kind == "Application" { 63 } else { 253 };
+            assert!(doc.name.len() <= limit, "{}", doc.name);
+            // The first part of every name is its environment.
+            let env = doc.path.split('/').next().expect("<env>/...");
+            assert!(doc.name.starts_with(&format!("{env}.")), "{}", doc.path);
+        }
+        assert!(seen.len() > 2, "{}: Argo CD objects", dir.display());
+    }
+    let (project, _) = open(scratch.path()).expect("opens");
+    let projects: BTreeSet<String> = render(&project, &Selection::default())
+        .objects
+        .values()
+        .filter_map(|r| match &r.object {
+            Object::AppProject(p) => p.metadata.name.clone(),
+            _ => None,
+        })
+        .collect();
+    let expected = [
+        "b-dev.root",
+        "b-dev.shared",
+        "b-dev.team.a",
+        "b-dev.team.root",
+        "b-dev.team.slipway",
+        "dev.root",
+        "dev.shared",
+        "dev.team.a-b",
+        "dev.team.root",
+        "dev.team.slipway-b",
+        "root.root",
+        "root.shared",
+        "root.team.root",
+        "root.team.shared",
+        "root.team.slipway-dev",
+    ];
+    assert_eq!(projects, expected.map(String::from).into());
 }

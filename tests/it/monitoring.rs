@@ -356,7 +356,8 @@ fn mode(project: &Project, env: &str) -> Mode {
     let monitoring = environment.monitoring.as_ref();
     let account = environment
         .prometheus_service_account
-        .clone()
+        .as_ref()
+        .map(|account| account.value.clone())
         .unwrap_or_else(|| slipway::model::DEFAULT_PROMETHEUS_SERVICE_ACCOUNT.into());
     let (ns, sa) = account.split_once('/').expect("<namespace>/<name>");
     Mode {

@@ -569,13 +569,17 @@ fn check_cluster(
         .expect("<namespace>/<name>");
     let account = environment
         .prometheus_service_account
-        .clone()
+        .as_ref()
+        .map(|account| account.value.clone())
         .unwrap_or_else(|| slipway::model::DEFAULT_PROMETHEUS_SERVICE_ACCOUNT.into());
     let prometheus = prometheus_pod(&account);
     let mut others = vec![
         gateway_pod(
             gateway_namespace,
-            environment.gateway_service_account.as_deref(),
+            environment
+                .gateway_service_account
+                .as_ref()
+                .map(|account| account.value.as_str()),
         ),
         stranger(
             "istio-system",
