@@ -165,6 +165,19 @@ fn check_prometheus_account(account: &Spanned<String>, diags: &mut Vec<Diagnosti
 /// speaks only `http` and `https` (Go's `net/http`: "unsupported protocol
 /// scheme").
 fn check_prometheus_url(url: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
+    if has_password(&url.value) {
+        diags.push(
+            Diagnostic::error(
+                Code::CREDENTIAL_LITERAL,
+                url.span,
+                "`prometheusUrl` holds a password",
+            )
+            .with_label("value hidden")
+            .with_hint("slipway writes this URL into every AnalysisTemplate, in Git: give Prometheus' in-cluster address without credentials")
+            .redacted(),
+        );
+        return;
+    }
     if let Err(reason) = prometheus_address(&url.value) {
         diags.push(
             Diagnostic::error(
@@ -178,6 +191,16 @@ fn check_prometheus_url(url: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
             ),
         );
     }
+}
+
+/// `scheme://user:password@host`: a password before the host.
+fn has_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    authority
+        .rsplit_once('@')
+        .and_then(|(user, _)| user.split_once(':'))
+        .is_some_and(|(_, password)| !password.is_empty())
 }
 
 /// What Go's `net/url.Parse` and `net/http` need of an address to reach a
@@ -431,6 +454,13 @@ mod tests {
             argocd.replace("REPO", "\"\"")
         );
         assert_eq!(refusals(&empty).len(), 2, "{empty}");
+    }
+
+    #[test]
+    fn passwords_in_the_prometheus_url_are_credentials() {
+        assert!(has_password("http://admin:hunter2@prometheus:9090"));
+        assert!(!has_password("http://admin@prometheus:9090"));
+        assert!(!has_password("http://prometheus:9090/a:b@c"));
     }
 
     #[test]
