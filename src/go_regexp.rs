@@ -44,7 +44,45 @@ pub fn check(pattern: &str) -> Result<(), String> {
         GoOnly {
             pattern: &rewritten,
         },
-    )
+    )?;
+    if !repeat_is_valid(&ast, GO_MAX_REPEAT) {
+        return Err(format!(
+            "nests repetition counts whose product passes {GO_MAX_REPEAT}, which Go's regexp refuses as an invalid repeat count"
+        ));
+    }
+    Ok(())
+}
+
+/// Go's `repeatIsValid` (`regexp/syntax/parse.go`): counted repetitions
+/// (`{n}`, `{n,}`, `{n,m}`) nested in one another may repeat at most 1000
+/// times in all, the largest count of each (its minimum when unbounded)
+/// dividing what is left for those inside it.
+fn repeat_is_valid(node: &Ast, budget: u32) -> bool {
+    match node {
+        Ast::Repetition(repetition) => {
+            let count = match repetition.op.kind {
+                ast::RepetitionKind::Range(
+                    ast::RepetitionRange::Exactly(n) | ast::RepetitionRange::AtLeast(n),
+                )
+                | ast::RepetitionKind::Range(ast::RepetitionRange::Bounded(_, n)) => Some(n),
+                _ => None,
+            };
+            let budget = match count {
+                // Repeated zero times, what is inside never counts.
+                Some(0) => return true,
+                Some(n) if n > budget => return false,
+                Some(n) => budget / n,
+                None => budget,
+            };
+            repeat_is_valid(&repetition.ast, budget)
+        }
+        Ast::Group(group) => repeat_is_valid(&group.ast, budget),
+        Ast::Concat(concat) => concat.asts.iter().all(|a| repeat_is_valid(a, budget)),
+        Ast::Alternation(alternation) => {
+            alternation.asts.iter().all(|a| repeat_is_valid(a, budget))
+        }
+        _ => true,
+    }
 }
 
 /// Go's syntax where Rust's parser reads it otherwise, outside character
@@ -78,6 +116,14 @@ fn as_rust(pattern: &str) -> String {
             '\\' if ["x{", "p{", "P{"].iter().any(|b| rest[1..].starts_with(b)) => {
                 rest.find('}').map_or(rest.len(), |end| end + 1)
             }
+            // A Perl class in a class followed by `-` (`[\\d-z]`): Go reads
+            // the `-` as itself, Rust's parser refuses the range.
+            '\\' if in_class && is_perl_class_then_dash(rest) => {
+                out.push_str(&rest[..2]);
+                out.push_str("\\-");
+                rest = &rest[3..];
+                continue;
+            }
             // An escape and the character it escapes.
             '\\' => 1 + rest[1..].chars().next().map_or(0, char::len_utf8),
             // A class opens; `]` first in it (after `^`) is a literal.
@@ -98,6 +144,13 @@ fn as_rust(pattern: &str) -> String {
         rest = &rest[len..];
     }
     out
+}
+
+/// `\\d-`, `\\W-` and the like: a Perl class escape and a `-` that does not
+/// close the class.
+fn is_perl_class_then_dash(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() > 3 && b"dDsSwW".contains(&bytes[1]) && bytes[2] == b'-' && bytes[3] != b']'
 }
 
 /// Whether `text` starts with a repetition count as Go parses one:
@@ -272,6 +325,9 @@ mod tests {
             r"^\<",
             r"a*?",
             r"(a*)*",
+            r"(a{10}){100}",
+            r"[\d-z]",
+            r"[a\w-]",
         ] {
             assert_eq!(check(ok), Ok(()), "{ok}");
         }
@@ -293,6 +349,8 @@ mod tests {
             (r"a**", "nested repetition"),
             (r"a{1001}", "more than 1000"),
             (r"a{2,1001}", "more than 1000"),
+            (r"(a{100}){100}", "product passes 1000"),
+            (r"(?:a{500}){3}", "product passes 1000"),
         ] {
             let reason = check(bad).expect_err(bad);
             assert!(reason.contains(why), "{bad}: {reason}");

@@ -8,6 +8,7 @@ pub use facts::Facts;
 
 use std::collections::{BTreeMap, HashMap};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rayon::prelude::*;
 
 use crate::crd::istio::{HttpMatch, HttpRoute, StringMatch};
@@ -98,15 +99,30 @@ fn check_object(rendered: &Rendered, id: &ObjectId, diags: &mut Vec<Diagnostic>)
             )));
         }
     }
-    let annotations: usize = meta
-        .annotations
-        .iter()
-        .flatten()
-        .map(|(k, v)| k.len() + v.len())
-        .sum();
+    let size = |meta: &ObjectMeta| -> usize {
+        meta.annotations
+            .iter()
+            .flatten()
+            .map(|(k, v)| k.len() + v.len())
+            .sum()
+    };
+    let annotations = size(meta);
     if annotations > MAX_ANNOTATION_BYTES {
         diags.push(at(format!(
             "annotations of {} `{}` are {annotations} bytes; the limit is {MAX_ANNOTATION_BYTES}",
+            id.kind, id.name
+        )));
+    }
+    // The pod template's are held to the same limit
+    // (`ValidatePodTemplateSpec` calls `ValidateAnnotations`).
+    let pod = match &rendered.object {
+        Object::Deployment(d) => d.spec.template.metadata.as_ref(),
+        Object::Rollout(r) => r.spec.template.metadata.as_ref(),
+        _ => None,
+    };
+    if let Some(pod) = pod.map(size).filter(|&n| n > MAX_ANNOTATION_BYTES) {
+        diags.push(at(format!(
+            "pod annotations of {} `{}` are {pod} bytes; the limit is {MAX_ANNOTATION_BYTES}",
             id.kind, id.name
         )));
     }

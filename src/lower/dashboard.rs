@@ -55,17 +55,22 @@ pub fn config_map(service: &Service, env: &Environment) -> Option<ConfigMap> {
         serde_json::to_string_pretty(&dashboard(service)).expect("a dashboard serializes to JSON");
     Some(ConfigMap {
         metadata: metadata(service, settings),
-        data: Some(BTreeMap::from([(
-            format!("{}.json", service.name),
-            json + "\n",
-        )])),
+        data: Some(BTreeMap::from([(data_key(service), json + "\n")])),
         ..ConfigMap::default()
     })
 }
 
+/// The file the sidecar writes the dashboard to: it writes every data key
+/// of every namespace into its folder (kiwigrid/k8s-sidecar, without
+/// `UNIQUE_FILENAMES`), so the key names the namespace too, and two
+/// environments sharing a cluster (each in its own namespaces) never
+/// overwrite each other's dashboards.
+fn data_key(service: &Service) -> String {
+    format!("{}_{}.json", service.namespace, service.name)
+}
+
 fn metadata(service: &Service, settings: &Dashboards) -> ObjectMeta {
-    // Shortened like the canary Service's name: slipway's name check holds
-    // each dot-separated part of a name to 63 characters.
+    // Shortened like the canary Service's name, to a Service name's 63.
     let name = derived_name(&service.name, "-dashboard", 63);
     let mut meta = object_meta(service, &name);
     meta.labels
@@ -322,7 +327,8 @@ containers:
         );
         assert_eq!(meta.annotations, None);
         let data = found[0].data.as_ref().expect("data");
-        let json: serde_json::Value = serde_json::from_str(&data["shop.json"]).expect("JSON");
+        let json: serde_json::Value =
+            serde_json::from_str(&data["web-dev_shop.json"]).expect("JSON");
         assert_eq!(json["uid"], "web-dev_shop");
         // No SLO: requests, errors, latency.
         assert_eq!(json["panels"].as_array().map(Vec::len), Some(3));
@@ -360,7 +366,8 @@ containers:
         let slo = "monitoring: {slo: {availability: 99.9, p99LatencyMs: 250}}\n";
         let found = dashboards(&format!("{BLUEPRINT}{HTTP}{slo}"), "");
         let data = found[0].data.as_ref().expect("data");
-        let json: serde_json::Value = serde_json::from_str(&data["shop.json"]).expect("JSON");
+        let json: serde_json::Value =
+            serde_json::from_str(&data["web-dev_shop.json"]).expect("JSON");
         let titles: Vec<&str> = json["panels"]
             .as_array()
             .expect("panels")

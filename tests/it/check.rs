@@ -416,3 +416,20 @@ fn network_policy_selects_pods_admits_their_ports_and_rendered_or_external_pods(
         "{messages:#?}"
     );
 }
+
+#[test]
+fn pod_template_annotations_are_held_to_the_annotation_limit() {
+    let messages = broken_in("dev", |o| {
+        if let Object::Deployment(d) = find(o, Kind::Deployment, "catalog") {
+            let meta = d.spec.template.metadata.as_mut().expect("pod metadata");
+            meta.annotations
+                .get_or_insert_default()
+                .insert("example.com/big".into(), "x".repeat(300 * 1024));
+        }
+    });
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(
+        messages[0].starts_with("pod annotations of Deployment `catalog` are "),
+        "{messages:#?}"
+    );
+}

@@ -5,9 +5,9 @@
 //! Grafana refuses a dashboard whose uid is longer than 40 characters or
 //! holds other characters than letters, digits, `-` and `_`
 //! (grafana/grafana `pkg/util/shortid_generator.go`), and a second
-//! dashboard with the same uid, or the same title in one folder; the
-//! sidecar writes each data key as a file, which the provider loads when
-//! it ends in `.json`.
+//! dashboard with the same uid, or (before Grafana 11.3) the same title in
+//! one folder; the sidecar writes each data key as a file, which the
+//! provider loads when it ends in `.json`.
 //!
 //! The queries of prod/us-east-1's dashboards, with Grafana's
 //! `$__rate_interval` as `5m`, are written to
@@ -52,7 +52,10 @@ fn dashboards(project: &str, selection: &Selection) -> (Vec<Found>, BTreeMap<Str
             assert_eq!(data.len(), 1, "{path}: one dashboard per ConfigMap");
             let (key, text) = data.iter().next().expect("one key");
             let service = labels["app.kubernetes.io/name"].clone();
-            assert_eq!(key, &format!("{service}.json"), "{path}");
+            let namespace = config.metadata.namespace.as_deref().expect("namespaced");
+            // The sidecar writes every key into one folder: the namespace
+            // keeps two environments on one cluster apart.
+            assert_eq!(key, &format!("{namespace}_{service}.json"), "{path}");
             let json = serde_json::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"));
             Some(Found {
                 path: path.clone(),
