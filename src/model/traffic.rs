@@ -845,6 +845,67 @@ fn default_steps() -> Vec<CanaryStep> {
         .collect()
 }
 
+/// A call of one service to another that its templates name with
+/// `endpoint(service, port)`.
+#[derive(Debug)]
+pub struct Call {
+    pub service: String,
+    pub port: String,
+    /// The string whose template calls it.
+    pub span: Span,
+}
+
+impl From<&crate::template::Reference> for Call {
+    fn from(raw: &crate::template::Reference) -> Self {
+        Call {
+            service: raw.service.clone(),
+            port: raw.port.clone(),
+            span: raw.span,
+        }
+    }
+}
+
+/// A call through `endpoint()` is a declared dependency: the called
+/// service's `mesh.allowFrom` must list the caller, or its
+/// AuthorizationPolicy (Istio denies what no ALLOW policy matches, "Allow
+/// nothing", https://istio.io/latest/docs/reference/config/security/authorization-policy/)
+/// and NetworkPolicy refuse the connection. slipway does not add the caller
+/// itself: who may call a service stays written in its blueprint.
+pub(super) fn unadmitted_calls(cluster: &super::Cluster) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for caller in &cluster.services {
+        for call in &caller.calls {
+            // A called service that did not resolve has its own errors.
+            let Some(called) = cluster.service(&call.service) else {
+                continue;
+            };
+            if called.mesh.allow_from.contains(&caller.name) {
+                continue;
+            }
+            diags.push(
+                Diagnostic::error(
+                    Code::CALLER_NOT_ADMITTED,
+                    call.span,
+                    format!(
+                        "`{}` does not admit `{}`: add `{}` to {}'s `mesh.allowFrom`",
+                        called.name, caller.name, caller.name, called.name
+                    ),
+                )
+                .with_label(format!(
+                    "`{}` calls `{}` on port `{}` here",
+                    caller.name, called.name, call.port
+                ))
+                .with_related(called.origin, format!("`{}` is defined here", called.name))
+                .with_hint(format!(
+                    "`{}`'s AuthorizationPolicy and NetworkPolicy admit only the services in its `mesh.allowFrom`",
+                    called.name
+                )),
+            );
+        }
+    }
+    diags
+}
+
 /// Two routes that match exactly the same requests on the same host: one of
 /// them could never be reached, so both are refused. No `pathPrefix` and
 /// `pathPrefix: /` match the same paths (all of them).

@@ -124,3 +124,86 @@ fn the_gateway_reaches_routed_paths_but_never_the_metrics_path() {
     }
     assert!(checked > 0, "routed services were checked");
 }
+
+/// An address in the cluster's DNS as a variable holds it:
+/// `[http://]<service>.<namespace>.svc.cluster.local:<port>`.
+fn in_cluster_address(value: &str) -> Option<(&str, &str, i32)> {
+    let address = value.strip_prefix("http://").unwrap_or(value);
+    let (host, port) = address.split_once(':')?;
+    let (service, rest) = host.split_once('.')?;
+    let namespace = rest.strip_suffix(".svc.cluster.local")?;
+    Some((service, namespace, port.parse().ok()?))
+}
+
+/// Every in-cluster address a variable names (what `endpoint()` renders)
+/// is a port of a Service rendered in the same cluster, and that service's
+/// AuthorizationPolicy admits the caller's identity on the port's target.
+#[test]
+fn every_called_address_is_a_rendered_port_that_admits_the_caller() {
+    let (project, _) = open(root()).expect("opens");
+    let rendered = render(&project, &Selection::default());
+    let mut called = Vec::new();
+    for (path, object) in &rendered.objects {
+        let (namespace, template) = match &object.object {
+            Object::Deployment(d) => (d.metadata.namespace.clone(), Some(&d.spec.template)),
+            Object::Rollout(r) => (r.metadata.namespace.clone(), Some(&r.spec.template)),
+            _ => continue,
+        };
+        let pod = template.and_then(|t| t.spec.as_ref()).expect("a pod spec");
+        let caller = pod
+            .service_account_name
+            .as_deref()
+            .expect("a service account");
+        let cluster = &path[..path.find(&format!("/{caller}/")).expect("a service folder")];
+        let principal = format!(
+            "cluster.local/ns/{}/sa/{caller}",
+            namespace.expect("a namespace")
+        );
+        let values = pod.containers.iter().flat_map(|c| c.env.iter().flatten());
+        for (name, (service, service_namespace, port)) in
+            values.filter_map(|e| Some((&e.name, in_cluster_address(e.value.as_deref()?)?)))
+        {
+            let in_folder = |kind: &str| {
+                rendered
+                    .objects
+                    .get(&format!("{cluster}/{service}/{kind}-{service}.yaml"))
+                    .unwrap_or_else(|| {
+                        panic!("{path}: {name} names `{service}`, not rendered in {cluster}")
+                    })
+            };
+            let Object::Service(svc) = &in_folder("service").object else {
+                panic!("a Service");
+            };
+            assert_eq!(
+                svc.metadata.namespace.as_deref(),
+                Some(service_namespace),
+                "{path}: {name}"
+            );
+            let target = svc
+                .spec
+                .iter()
+                .flat_map(|s| s.ports.iter().flatten())
+                .find(|p| p.port == port)
+                .and_then(|p| match p.target_port {
+                    Some(IntOrString::Int(t)) => Some(t),
+                    _ => None,
+                })
+                .unwrap_or_else(|| {
+                    panic!("{path}: {name} names port {port}, not one of `{service}`'s")
+                });
+            let Object::AuthorizationPolicy(policy) = &in_folder("authorizationpolicy").object
+            else {
+                panic!("an AuthorizationPolicy");
+            };
+            assert!(
+                allows(policy, &principal, target, "/"),
+                "{path}: `{service}` admits `{caller}`, which {name} calls"
+            );
+            called.push(format!("{cluster}/{caller}/{name}"));
+        }
+    }
+    assert!(
+        called.contains(&"prod/eu-west-1/checkout/FEATURE_FLAGS_URL".to_owned()),
+        "{called:?}"
+    );
+}
