@@ -97,6 +97,7 @@ codes! {
     CALLER_NOT_ADMITTED = "caller-not-admitted": "`endpoint()` calls a service whose `mesh.allowFrom` does not list the caller";
     CANARY_IGNORED = "canary-ignored": "`delivery.canary` without the canary strategy";
     CANARY_WITHOUT_HTTP = "canary-without-http": "a canary of a service without an HTTP port";
+    INVALID_HEADER_ROUTE = "invalid-header-route": "a canary header route Argo Rollouts or Istio would refuse, or that would catch other requests";
     ANALYSIS_MEASURES_NOTHING = "analysis-measures-nothing": "a canary analysis with no metric";
     SLO_WITHOUT_HTTP = "slo-without-http": "an SLO on a service without an HTTP port";
     INVALID_PATTERN = "invalid-pattern": "a regular expression Filebeat's Go regexp would refuse";

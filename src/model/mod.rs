@@ -22,8 +22,8 @@ pub use monitoring::{Metrics, Slo};
 pub use scaling::{Disruption, IntOrPercent, Replicas};
 pub use traffic::{
     Abort, Analysis, Call, Canary, CanaryStep, ConnectionPool, Delay, Fault, Gateway, HeaderMatch,
-    HttpPool, Mesh, OutlierDetection, Port, Protocol, Retries, Route, TcpPool, TrafficPolicy,
-    is_http,
+    HeaderRoute, HttpPool, Mesh, OutlierDetection, Port, Protocol, Retries, Route, TcpPool,
+    TrafficPolicy, is_http,
 };
 pub use workload::{
     Container, EnvValue, EnvVar, MountedFile, PortRef, Probe, ProbeAction, Quantities, SCRATCH_DIR,
@@ -107,6 +107,7 @@ impl Cluster {
     pub fn check(&self) -> Vec<Diagnostic> {
         let mut diags = traffic::route_conflicts(&self.services);
         diags.extend(traffic::unadmitted_calls(self));
+        diags.extend(traffic::header_route_reach(&self.services));
         diags
     }
 
