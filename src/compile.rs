@@ -2,8 +2,9 @@
 //! template -> resolve -> lower -> check. Commands call this; only `load`
 //! touches the filesystem, and nothing here writes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -17,11 +18,11 @@ use crate::load::{Loaded, load};
 use crate::lower::{self, Rendered};
 use crate::merge;
 use crate::model::{self, Context, Service};
-use crate::node::Node;
 use crate::node::de::{Spanned, from_node};
+use crate::node::{Node, Scalar, ScalarKind, Value as NodeValue};
 use crate::policy;
 use crate::source::Sources;
-use crate::template::{ServiceScope, Templates};
+use crate::template::{Directory, ListedPort, Listing, Reference, Scope, ServiceScope, Templates};
 use crate::validate::schema;
 use crate::validate::{self, BlueprintInput, Inputs, OverlayInput};
 
@@ -243,6 +244,8 @@ impl Project {
         }
         .ok_or_else(Vec::new)?;
         let templates = Templates::default();
+        // The other services' problems are theirs: a render reports them.
+        let (_, directory) = self.prepare(overlay, region, &templates, &mut Vec::new());
         let target = Target {
             overlay,
             region,
@@ -251,7 +254,10 @@ impl Project {
             templates: &templates,
         };
         let mut diags = Vec::new();
-        let (tree, _, _) = target.expanded(&mut diags).ok_or(diags)?;
+        let (Prepared { tree, .. }, _) = target
+            .prepare(&mut diags)
+            .and_then(|prepared| target.expanded(prepared, &directory, &mut diags))
+            .ok_or(diags)?;
         Ok((tree, explain::layers(overlay, region, blueprint)))
     }
 
@@ -263,28 +269,18 @@ impl Project {
         region: &Region,
         templates: &Templates,
     ) -> (Option<model::Cluster>, Vec<Diagnostic>) {
-        let blueprints: Vec<&BlueprintInput> = self
-            .inputs
-            .blueprints
-            .values()
-            .filter(|b| deployed(b, region))
-            .collect();
-        let resolved: Vec<(Option<Service>, Vec<Diagnostic>)> = blueprints
-            .par_iter()
-            .map(|blueprint| {
-                let target = Target {
-                    overlay,
-                    region,
-                    blueprint,
-                    services: &self.inputs.service_names,
-                    templates,
-                };
+        let mut diagnostics = Vec::new();
+        let (prepared, directory) = self.prepare(overlay, region, templates, &mut diagnostics);
+        let resolved: Vec<(Option<Service>, Vec<Diagnostic>)> = prepared
+            .into_par_iter()
+            .map(|(target, prepared)| {
                 let mut diagnostics = Vec::new();
-                let service = target.resolve(&self.sources, &mut diagnostics);
+                let service = prepared.and_then(|prepared| {
+                    target.resolve(prepared, &directory, &self.sources, &mut diagnostics)
+                });
                 (service, diagnostics)
             })
             .collect();
-        let mut diagnostics = Vec::new();
         let mut services = Vec::with_capacity(resolved.len());
         for (service, found) in resolved {
             services.extend(service);
@@ -303,13 +299,75 @@ impl Project {
     }
 }
 
+impl Project {
+    /// Every service the region runs, merged and with its template scope
+    /// (`None` where that failed, with the diagnostics), and the directory
+    /// `endpoint()` resolves in: a service's templates may name the others.
+    fn prepare<'a>(
+        &'a self,
+        overlay: &'a OverlayInput,
+        region: &'a Region,
+        templates: &'a Templates,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> (Vec<(Target<'a>, Option<Prepared>)>, Arc<Directory>) {
+        let prepared: Vec<(Target<'_>, Option<Prepared>, Vec<Diagnostic>)> = self
+            .inputs
+            .blueprints
+            .values()
+            .filter(|b| deployed(b, region))
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|blueprint| {
+                let target = Target {
+                    overlay,
+                    region,
+                    blueprint,
+                    services: &self.inputs.service_names,
+                    templates,
+                };
+                let mut found = Vec::new();
+                let prepared = target.prepare(&mut found);
+                (target, prepared, found)
+            })
+            .collect();
+        let mut services: BTreeMap<String, Option<Listing>> = BTreeMap::new();
+        let mut targets = Vec::with_capacity(prepared.len());
+        for (target, prepared, found) in prepared {
+            diagnostics.extend(found);
+            let listing = prepared.as_ref().and_then(|p| p.listing(templates));
+            services.insert(target.blueprint.name.value.clone(), listing);
+            targets.push((target, prepared));
+        }
+        // A refused blueprint the region would run is in error here.
+        let mut elsewhere = BTreeSet::new();
+        for name in &self.inputs.service_names {
+            if !services.contains_key(name) {
+                if runs(region, name) {
+                    services.insert(name.clone(), None);
+                } else {
+                    elsewhere.insert(name.clone());
+                }
+            }
+        }
+        let directory = Directory {
+            region: region.name.value.clone(),
+            services,
+            elsewhere,
+        };
+        (targets, Arc::new(directory))
+    }
+}
+
 /// Does the region run the service? Its `only`, if any, must list it.
 pub fn deployed(blueprint: &BlueprintInput, region: &Region) -> bool {
-    let name = &blueprint.name.value;
+    runs(region, &blueprint.name.value)
+}
+
+fn runs(region: &Region, name: &str) -> bool {
     region
         .only
         .as_ref()
-        .is_none_or(|only| only.iter().any(|s| &s.value == name))
+        .is_none_or(|only| only.iter().any(|s| s.value == name))
 }
 
 /// A cluster to lower: one (environment, region) or, with no region, the
@@ -391,18 +449,70 @@ struct Target<'a> {
     templates: &'a Templates,
 }
 
+/// A service merged, with the scope of its templates.
+struct Prepared {
+    tree: Node,
+    scope: Scope,
+    namespace: Spanned<String>,
+    gateway: Spanned<String>,
+}
+
+impl Prepared {
+    /// Where the service answers, as `endpoint()` finds it: its namespace
+    /// and the service ports of its merged blueprint (a templated protocol
+    /// rendered in its scope). `None` when a port is not one the schema
+    /// takes, which the service's own checks report.
+    fn listing(&self, templates: &Templates) -> Option<Listing> {
+        let ports = match self.tree.get("service").and_then(|s| s.get("ports")) {
+            None => Vec::new(),
+            Some(ports) => ports
+                .as_map()?
+                .iter()
+                .map(|entry| self.listed_port(&entry.key, &entry.value, templates))
+                .collect::<Option<_>>()?,
+        };
+        Some(Listing {
+            namespace: self.namespace.value.clone(),
+            ports,
+        })
+    }
+
+    fn listed_port(&self, name: &str, port: &Node, templates: &Templates) -> Option<ListedPort> {
+        let number = match port.get("port")?.value {
+            NodeValue::Scalar(Scalar {
+                kind: ScalarKind::Int(n),
+                ..
+            }) => u16::try_from(n).ok().filter(|n| *n > 0)?,
+            _ => return None,
+        };
+        let protocol = match port.get("protocol") {
+            None => "TCP".to_owned(),
+            Some(node) => templates
+                .render(node.as_str()?, node.span, &self.scope)
+                .ok()?,
+        };
+        let url = match protocol.as_str() {
+            "HTTP" | "HTTP2" => true,
+            "GRPC" | "TCP" => false,
+            _ => return None,
+        };
+        Some(ListedPort {
+            name: name.to_owned(),
+            port: number,
+            url,
+        })
+    }
+}
+
 impl Target<'_> {
-    /// The merged blueprint with templates expanded, the namespace and the gateway.
-    fn expanded(
-        &self,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Option<(Node, Spanned<String>, Spanned<String>)> {
+    /// The merged blueprint and the scope of its templates.
+    fn prepare(&self, diags: &mut Vec<Diagnostic>) -> Option<Prepared> {
         let chain = merge::chain(
             &self.overlay.tree,
             &self.region.name.value,
             &self.blueprint.name.value,
         );
-        let mut tree = merge::merged(&self.blueprint.tree, &chain);
+        let tree = merge::merged(&self.blueprint.tree, &chain);
         let team = tree
             .get("metadata")
             .and_then(|m| m.get("team"))
@@ -413,13 +523,47 @@ impl Target<'_> {
         };
         let env = (self.overlay.name(), &self.overlay.head.environment);
         let (scope, namespace, gateway) = self.templates.scope(service, env, self.region, diags)?;
-        let before = diags.len();
-        self.templates.expand(&mut tree, &scope, diags);
-        (diags.len() == before).then_some((tree, namespace, gateway))
+        Some(Prepared {
+            tree,
+            scope,
+            namespace,
+            gateway,
+        })
     }
 
-    fn resolve(&self, sources: &Sources, diags: &mut Vec<Diagnostic>) -> Option<Service> {
-        let (tree, namespace, gateway) = self.expanded(diags)?;
+    /// The merged blueprint with templates expanded (`endpoint()` finding
+    /// the region's services in `directory`), and the calls it made.
+    fn expanded(
+        &self,
+        prepared: Prepared,
+        directory: &Arc<Directory>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<(Prepared, Vec<Reference>)> {
+        let mut prepared = prepared;
+        prepared.scope.endpoints = Some(Arc::clone(directory));
+        let before = diags.len();
+        let references = self
+            .templates
+            .expand(&mut prepared.tree, &prepared.scope, diags);
+        (diags.len() == before).then_some((prepared, references))
+    }
+
+    fn resolve(
+        &self,
+        prepared: Prepared,
+        directory: &Arc<Directory>,
+        sources: &Sources,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Service> {
+        let (
+            Prepared {
+                tree,
+                namespace,
+                gateway,
+                ..
+            },
+            references,
+        ) = self.expanded(prepared, directory, diags)?;
         let errors = schema::check(&tree, FileKind::Blueprint);
         if !errors.is_empty() {
             let context = "found after merging overlays: a patch may have removed this (`null`) or created a partial entry";
@@ -446,6 +590,7 @@ impl Target<'_> {
             namespace,
             gateway,
             services: self.services,
+            calls: &references,
         };
         let (service, found) = Service::resolve(&raw, &cx);
         diags.extend(found);

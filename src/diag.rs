@@ -83,6 +83,7 @@ codes! {
     VARIABLE_AND_SECRET = "variable-and-secret": "a name is both a variable and a secret";
     TEMPLATE_ERROR = "template-error": "a template fails to render (an undefined variable, a syntax error)";
     TEMPLATE_NOT_ALLOWED = "template-not-allowed": "template syntax in an overlay field that is read as written";
+    UNKNOWN_ENDPOINT = "unknown-endpoint": "`endpoint()` names a service that has no blueprint or that the region does not run";
     // The merged service.
     INVALID_QUANTITY = "invalid-quantity": "a value that is not a Kubernetes quantity";
     INVALID_IMAGE = "invalid-image": "an image reference the kubelet cannot pull";
@@ -94,8 +95,10 @@ codes! {
     INVALID_ROUTE = "invalid-route": "a route Istio would refuse or that cannot work";
     ROUTE_CONFLICT = "route-conflict": "two services route the same host, path and match";
     UNKNOWN_CALLER = "unknown-caller": "`allowFrom` names a service that does not exist";
+    CALLER_NOT_ADMITTED = "caller-not-admitted": "`endpoint()` calls a service whose `mesh.allowFrom` does not list the caller";
     CANARY_IGNORED = "canary-ignored": "`delivery.canary` without the canary strategy";
     CANARY_WITHOUT_HTTP = "canary-without-http": "a canary of a service without an HTTP port";
+    INVALID_HEADER_ROUTE = "invalid-header-route": "a canary header route Argo Rollouts or Istio would refuse, or that would catch other requests";
     ANALYSIS_MEASURES_NOTHING = "analysis-measures-nothing": "a canary analysis with no metric";
     SLO_WITHOUT_HTTP = "slo-without-http": "an SLO on a service without an HTTP port";
     INVALID_PATTERN = "invalid-pattern": "a regular expression Filebeat's Go regexp would refuse";

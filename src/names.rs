@@ -321,6 +321,11 @@ pub fn short_hash(text: &str) -> String {
         .collect()
 }
 
+/// A Service's name in the cluster's DNS: `<name>.<namespace>.svc.cluster.local`.
+pub fn service_host(name: &str, namespace: &str) -> String {
+    format!("{name}.{namespace}.svc.cluster.local")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

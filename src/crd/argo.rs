@@ -42,8 +42,18 @@ pub struct CanaryStrategy {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TrafficRouting {
+    /// The routes `setHeaderRoute` steps add, in precedence order (upstream
+    /// `MangedRoutes`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub managed_routes: Vec<ManagedRoute>,
     pub istio: IstioRouting,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ManagedRoute {
+    pub name: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -66,6 +76,34 @@ pub struct CanaryStep {
     pub set_weight: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause: Option<Pause>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_header_route: Option<SetHeaderRoute>,
+}
+
+/// Route requests whose headers match to the canary, under a managed route.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SetHeaderRoute {
+    pub name: String,
+    #[serde(rename = "match")]
+    pub matches: Vec<HeaderRoutingMatch>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderRoutingMatch {
+    pub header_name: String,
+    pub header_value: StringMatch,
+}
+
+/// Exactly one of the three (upstream `StringMatch`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StringMatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exact: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

@@ -308,11 +308,20 @@ pub enum Strategy {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Canary {
     #[serde(default)]
     pub steps: Vec<CanaryStep>,
     pub analysis: Option<Analysis>,
+    pub header_route: Option<Spanned<HeaderRoute>>,
+}
+
+/// Requests that go to the canary during a rollout, by one header.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderRoute {
+    pub name: Spanned<String>,
+    pub headers: BTreeMap<String, HeaderMatch>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

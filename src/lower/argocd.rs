@@ -399,13 +399,39 @@ fn weights(routes: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect()
 }
 
-fn ignore_weights(name: String, namespace: String, routes: Vec<String>) -> IgnoreDifference {
+/// The routes Argo Rollouts adds during a rollout and removes after it
+/// (`managedRoutes`), whole, by name.
+fn managed(routes: impl IntoIterator<Item = String>) -> Vec<String> {
+    routes
+        .into_iter()
+        .map(|name| format!(r#".spec.http[] | select(.name == "{name}")"#))
+        .collect()
+}
+
+/// The managed routes of a canary's Rollout.
+fn managed_routes(service: &Service) -> Vec<String> {
+    service
+        .canary
+        .iter()
+        .flat_map(|c| &c.header_route)
+        .map(|route| route.name.clone())
+        .collect()
+}
+
+fn ignore_weights(
+    name: String,
+    namespace: String,
+    routes: Vec<String>,
+    managed_routes: Vec<String>,
+) -> IgnoreDifference {
+    let mut paths = weights(routes);
+    paths.extend(managed(managed_routes));
     IgnoreDifference {
         group: "networking.istio.io".into(),
         kind: "VirtualService".into(),
         name,
         namespace,
-        jq_path_expressions: weights(routes),
+        jq_path_expressions: paths,
     }
 }
 
@@ -424,26 +450,29 @@ fn mesh_weights(service: &Service) -> Vec<IgnoreDifference> {
         service.name.clone(),
         service.namespace.clone(),
         routes,
+        managed_routes(service),
     )]
 }
 
 /// The gateway hosts' VirtualServices: the weights of canary services' routes.
 fn gateway_weights(cluster: &Cluster) -> Vec<IgnoreDifference> {
-    let mut by_host: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    type Routes = (Vec<String>, BTreeSet<String>);
+    let mut by_host: BTreeMap<(String, String), Routes> = BTreeMap::new();
     for service in cluster.services.iter().filter(|s| s.canary.is_some()) {
         for (index, route) in service.routes.iter().enumerate() {
             let key = (
                 gateway_route_name(&route.host),
                 service.gateway.namespace.clone(),
             );
-            by_host
-                .entry(key)
-                .or_default()
-                .push(route_name(service, index));
+            let (weighted, managed) = by_host.entry(key).or_default();
+            weighted.push(route_name(service, index));
+            managed.extend(managed_routes(service));
         }
     }
     by_host
         .into_iter()
-        .map(|((name, namespace), routes)| ignore_weights(name, namespace, routes))
+        .map(|((name, namespace), (routes, managed))| {
+            ignore_weights(name, namespace, routes, managed.into_iter().collect())
+        })
         .collect()
 }

@@ -13,11 +13,12 @@ use super::monitoring::failed_requests;
 use super::service::canary_name;
 use super::workload::fixed_replicas;
 use crate::crd::argo::{
-    AnalysisTemplate, AnalysisTemplateSpec, Arg, CanaryStep, CanaryStrategy, IstioRouting, Metric,
-    MetricProvider, Pause, PrometheusQuery, Rollout, RolloutAnalysis, RolloutSpec, RolloutStrategy,
-    TemplateRef, TrafficRouting, VirtualServiceRef,
+    AnalysisTemplate, AnalysisTemplateSpec, Arg, CanaryStep, CanaryStrategy, HeaderRoutingMatch,
+    IstioRouting, ManagedRoute, Metric, MetricProvider, Pause, PrometheusQuery, Rollout,
+    RolloutAnalysis, RolloutSpec, RolloutStrategy, SetHeaderRoute, StringMatch, TemplateRef,
+    TrafficRouting, VirtualServiceRef,
 };
-use crate::model::{self, Canary, Environment, Service, is_http};
+use crate::model::{self, Canary, Environment, HeaderMatch, HeaderRoute, Service, is_http};
 
 /// Failed measurements a metric tolerates. Argo Rollouts fails a metric when
 /// its failures exceed the limit (`result.Failed > failureLimit`,
@@ -43,11 +44,18 @@ pub fn rollout(service: &Service, canary: &Canary, template: PodTemplateSpec) ->
                     canary_service: canary_name(service),
                     stable_service: service.name.clone(),
                     traffic_routing: TrafficRouting {
+                        managed_routes: canary
+                            .header_route
+                            .iter()
+                            .map(|route| ManagedRoute {
+                                name: route.name.clone(),
+                            })
+                            .collect(),
                         istio: IstioRouting {
                             virtual_services: virtual_services(service),
                         },
                     },
-                    steps: canary.steps.iter().map(step).collect(),
+                    steps: steps(canary),
                     analysis: canary
                         .analysis
                         .as_ref()
@@ -92,17 +100,60 @@ fn virtual_services(service: &Service) -> Vec<VirtualServiceRef> {
     refs
 }
 
+/// The blueprint's steps, and a header route's `setHeaderRoute` right
+/// after the first `setWeight` above 0: from then on the canary has pods
+/// (Argo Rollouts scales it with its weight). Argo Rollouts removes the
+/// managed route when the rollout is promoted or aborted
+/// (`RemoveManagedRoutes`, argo-rollouts `rollout/trafficrouting.go`).
+fn steps(canary: &Canary) -> Vec<CanaryStep> {
+    let mut steps: Vec<CanaryStep> = canary.steps.iter().map(step).collect();
+    if let (Some(route), Some(first)) = (&canary.header_route, first_weighted(canary)) {
+        steps.insert(
+            first + 1,
+            CanaryStep {
+                set_header_route: Some(set_header_route(route)),
+                ..CanaryStep::default()
+            },
+        );
+    }
+    steps
+}
+
+/// The index of the first step that gives the canary traffic.
+fn first_weighted(canary: &Canary) -> Option<usize> {
+    canary
+        .steps
+        .iter()
+        .position(|s| matches!(s, model::CanaryStep::SetWeight(w) if *w > 0))
+}
+
+fn set_header_route(route: &HeaderRoute) -> SetHeaderRoute {
+    let mut value = StringMatch::default();
+    match &route.value {
+        HeaderMatch::Exact(text) => value.exact = Some(text.clone()),
+        HeaderMatch::Prefix(text) => value.prefix = Some(text.clone()),
+        HeaderMatch::Regex(text) => value.regex = Some(text.clone()),
+    }
+    SetHeaderRoute {
+        name: route.name.clone(),
+        matches: vec![HeaderRoutingMatch {
+            header_name: route.header.clone(),
+            header_value: value,
+        }],
+    }
+}
+
 fn step(step: &model::CanaryStep) -> CanaryStep {
     match step {
         model::CanaryStep::SetWeight(weight) => CanaryStep {
             set_weight: Some(*weight),
-            pause: None,
+            ..CanaryStep::default()
         },
         model::CanaryStep::Pause(duration) => CanaryStep {
-            set_weight: None,
             pause: Some(Pause {
                 duration: duration.clone(),
             }),
+            ..CanaryStep::default()
         },
     }
 }
@@ -113,11 +164,7 @@ fn step(step: &model::CanaryStep) -> CanaryStep {
 /// would pause every rollout at its start. A canary that never gets traffic
 /// is analysed from the start, and pauses.
 fn analysis_of(service: &Service, canary: &Canary) -> RolloutAnalysis {
-    let starting_step = canary
-        .steps
-        .iter()
-        .position(|s| matches!(s, model::CanaryStep::SetWeight(w) if *w > 0))
-        .and_then(|index| i32::try_from(index + 1).ok());
+    let starting_step = first_weighted(canary).and_then(|index| i32::try_from(index + 1).ok());
     RolloutAnalysis {
         templates: vec![TemplateRef {
             template_name: service.name.clone(),

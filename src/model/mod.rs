@@ -21,9 +21,9 @@ pub use logging::{LogFormat, Logging, Multiline, MultilineMatch};
 pub use monitoring::{Metrics, Slo};
 pub use scaling::{Disruption, IntOrPercent, Replicas};
 pub use traffic::{
-    Abort, Analysis, Canary, CanaryStep, ConnectionPool, Delay, Fault, Gateway, HeaderMatch,
-    HttpPool, Mesh, OutlierDetection, Port, Protocol, Retries, Route, TcpPool, TrafficPolicy,
-    is_http,
+    Abort, Analysis, Call, Canary, CanaryStep, ConnectionPool, Delay, Fault, Gateway, HeaderMatch,
+    HeaderRoute, HttpPool, Mesh, OutlierDetection, Port, Protocol, Retries, Route, TcpPool,
+    TrafficPolicy, is_http,
 };
 pub use workload::{
     Container, EnvValue, EnvVar, MountedFile, PortRef, Probe, ProbeAction, Quantities, SCRATCH_DIR,
@@ -105,7 +105,10 @@ impl Cluster {
 
     /// Rules across the services of one cluster.
     pub fn check(&self) -> Vec<Diagnostic> {
-        traffic::route_conflicts(&self.services)
+        let mut diags = traffic::route_conflicts(&self.services);
+        diags.extend(traffic::unadmitted_calls(self));
+        diags.extend(traffic::header_route_reach(&self.services));
+        diags
     }
 
     /// The service of that name, if it is rendered in this cluster.
@@ -210,6 +213,8 @@ pub struct Service {
     pub slo: Option<Slo>,
     /// How Filebeat reads its logs, when the blueprint says.
     pub logging: Option<Logging>,
+    /// The services its templates call through `endpoint()`.
+    pub calls: Vec<Call>,
 }
 
 /// What a service is resolved against.
@@ -219,6 +224,8 @@ pub struct Context<'a> {
     pub gateway: Spanned<String>,
     /// Every service that has a blueprint.
     pub services: &'a BTreeSet<String>,
+    /// The `endpoint()` calls of the service's templates.
+    pub calls: &'a [crate::template::Reference],
 }
 
 impl Service {
@@ -271,6 +278,7 @@ impl Service {
             metrics: monitoring::metrics(raw, &ports, &mut diags),
             slo: monitoring::slo(raw, &ports, &mut diags),
             logging: logging::logging(raw, &mut diags),
+            calls: cx.calls.iter().map(Call::from).collect(),
             gateway: gateway.unwrap_or_else(|| Gateway {
                 namespace: String::new(),
                 name: String::new(),
@@ -313,7 +321,7 @@ impl Service {
 }
 
 pub fn fqdn(name: &str, namespace: &str) -> String {
-    format!("{name}.{namespace}.svc.cluster.local")
+    names::service_host(name, namespace)
 }
 
 /// A SPIFFE principal as Istio's AuthorizationPolicy names it.

@@ -391,6 +391,19 @@ impl From<&input::ConnectionPool> for ConnectionPool {
 pub struct Canary {
     pub steps: Vec<CanaryStep>,
     pub analysis: Option<Analysis>,
+    pub header_route: Option<HeaderRoute>,
+}
+
+/// Requests with one header go to the canary during a rollout: an Argo
+/// Rollouts managed route, set by a `setHeaderRoute` step.
+#[derive(Debug)]
+pub struct HeaderRoute {
+    /// The managed route's name in the VirtualServices the Rollout edits.
+    pub name: String,
+    pub header: String,
+    pub value: HeaderMatch,
+    /// The `headerRoute` entry.
+    pub span: Span,
 }
 
 /// One step of a canary rollout.
@@ -473,20 +486,7 @@ fn route(
         ));
     }
     for name in raw.headers.keys() {
-        let valid = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !valid {
-            diags.push(
-                Diagnostic::error(
-                    Code::INVALID_ROUTE,
-                    spanned.span,
-                    format!("header `{name}` must be lowercase letters, digits and `-`"),
-                )
-                .with_hint("Istio matches header names in lowercase"),
-            );
-        }
+        check_header_name(name, Code::INVALID_ROUTE, spanned.span, diags);
     }
     if let Some(retries) = &raw.retries {
         check_retries(retries, diags);
@@ -581,6 +581,24 @@ fn check_retries(retries: &Spanned<input::Retries>, diags: &mut Vec<Diagnostic>)
                 "`retries` with `attempts: 0` turns retries off, and Istio then refuses `retryOn` and `perTryTimeout`",
             )
             .with_hint("set `attempts` to 1 or more, or remove `retryOn` and `perTryTimeout`"),
+        );
+    }
+}
+
+/// A header name Istio matches: lowercase letters, digits and `-`.
+fn check_header_name(name: &str, code: Code, span: Span, diags: &mut Vec<Diagnostic>) {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid {
+        diags.push(
+            Diagnostic::error(
+                code,
+                span,
+                format!("header `{name}` must be lowercase letters, digits and `-`"),
+            )
+            .with_hint("Istio matches header names in lowercase"),
         );
     }
 }
@@ -823,7 +841,187 @@ pub(super) fn canary(
             scrape_interval: length(scrape_interval),
         }
     });
-    Some(Canary { steps, analysis })
+    let header_route = section
+        .and_then(|s| s.value.header_route.as_ref())
+        .and_then(|raw_route| header_route(raw_route, raw, ports, &steps, diags));
+    Some(Canary {
+        steps,
+        analysis,
+        header_route,
+    })
+}
+
+/// A canary's header route, as Argo Rollouts writes it into the
+/// VirtualServices (argo-rollouts `rollout/trafficrouting/istio/istio.go`,
+/// `createHeaderRoute`): a route of that name, first in each
+/// VirtualService the Rollout names (`orderRoutes` puts `managedRoutes`
+/// above the others), matching only the header, with one destination: the
+/// canary Service on the port of the first route the Rollout shifts.
+fn header_route(
+    spanned: &Spanned<input::HeaderRoute>,
+    raw: &input::Blueprint,
+    ports: &[Port],
+    steps: &[CanaryStep],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<HeaderRoute> {
+    let route = &spanned.value;
+    let before = diags.len();
+    let name = &route.name;
+    let invalid =
+        |message: String, span: Span| Diagnostic::error(Code::INVALID_HEADER_ROUTE, span, message);
+    if let Err(reason) = names::dns1123_label(&name.value, 63) {
+        diags.push(
+            invalid(
+                format!("header route name `{}` {reason}", name.value),
+                name.span,
+            )
+            .with_hint("name the managed route with a DNS-1123 label, e.g. `beta`"),
+        );
+    }
+    // Argo Rollouts finds, removes and orders routes by name (`removeRoute`,
+    // `orderRoutes`): a managed route named like one of slipway's would
+    // delete it at the end of every rollout.
+    let own = ports
+        .iter()
+        .filter(|p| is_http(p.protocol))
+        .map(|p| p.name.clone())
+        .chain((0..raw.routes.len()).map(|i| format!("{}-{i}", raw.metadata.name.value)));
+    if let Some(clash) = own.into_iter().find(|n| *n == name.value) {
+        diags.push(
+            invalid(
+                format!("header route name `{clash}` is the name of one of the service's own routes, which Argo Rollouts would remove with it"),
+                name.span,
+            )
+            .with_hint("give the header route another name; the service's routes are named after its HTTP ports and `<service>-<index>`"),
+        );
+    }
+    let (header, value) = route.headers.iter().next()?;
+    check_header_name(header, Code::INVALID_HEADER_ROUTE, spanned.span, diags);
+    if let Some(regex) = &value.regex {
+        check_header_regex(regex, diags);
+    }
+    // Go's `omitempty` drops an empty `exact` or `regex` of Argo Rollouts'
+    // `StringMatch`, and the route would match every value of the header.
+    if value.exact.as_deref() == Some("")
+        || value.regex.as_ref().is_some_and(|r| r.value.is_empty())
+    {
+        diags.push(
+            invalid(format!("header route `{}` matches an empty value of `{header}`", name.value), spanned.span)
+                .with_hint("Argo Rollouts leaves an empty value out, and the route would then match any value: give a value"),
+        );
+    }
+    // The managed route matches the header on every port of the service's
+    // host and sends it to one port: with two HTTP ports, requests with the
+    // header on the other one would reach the wrong port of the canary.
+    let http: Vec<&str> = ports
+        .iter()
+        .filter(|p| is_http(p.protocol))
+        .map(|p| p.name.as_str())
+        .collect();
+    if http.len() > 1 {
+        diags.push(
+            invalid(
+                format!(
+                    "a header route sends every request with the header to one port of the canary, but `{}` has {} HTTP ports ({})",
+                    raw.metadata.name.value,
+                    http.len(),
+                    http.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                ),
+                spanned.span,
+            )
+            .with_hint("use a header route on a service with one HTTP, HTTP2 or GRPC port"),
+        );
+    }
+    // Argo Rollouts scales the canary with its weight: before a `setWeight`
+    // above 0 it has no pods to send the header's requests to.
+    if !steps
+        .iter()
+        .any(|s| matches!(s, CanaryStep::SetWeight(w) if *w > 0))
+    {
+        diags.push(
+            invalid(format!("header route `{}` would send requests to a canary without pods: no step sets a weight above 0", name.value), spanned.span)
+                .with_hint("add a `setWeight` step above 0; the header route starts after the first one"),
+        );
+    }
+    (diags.len() == before).then_some(())?;
+    Some(HeaderRoute {
+        name: name.value.clone(),
+        header: header.clone(),
+        value: HeaderMatch::from_raw(value)?,
+        span: spanned.span,
+    })
+}
+
+/// Where a header route would reach, checked across the cluster. Argo
+/// Rollouts adds it to every VirtualService the Rollout names, the gateway
+/// hosts' included, with the canary Service's name as its destination
+/// (`createHeaderRoute` takes `canaryService` as written: `<service>-canary`),
+/// and Istio reads a short name in the namespace of the VirtualService
+/// ("Istio will interpret the short name based on the namespace of the
+/// rule", https://istio.io/latest/docs/reference/config/networking/virtual-service/#Destination):
+/// in a gateway namespace of its own the route names no Service. And the
+/// route matches the header alone: on a host where another service routes
+/// too, it would take that service's requests with the header.
+pub fn header_route_reach(services: &[super::Service]) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for service in services {
+        let Some(route) = service
+            .canary
+            .as_ref()
+            .and_then(|c| c.header_route.as_ref())
+        else {
+            continue;
+        };
+        let Some(first) = service.routes.first() else {
+            continue;
+        };
+        if service.gateway.namespace != service.namespace {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_HEADER_ROUTE,
+                    route.span,
+                    format!(
+                        "header route `{}` cannot reach the canary from the gateway: Argo Rollouts would write `{}-canary` into the VirtualService of `{}` in namespace `{}`, where Istio reads it as a Service of that namespace",
+                        route.name,
+                        service.name,
+                        first.host,
+                        service.gateway.namespace
+                    ),
+                )
+                .with_related(first.span, "a gateway route of the service")
+                .with_hint("header routes work for callers inside the mesh: use one on a service without `routes`"),
+            );
+            continue;
+        }
+        let hosts: BTreeSet<&str> = service.routes.iter().map(|r| r.host.as_str()).collect();
+        for host in hosts {
+            let other = services.iter().find(|o| {
+                o.name != service.name
+                    && o.gateway == service.gateway
+                    && o.routes.iter().any(|r| r.host == host)
+            });
+            if let Some(other) = other {
+                let shared = other
+                    .routes
+                    .iter()
+                    .find(|r| r.host == host)
+                    .map_or(other.origin, |r| r.span);
+                diags.push(
+                    Diagnostic::error(
+                        Code::INVALID_HEADER_ROUTE,
+                        route.span,
+                        format!(
+                            "header route `{}` of `{}` would catch `{}`'s requests with the header on `{host}`",
+                            route.name, service.name, other.name
+                        ),
+                    )
+                    .with_related(shared, format!("`{}` routes on `{host}` too", other.name))
+                    .with_hint("Argo Rollouts' header route matches the header alone, on the whole host: give the service a host of its own"),
+                );
+            }
+        }
+    }
+    diags
 }
 
 /// The length of an analysis duration. The schema's `duration-analysis`
@@ -843,6 +1041,67 @@ fn default_steps() -> Vec<CanaryStep> {
             ]
         })
         .collect()
+}
+
+/// A call of one service to another that its templates name with
+/// `endpoint(service, port)`.
+#[derive(Debug)]
+pub struct Call {
+    pub service: String,
+    pub port: String,
+    /// The string whose template calls it.
+    pub span: Span,
+}
+
+impl From<&crate::template::Reference> for Call {
+    fn from(raw: &crate::template::Reference) -> Self {
+        Call {
+            service: raw.service.clone(),
+            port: raw.port.clone(),
+            span: raw.span,
+        }
+    }
+}
+
+/// A call through `endpoint()` is a declared dependency: the called
+/// service's `mesh.allowFrom` must list the caller, or its
+/// AuthorizationPolicy (Istio denies what no ALLOW policy matches, "Allow
+/// nothing", https://istio.io/latest/docs/reference/config/security/authorization-policy/)
+/// and NetworkPolicy refuse the connection. slipway does not add the caller
+/// itself: who may call a service stays written in its blueprint.
+pub(super) fn unadmitted_calls(cluster: &super::Cluster) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for caller in &cluster.services {
+        for call in &caller.calls {
+            // A called service that did not resolve has its own errors.
+            let Some(called) = cluster.service(&call.service) else {
+                continue;
+            };
+            if called.mesh.allow_from.contains(&caller.name) {
+                continue;
+            }
+            diags.push(
+                Diagnostic::error(
+                    Code::CALLER_NOT_ADMITTED,
+                    call.span,
+                    format!(
+                        "`{}` does not admit `{}`: add `{}` to {}'s `mesh.allowFrom`",
+                        called.name, caller.name, caller.name, called.name
+                    ),
+                )
+                .with_label(format!(
+                    "`{}` calls `{}` on port `{}` here",
+                    caller.name, called.name, call.port
+                ))
+                .with_related(called.origin, format!("`{}` is defined here", called.name))
+                .with_hint(format!(
+                    "`{}`'s AuthorizationPolicy and NetworkPolicy admit only the services in its `mesh.allowFrom`",
+                    called.name
+                )),
+            );
+        }
+    }
+    diags
 }
 
 /// Two routes that match exactly the same requests on the same host: one of
