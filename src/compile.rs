@@ -269,6 +269,7 @@ impl Project {
             .values()
             .filter(|b| deployed(b, region))
             .collect();
+        let secrets = model::StoreSetting::new(&overlay.head, region);
         let resolved: Vec<(Option<Service>, Vec<Diagnostic>)> = blueprints
             .par_iter()
             .map(|blueprint| {
@@ -280,7 +281,7 @@ impl Project {
                     templates,
                 };
                 let mut diagnostics = Vec::new();
-                let service = target.resolve(&self.sources, &mut diagnostics);
+                let service = target.resolve(&self.sources, &secrets, &mut diagnostics);
                 (service, diagnostics)
             })
             .collect();
@@ -418,7 +419,12 @@ impl Target<'_> {
         (diags.len() == before).then_some((tree, namespace, gateway))
     }
 
-    fn resolve(&self, sources: &Sources, diags: &mut Vec<Diagnostic>) -> Option<Service> {
+    fn resolve(
+        &self,
+        sources: &Sources,
+        secrets: &model::StoreSetting,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Service> {
         let (tree, namespace, gateway) = self.expanded(diags)?;
         let errors = schema::check(&tree, FileKind::Blueprint);
         if !errors.is_empty() {
@@ -446,6 +452,7 @@ impl Target<'_> {
             namespace,
             gateway,
             services: self.services,
+            secrets,
         };
         let (service, found) = Service::resolve(&raw, &cx);
         diags.extend(found);

@@ -98,6 +98,7 @@ codes! {
     ANALYSIS_MEASURES_NOTHING = "analysis-measures-nothing": "a canary analysis with no metric";
     SLO_WITHOUT_HTTP = "slo-without-http": "an SLO on a service without an HTTP port";
     INVALID_PATTERN = "invalid-pattern": "a regular expression Filebeat's Go regexp would refuse";
+    SECRET_STORE_MISSING = "secret-store-missing": "a stored secret (`store:`) in a region whose environment names no secret store";
     REPLICAS_OUT_OF_ORDER = "replicas-out-of-order": "`minReplicas` greater than `maxReplicas`";
     AUTOSCALING_WITHOUT_CPU_REQUEST = "autoscaling-without-cpu-request": "CPU autoscaling of a container without a CPU request";
     AVAILABILITY_CONFLICT = "availability-conflict": "both `minAvailable` and `maxUnavailable`";

@@ -27,17 +27,23 @@ pub fn dns1123_label(name: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The longest DNS-1123 subdomain (`IsDNS1123Subdomain`).
+pub const MAX_SUBDOMAIN: usize = 253;
+
 /// A DNS-1123 subdomain (most object names): dot-separated DNS-1123 labels,
 /// at most 253 characters in all.
 pub fn dns1123_subdomain(name: &str) -> Result<(), String> {
-    if name.len() > 253 {
+    if name.len() > MAX_SUBDOMAIN {
         return Err(format!(
-            "is {} characters long; the limit is 253",
+            "is {} characters long; the limit is {MAX_SUBDOMAIN}",
             name.len()
         ));
     }
     // Its parts have a label's characters but no length of their own
     // (apimachinery `IsDNS1123Subdomain`: one pattern and the 253).
+    if name.split('.').count() > 1 && name.split('.').any(str::is_empty) {
+        return Err("must not start or end with `.` nor hold `..`".to_owned());
+    }
     name.split('.')
         .try_for_each(|label| dns1123_label(label, 253))
 }

@@ -43,7 +43,7 @@ pub struct Container {
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
     #[serde(default)]
-    pub secrets: BTreeMap<String, SecretRef>,
+    pub secrets: BTreeMap<String, Spanned<SecretRef>>,
     #[serde(default)]
     pub files: Vec<Spanned<File>>,
     pub resources: Option<Resources>,
@@ -51,11 +51,17 @@ pub struct Container {
     pub readiness_probe: Option<Spanned<Probe>>,
 }
 
+/// A Kubernetes Secret's key (`secret`, `key`) or a secret of the cloud's
+/// store (`store`, `property`, `version`); which form it is, and that it is
+/// one, the model decides on the merged value.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
-    pub secret: Spanned<String>,
-    pub key: Spanned<String>,
+    pub secret: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub store: Option<Spanned<String>>,
+    pub property: Option<Spanned<String>>,
+    pub version: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

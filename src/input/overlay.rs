@@ -52,7 +52,17 @@ pub struct Environment {
     pub network_policy: Option<NetworkPolicy>,
     pub dashboards: Option<Dashboards>,
     pub argocd: Option<ArgoCd>,
+    pub external_secrets: Option<Spanned<SecretStore>>,
     pub regions: Vec<Region>,
+}
+
+/// `externalSecrets` of an environment or a region: the ClusterSecretStore
+/// services' ExternalSecrets read through, and how often.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretStore {
+    pub store: Option<Spanned<String>>,
+    pub refresh_interval: Option<Spanned<String>>,
 }
 
 /// `environment.networkPolicy`: whether Kubernetes NetworkPolicies are
@@ -117,11 +127,12 @@ pub struct Tracing {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Region {
     pub name: Spanned<String>,
     pub cluster: Spanned<String>,
     #[serde(default)]
     pub primary: bool,
     pub only: Option<Vec<Spanned<String>>>,
+    pub external_secrets: Option<Spanned<SecretStore>>,
 }

@@ -6,6 +6,7 @@ mod environment;
 mod logging;
 mod monitoring;
 mod scaling;
+mod secrets;
 mod traffic;
 mod workload;
 
@@ -20,6 +21,9 @@ pub use environment::{
 pub use logging::{LogFormat, Logging, Multiline, MultilineMatch};
 pub use monitoring::{Metrics, Slo};
 pub use scaling::{Disruption, IntOrPercent, Replicas};
+pub use secrets::{
+    DEFAULT_REFRESH_INTERVAL, ExternalSecret, Remote, RemoteValue, SecretStore, StoreSetting,
+};
 pub use traffic::{
     Abort, Analysis, Canary, CanaryStep, ConnectionPool, Delay, Fault, Gateway, HeaderMatch,
     HttpPool, Mesh, OutlierDetection, Port, Protocol, Retries, Route, TcpPool, TrafficPolicy,
@@ -105,7 +109,44 @@ impl Cluster {
 
     /// Rules across the services of one cluster.
     pub fn check(&self) -> Vec<Diagnostic> {
-        traffic::route_conflicts(&self.services)
+        let mut diags = traffic::route_conflicts(&self.services);
+        diags.extend(self.secrets_owned_elsewhere());
+        diags
+    }
+
+    /// A Secret an ExternalSecret of slipway creates is the operator's to
+    /// fill: a `{secret, key}` reference to it would read keys only another
+    /// service's stored secrets decide, so it is refused; `store:`
+    /// references read those secrets themselves.
+    fn secrets_owned_elsewhere(&self) -> Vec<Diagnostic> {
+        let owned: BTreeMap<(&str, String), &Service> = self
+            .services
+            .iter()
+            .filter(|s| s.external_secret.is_some())
+            .map(|s| ((s.namespace.as_str(), s.external_secret_name()), s))
+            .collect();
+        let mut diags = Vec::new();
+        for service in &self.services {
+            for named in &service.named_secrets {
+                let Some(owner) = owned.get(&(service.namespace.as_str(), named.value.clone()))
+                else {
+                    continue;
+                };
+                diags.push(
+                    Diagnostic::error(
+                        Code::INVALID_VALUE,
+                        named.span,
+                        format!(
+                            "Secret `{}` is the one the ExternalSecret of `{}` creates; its keys are that service's stored secrets",
+                            named.value, owner.name
+                        ),
+                    )
+                    .with_related(owner.origin, "the service whose ExternalSecret creates it")
+                    .with_hint("read the secret from the store yourself: `{store: <secret name or ARN>, property: <key>}`"),
+                );
+            }
+        }
+        diags
     }
 
     /// The service of that name, if it is rendered in this cluster.
@@ -145,9 +186,19 @@ impl Cluster {
                 .chain([(n.prometheus_namespace.clone(), n.prometheus_pods.clone())])
                 .collect()
         });
+        let secrets = self
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.named_secrets
+                    .iter()
+                    .map(|named| (s.namespace.clone(), named.value.clone()))
+            })
+            .collect();
         External {
             principals,
             pods: pods.unwrap_or_default(),
+            secrets,
         }
     }
 }
@@ -159,6 +210,9 @@ pub struct External {
     pub principals: BTreeSet<String>,
     /// Pods by `(namespace, labels)` (the ingress gateways', Prometheus').
     pub pods: BTreeSet<(String, BTreeMap<String, String>)>,
+    /// Secrets by `(namespace, name)` that blueprints reference by name:
+    /// they exist in the cluster already; slipway renders none.
+    pub secrets: BTreeSet<(String, String)>,
 }
 
 /// The EKS node group a service's pods run on.
@@ -210,6 +264,10 @@ pub struct Service {
     pub slo: Option<Slo>,
     /// How Filebeat reads its logs, when the blueprint says.
     pub logging: Option<Logging>,
+    /// The Secrets its `{secret, key}` references name, where they do.
+    pub named_secrets: Vec<Spanned<String>>,
+    /// What its `store:` references read, for its ExternalSecret.
+    pub external_secret: Option<ExternalSecret>,
 }
 
 /// What a service is resolved against.
@@ -219,6 +277,8 @@ pub struct Context<'a> {
     pub gateway: Spanned<String>,
     /// Every service that has a blueprint.
     pub services: &'a BTreeSet<String>,
+    /// The cluster's secret store, for `store:` references.
+    pub secrets: &'a StoreSetting,
 }
 
 impl Service {
@@ -235,11 +295,14 @@ impl Service {
         check_namespace(&cx.namespace, &mut diags);
         let gateway = Gateway::parse(&cx.gateway, &mut diags);
         let ports = traffic::ports(raw, &mut diags);
+        let secrets = secrets::resolve(raw, cx.secrets, &mut diags);
         let containers: Vec<Container> = raw
             .containers
             .iter()
             .enumerate()
-            .map(|(i, (cname, c))| workload::container(cname, c, i == 0, &ports, &mut diags))
+            .map(|(i, (cname, c))| {
+                workload::container(cname, c, i == 0, &ports, &secrets.env, &mut diags)
+            })
             .collect();
         let replicas = scaling::replicas(raw, cx.sources, &mut diags);
         scaling::check_cpu_requests(raw, &replicas, &mut diags);
@@ -271,6 +334,8 @@ impl Service {
             metrics: monitoring::metrics(raw, &ports, &mut diags),
             slo: monitoring::slo(raw, &ports, &mut diags),
             logging: logging::logging(raw, &mut diags),
+            named_secrets: secrets::named(raw),
+            external_secret: secrets.external,
             gateway: gateway.unwrap_or_else(|| Gateway {
                 namespace: String::new(),
                 name: String::new(),
@@ -303,6 +368,12 @@ impl Service {
             .filter_map(|route| self.ports.iter().find(|p| p.port == route.port))
             .map(|p| p.target_port)
             .collect()
+    }
+
+    /// The ExternalSecret's name, and the Secret it creates: the service's
+    /// with `-external` (an object name holds 253 characters).
+    pub fn external_secret_name(&self) -> String {
+        names::derived_name(&self.name, "-external", names::MAX_SUBDOMAIN)
     }
 
     /// The port `monitoring.metrics` names (resolving checked it exists).

@@ -245,6 +245,7 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, file: &SourceFile, diags: &mut V
     check_stem(&head.metadata.name, stem, diags);
     check_regions(&head, diags);
     check_argocd(&head, diags);
+    check_secret_stores(&head, diags);
     check_policy_ids(&tree, diags);
     check_monitoring_labels(&tree, diags);
     check_pod_labels(&tree, diags);
@@ -348,6 +349,7 @@ fn check_blueprint_names(tree: &Node, diags: &mut Vec<Diagnostic>) {
         }
         let vars = entries(&container.value, &["variables"]);
         for secret in entries(&container.value, &["secrets"]) {
+            stored_secret_key(secret, diags);
             if let Some(var) = vars.iter().find(|v| v.key == secret.key) {
                 diags.push(
                     Diagnostic::error(
@@ -390,6 +392,33 @@ fn check_blueprint_names(tree: &Node, diags: &mut Vec<Diagnostic>) {
                 .with_hint("slipway orders a service's sync (what a workload uses syncs a wave before it); a wave of your own on every object would undo that order and can hang the first sync: remove it"),
             );
         }
+    }
+}
+
+/// A stored secret's variable name is also its key in the Secret the
+/// ExternalSecret creates: `spec.data[].secretKey`, which the CRD holds to
+/// `^[-._a-zA-Z0-9]+$` and 253 characters, the rules of Secret keys
+/// (apimachinery `IsConfigMapKey`).
+fn stored_secret_key(secret: &crate::node::Entry, diags: &mut Vec<Diagnostic>) {
+    if secret
+        .value
+        .get("store")
+        .is_none_or(|s| s.as_str().is_none())
+    {
+        return;
+    }
+    if let Err(reason) = names::config_map_key(&secret.key) {
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_NAME,
+                secret.key_span,
+                format!(
+                    "`{}` cannot name a stored secret: it is the secret's key in the Secret, which {reason}",
+                    secret.key
+                ),
+            )
+            .with_hint("a stored secret's variable holds only letters, digits, `-`, `_` and `.`"),
+        );
     }
 }
 
@@ -541,6 +570,28 @@ fn check_argocd(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
                     ),
                 )
                 .with_hint("write a relative folder such as `rendered` or `clusters/prod`"),
+            );
+        }
+    }
+}
+
+/// `externalSecrets.store`, of the environment and of each region, names
+/// a ClusterSecretStore: an object name, which `secretStoreRef.name` holds
+/// to a DNS-1123 subdomain (the ExternalSecret CRD's pattern).
+fn check_secret_stores(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
+    let env = &head.environment;
+    let settings = std::iter::once(&env.external_secrets)
+        .chain(env.regions.iter().map(|r| &r.external_secrets))
+        .flatten();
+    for store in settings.filter_map(|setting| setting.value.store.as_ref()) {
+        if let Err(reason) = names::dns1123_subdomain(&store.value) {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_NAME,
+                    store.span,
+                    format!("invalid ClusterSecretStore name `{}`: it {reason}", store.value),
+                )
+                .with_hint("name the ClusterSecretStore as it is in the cluster: lowercase letters, digits, `-` and `.`"),
             );
         }
     }

@@ -21,6 +21,7 @@ mod publish;
 mod rendering;
 mod repo;
 mod schemas;
+mod secrets;
 mod support;
 mod tidy;
 mod yaml11;
