@@ -239,7 +239,7 @@ impl Project {
         let regions = &overlay.head.environment.regions;
         let region = match &selection.region {
             Some(name) => regions.iter().find(|r| &r.name.value == name),
-            None => regions.iter().find(|r| r.primary).or(regions.first()),
+            None => overlay.head.environment.primary_region(),
         }
         .ok_or_else(Vec::new)?;
         let templates = Templates::default();
@@ -270,6 +270,7 @@ impl Project {
             .filter(|b| deployed(b, region))
             .collect();
         let secrets = model::StoreSetting::new(&overlay.head, region);
+        let data_stores = model::DataStores::new(&overlay.head, region);
         let resolved: Vec<(Option<Service>, Vec<Diagnostic>)> = blueprints
             .par_iter()
             .map(|blueprint| {
@@ -281,7 +282,8 @@ impl Project {
                     templates,
                 };
                 let mut diagnostics = Vec::new();
-                let service = target.resolve(&self.sources, &secrets, &mut diagnostics);
+                let stores = (&secrets, &data_stores);
+                let service = target.resolve(&self.sources, stores, &mut diagnostics);
                 (service, diagnostics)
             })
             .collect();
@@ -419,10 +421,11 @@ impl Target<'_> {
         (diags.len() == before).then_some((tree, namespace, gateway))
     }
 
+    /// Resolve the service against the cluster's secret store and data stores.
     fn resolve(
         &self,
         sources: &Sources,
-        secrets: &model::StoreSetting,
+        (secrets, data_stores): (&model::StoreSetting, &model::DataStores),
         diags: &mut Vec<Diagnostic>,
     ) -> Option<Service> {
         let (tree, namespace, gateway) = self.expanded(diags)?;
@@ -453,6 +456,7 @@ impl Target<'_> {
             gateway,
             services: self.services,
             secrets,
+            data_stores,
         };
         let (service, found) = Service::resolve(&raw, &cx);
         diags.extend(found);

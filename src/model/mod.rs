@@ -2,6 +2,7 @@
 //! applied, references resolved, every rule that needs merged values
 //! checked. Lowering reads only this.
 
+mod data_stores;
 mod environment;
 mod logging;
 mod monitoring;
@@ -12,6 +13,7 @@ mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use data_stores::DataStores;
 pub use environment::{
     DEFAULT_GATEWAY_POD_LABELS, DEFAULT_GATEWAY_SERVICE_ACCOUNT, DEFAULT_GITOPS_PATH,
     DEFAULT_PROMETHEUS_POD_LABELS, DEFAULT_PROMETHEUS_SERVICE_ACCOUNT, DEFAULT_PROMETHEUS_URL,
@@ -279,6 +281,8 @@ pub struct Context<'a> {
     pub services: &'a BTreeSet<String>,
     /// The cluster's secret store, for `store:` references.
     pub secrets: &'a StoreSetting,
+    /// The data stores of the cluster's region, for `dependencies`.
+    pub data_stores: &'a DataStores,
 }
 
 impl Service {
@@ -295,13 +299,19 @@ impl Service {
         check_namespace(&cx.namespace, &mut diags);
         let gateway = Gateway::parse(&cx.gateway, &mut diags);
         let ports = traffic::ports(raw, &mut diags);
-        let secrets = secrets::resolve(raw, cx.secrets, &mut diags);
+        let mut stored = secrets::Collector::default();
+        let mut secret_env = secrets::references(raw, &mut stored, &mut diags);
+        let connections = data_stores::connect(raw, cx.data_stores, &mut stored, &mut diags);
+        let external_secret = stored.finish(cx.secrets, &mut secret_env, &mut diags);
+        let mut connection_env = Some(connections.env(&secret_env));
         let containers: Vec<Container> = raw
             .containers
             .iter()
             .enumerate()
             .map(|(i, (cname, c))| {
-                workload::container(cname, c, i == 0, &ports, &secrets.env, &mut diags)
+                // The dependencies' connection goes to the main container.
+                let extra = connection_env.take().unwrap_or_default();
+                workload::container(cname, c, i == 0, &ports, &secret_env, extra, &mut diags)
             })
             .collect();
         let replicas = scaling::replicas(raw, cx.sources, &mut diags);
@@ -335,7 +345,7 @@ impl Service {
             slo: monitoring::slo(raw, &ports, &mut diags),
             logging: logging::logging(raw, &mut diags),
             named_secrets: secrets::named(raw),
-            external_secret: secrets.external,
+            external_secret,
             gateway: gateway.unwrap_or_else(|| Gateway {
                 namespace: String::new(),
                 name: String::new(),

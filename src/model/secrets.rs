@@ -84,14 +84,8 @@ pub struct ExternalSecret {
     pub data: Vec<RemoteValue>,
 }
 
-/// Every secret reference of a service's containers, resolved: the env
-/// value of each `(container, variable)`, and the ExternalSecret the
-/// stored ones need.
-#[derive(Debug, Default)]
-pub struct Resolved {
-    pub env: BTreeMap<(String, String), EnvValue>,
-    pub external: Option<ExternalSecret>,
-}
+/// The env value of each secret `(container, variable)` of a service.
+pub type SecretEnv = BTreeMap<(String, String), EnvValue>;
 
 /// The stored secrets of one service, each named by the variable it sets,
 /// before their Secret keys are chosen.
@@ -105,17 +99,29 @@ struct Wanted {
     container: String,
     variable: String,
     remote: Remote,
-    /// The reference's `store` field.
+    /// Where the secret is named (a reference's `store`).
     span: Span,
+    /// What else asks for it, if not the blueprint (a dependency).
+    because: Option<(Span, String)>,
 }
 
 impl Collector {
-    fn add(&mut self, container: &str, variable: &str, remote: Remote, span: Span) {
+    /// `variable` of `container` reads `remote`, named at `span`; `because`
+    /// is what needs it when `span` is not in the blueprint.
+    pub fn add(
+        &mut self,
+        container: &str,
+        variable: &str,
+        remote: Remote,
+        span: Span,
+        because: Option<(Span, String)>,
+    ) {
         self.wanted.push(Wanted {
             container: container.to_owned(),
             variable: variable.to_owned(),
             remote,
             span,
+            because,
         });
     }
 
@@ -124,19 +130,22 @@ impl Collector {
     /// one variable from different secrets, each key ends in a hash of what
     /// it reads, so no reference is refused for a name slipway derives.
     /// Without a store in the cluster, every stored secret is refused.
-    fn finish(
+    pub fn finish(
         self,
         setting: &StoreSetting,
-        env: &mut BTreeMap<(String, String), EnvValue>,
+        env: &mut SecretEnv,
         diags: &mut Vec<Diagnostic>,
     ) -> Option<ExternalSecret> {
         if self.wanted.is_empty() {
             return None;
         }
         let Some(store) = &setting.store else {
+            // One finding per place a stored secret is named.
+            let mut by_place: BTreeMap<Span, Vec<&Wanted>> = BTreeMap::new();
             for wanted in &self.wanted {
-                diags.push(no_store(wanted, setting));
+                by_place.entry(wanted.span).or_default().push(wanted);
             }
+            diags.extend(by_place.values().map(|wanted| no_store(wanted, setting)));
             return None;
         };
         let mut reads: BTreeMap<&str, BTreeSet<&Remote>> = BTreeMap::new();
@@ -181,28 +190,43 @@ impl Collector {
     }
 }
 
-fn no_store(wanted: &Wanted, setting: &StoreSetting) -> Diagnostic {
-    Diagnostic::error(
+/// The stored secrets named at one place, in a cluster without a store.
+fn no_store(wanted: &[&Wanted], setting: &StoreSetting) -> Diagnostic {
+    let mut variables: Vec<String> = wanted.iter().map(|w| format!("`{}`", w.variable)).collect();
+    variables.sort();
+    variables.dedup();
+    let (read, are) = match variables.as_slice() {
+        [one] => (one.clone(), "is"),
+        [rest @ .., last] => (format!("{} and {last}", rest.join(", ")), "are"),
+        [] => (String::new(), "is"),
+    };
+    let first = wanted[0];
+    let diag = Diagnostic::error(
         Code::SECRET_STORE_MISSING,
-        wanted.span,
+        first.span,
         format!(
-            "`{}` is read from the secret store, but environment `{}` names no `externalSecrets.store` for region `{}`",
-            wanted.variable, setting.environment, setting.region.value
+            "{read} {are} read from the secret store, but environment `{}` names no `externalSecrets.store` for region `{}`",
+            setting.environment, setting.region.value
         ),
     )
     .with_label("a stored secret")
     .with_related(setting.region.span, "the region, with no ClusterSecretStore")
-    .with_hint("set `environment.externalSecrets.store` (or this region's `externalSecrets.store`) in the overlay to the ClusterSecretStore that reads Secrets Manager, or reference an existing Secret: `{secret: <name>, key: <key>}`")
+    .with_hint("set `environment.externalSecrets.store` (or this region's `externalSecrets.store`) in the overlay to the ClusterSecretStore that reads Secrets Manager, or reference an existing Secret: `{secret: <name>, key: <key>}`");
+    match &first.because {
+        Some((span, label)) => diag.with_related(*span, label.clone()),
+        None => diag,
+    }
 }
 
-/// Resolve every `secrets` entry of a service's containers.
-pub fn resolve(
+/// Resolve every `secrets` entry of a service's containers: the env value
+/// of each reference to a Kubernetes Secret; the stored ones go to
+/// `stored`, whose `finish` gives theirs.
+pub fn references(
     raw: &input::Blueprint,
-    setting: &StoreSetting,
+    stored: &mut Collector,
     diags: &mut Vec<Diagnostic>,
-) -> Resolved {
+) -> SecretEnv {
     let mut env = BTreeMap::new();
-    let mut stored = Collector::default();
     for (container, c) in &raw.containers {
         for (variable, reference) in &c.secrets {
             match form(variable, reference, diags) {
@@ -212,13 +236,14 @@ pub fn resolve(
                         EnvValue::Secret { secret, key },
                     );
                 }
-                Some(Form::Stored(remote, span)) => stored.add(container, variable, remote, span),
+                Some(Form::Stored(remote, span)) => {
+                    stored.add(container, variable, remote, span, None);
+                }
                 None => {}
             }
         }
     }
-    let external = stored.finish(setting, &mut env, diags);
-    Resolved { env, external }
+    env
 }
 
 /// The Secrets a service's `{secret, key}` references name (each once, at
@@ -357,7 +382,7 @@ fn stored(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Remote> {
     let before = diags.len();
-    if let Err(reason) = secret_id(&store.value) {
+    if let Err(reason) = names::aws_secret_id(&store.value) {
         diags.push(
             Diagnostic::error(
                 Code::INVALID_NAME,
@@ -368,7 +393,8 @@ fn stored(
         );
     }
     let version = r.version.as_ref();
-    if let Some((version, Err(reason))) = version.map(|v| (v, version_id(&v.value))) {
+    if let Some((version, Err(reason))) = version.map(|v| (v, names::aws_secret_version(&v.value)))
+    {
         diags.push(
             Diagnostic::error(
                 Code::INVALID_VALUE,
@@ -387,64 +413,6 @@ fn stored(
     })
 }
 
-/// What a secret's name may hold: ASCII letters, digits and `/_+=.@-`, 1 to
-/// 512 of them (AWS Secrets Manager API Reference, `CreateSecret`, `Name`).
-const NAME_LIMIT: usize = 512;
-/// `GetSecretValue`'s `SecretId`, a name or an ARN, holds 2048 characters.
-const SECRET_ID_LIMIT: usize = 2048;
-
-/// A secret Secrets Manager can find by its name or ARN
-/// (`arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`).
-/// The external-secrets provider passes `remoteRef.key` as `SecretId`
-/// (`providers/v1/aws/secretsmanager/secretsmanager.go`).
-pub fn secret_id(key: &str) -> Result<(), String> {
-    let name_chars = |name: &str| {
-        name.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
-    };
-    if key.len() > SECRET_ID_LIMIT {
-        return Err(format!("is longer than {SECRET_ID_LIMIT} characters"));
-    }
-    let Some(arn) = key.strip_prefix("arn:") else {
-        if key.is_empty() || key.len() > NAME_LIMIT {
-            return Err(format!("must be 1 to {NAME_LIMIT} characters"));
-        }
-        if !name_chars(key) {
-            return Err("may hold only ASCII letters, digits and `/_+=.@-`".to_owned());
-        }
-        return Ok(());
-    };
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let shaped = matches!(parts.as_slice(),
-        [partition, "secretsmanager", region, account, "secret", name]
-            if !partition.is_empty()
-                && !region.is_empty()
-                && account.len() == 12
-                && account.bytes().all(|b| b.is_ascii_digit())
-                && !name.is_empty()
-                && name_chars(name));
-    if shaped {
-        Ok(())
-    } else {
-        Err("is not a secret's ARN (`arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`)".to_owned())
-    }
-}
-
-/// A version the provider can ask for: `uuid/<id>` is sent as `VersionId`
-/// (32 to 64 characters), anything else as `VersionStage` (1 to 256)
-/// (`secretsmanager.go`; API Reference, `GetSecretValue`).
-pub fn version_id(version: &str) -> Result<(), String> {
-    match version.strip_prefix("uuid/") {
-        Some(id) if !(32..=64).contains(&id.len()) => Err(format!(
-            "names version id `{id}`, which Secrets Manager holds to 32 to 64 characters"
-        )),
-        None if version.len() > 256 => Err(
-            "is a version stage longer than the 256 characters Secrets Manager allows".to_owned(),
-        ),
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,40 +423,6 @@ mod tests {
         start: 0,
         end: 0,
     };
-
-    #[test]
-    fn secret_ids_are_names_or_arns() {
-        for ok in [
-            "orders/prod/db",
-            "a",
-            "team+x=y.z@w-1_2",
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:orders/prod/db-AbCdEf",
-            "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x",
-        ] {
-            assert_eq!(secret_id(ok), Ok(()), "{ok}");
-        }
-        for bad in [
-            "",
-            "has space",
-            "colon:name",
-            &"x".repeat(513),
-            "arn:aws:secretsmanager:us-east-1:1234:secret:x",
-            "arn:aws:ssm:us-east-1:123456789012:parameter/x",
-        ] {
-            assert!(secret_id(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn versions_are_stages_or_uuids() {
-        assert_eq!(version_id("AWSPREVIOUS"), Ok(()));
-        assert_eq!(
-            version_id("uuid/01234567-89ab-cdef-0123-456789abcdef"),
-            Ok(())
-        );
-        assert!(version_id("uuid/short").is_err());
-        assert!(version_id(&"s".repeat(257)).is_err());
-    }
 
     fn setting(store: Option<&str>) -> StoreSetting {
         StoreSetting {
@@ -515,10 +449,10 @@ mod tests {
     #[test]
     fn secret_keys_are_variable_names_unless_two_reads_share_one() {
         let mut collector = Collector::default();
-        collector.add("app", "DB_PASSWORD", remote("a"), NOWHERE);
-        collector.add("sidecar", "DB_PASSWORD", remote("a"), NOWHERE);
-        collector.add("app", "TOKEN", remote("t1"), NOWHERE);
-        collector.add("sidecar", "TOKEN", remote("t2"), NOWHERE);
+        collector.add("app", "DB_PASSWORD", remote("a"), NOWHERE, None);
+        collector.add("sidecar", "DB_PASSWORD", remote("a"), NOWHERE, None);
+        collector.add("app", "TOKEN", remote("t1"), NOWHERE, None);
+        collector.add("sidecar", "TOKEN", remote("t2"), NOWHERE, None);
         let mut env = BTreeMap::new();
         let mut diags = Vec::new();
         let external = collector
@@ -548,12 +482,22 @@ mod tests {
     #[test]
     fn without_a_store_every_stored_secret_is_refused() {
         let mut collector = Collector::default();
-        collector.add("app", "A", remote("a"), NOWHERE);
-        collector.add("app", "B", remote("b"), NOWHERE);
+        let elsewhere = Span {
+            start: 1,
+            ..NOWHERE
+        };
+        collector.add("app", "A", remote("a"), NOWHERE, None);
+        collector.add("app", "B", remote("b"), elsewhere, None);
+        collector.add("app", "C", remote("b"), elsewhere, None);
         let mut diags = Vec::new();
         let external = collector.finish(&setting(None), &mut BTreeMap::new(), &mut diags);
         assert!(external.is_none());
-        assert_eq!(diags.len(), 2);
+        assert_eq!(diags.len(), 2, "one finding per place: {diags:?}");
+        assert!(
+            diags[1].message.starts_with("`B` and `C` are read"),
+            "{}",
+            diags[1].message
+        );
         assert!(
             diags[0].message.contains("environment `dev`"),
             "{}",

@@ -105,13 +105,15 @@ pub struct MountedFile {
 }
 
 /// A container; `secrets` holds the resolved value of each of its secret
-/// references (`super::secrets`), by variable.
+/// references (`super::secrets`), by variable, and `extra` the variables
+/// slipway sets besides its own (a dependency's connection).
 pub(super) fn container(
     name: &str,
     raw: &input::Container,
     main: bool,
     ports: &[Port],
     secrets: &BTreeMap<(String, String), EnvValue>,
+    extra: Vec<EnvVar>,
     diags: &mut Vec<Diagnostic>,
 ) -> Container {
     let env = raw
@@ -119,14 +121,15 @@ pub(super) fn container(
         .iter()
         .map(|(k, v)| EnvVar {
             name: k.clone(),
-            value: EnvValue::Text(v.clone()),
+            value: EnvValue::Text(v.value.clone()),
         })
         .chain(raw.secrets.keys().filter_map(|k| {
             Some(EnvVar {
                 name: k.clone(),
                 value: secrets.get(&(name.to_owned(), k.clone()))?.clone(),
             })
-        }));
+        }))
+        .chain(extra);
     let env = in_dependency_order(env.collect());
     if let Err(reason) = names::image_reference(&raw.image.value) {
         diags.push(

@@ -454,9 +454,10 @@ fn pods_read_secrets_an_external_secret_creates_or_a_blueprint_names() {
     );
     // A Secret a blueprint names exists in the cluster; one nothing names
     // or creates does not.
-    let messages = broken(|o| secret_ref(o, "orders", "DB_PASSWORD").name = "orders-gone".into());
+    let messages =
+        broken(|o| secret_ref(o, "order-worker", "QUEUE_ACCESS_KEY").name = "queue-gone".into());
     one(
         &messages,
-        "Deployment `commerce-prod/orders` reads Secret `commerce-prod/orders-gone`, which no rendered ExternalSecret creates and no blueprint names",
+        "Deployment `commerce-prod/order-worker` reads Secret `commerce-prod/queue-gone`, which no rendered ExternalSecret creates and no blueprint names",
     );
 }

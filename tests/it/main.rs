@@ -7,6 +7,7 @@ mod argocd;
 mod check;
 mod cli;
 mod dashboards;
+mod data_stores;
 mod explain;
 mod gitops;
 mod golden;
