@@ -240,7 +240,7 @@ impl Project {
         let regions = &overlay.head.environment.regions;
         let region = match &selection.region {
             Some(name) => regions.iter().find(|r| &r.name.value == name),
-            None => regions.iter().find(|r| r.primary).or(regions.first()),
+            None => overlay.head.environment.primary_region(),
         }
         .ok_or_else(Vec::new)?;
         let templates = Templates::default();
@@ -271,12 +271,21 @@ impl Project {
     ) -> (Option<model::Cluster>, Vec<Diagnostic>) {
         let mut diagnostics = Vec::new();
         let (prepared, directory) = self.prepare(overlay, region, templates, &mut diagnostics);
+        let secrets = model::StoreSetting::new(&overlay.head, region);
+        let data_stores = model::DataStores::new(&overlay.head, region);
         let resolved: Vec<(Option<Service>, Vec<Diagnostic>)> = prepared
             .into_par_iter()
             .map(|(target, prepared)| {
                 let mut diagnostics = Vec::new();
+                let stores = (&secrets, &data_stores);
                 let service = prepared.and_then(|prepared| {
-                    target.resolve(prepared, &directory, &self.sources, &mut diagnostics)
+                    target.resolve(
+                        prepared,
+                        &directory,
+                        &self.sources,
+                        stores,
+                        &mut diagnostics,
+                    )
                 });
                 (service, diagnostics)
             })
@@ -548,11 +557,13 @@ impl Target<'_> {
         (diags.len() == before).then_some((prepared, references))
     }
 
+    /// Resolve the service against the cluster's secret store and data stores.
     fn resolve(
         &self,
         prepared: Prepared,
         directory: &Arc<Directory>,
         sources: &Sources,
+        (secrets, data_stores): (&model::StoreSetting, &model::DataStores),
         diags: &mut Vec<Diagnostic>,
     ) -> Option<Service> {
         let (
@@ -591,6 +602,8 @@ impl Target<'_> {
             gateway,
             services: self.services,
             calls: &references,
+            secrets,
+            data_stores,
         };
         let (service, found) = Service::resolve(&raw, &cx);
         diags.extend(found);

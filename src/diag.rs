@@ -78,6 +78,7 @@ codes! {
     SEVERAL_PRIMARY_REGIONS = "several-primary-regions": "more than one primary region";
     UNKNOWN_REFERENCE = "unknown-reference": "an overlay names a service or region that does not exist";
     UNKNOWN_POLICY_RULE = "unknown-policy-rule": "an overlay configures a policy rule that does not exist";
+    INVALID_WRITER = "invalid-writer": "a PostgreSQL data store without a writer in the primary region, or with one elsewhere";
     RESERVED_LABEL = "reserved-label": "an overlay sets a label that slipway sets itself";
     RESERVED_ANNOTATION = "reserved-annotation": "a service annotation that slipway sets itself";
     VARIABLE_AND_SECRET = "variable-and-secret": "a name is both a variable and a secret";
@@ -102,6 +103,12 @@ codes! {
     ANALYSIS_MEASURES_NOTHING = "analysis-measures-nothing": "a canary analysis with no metric";
     SLO_WITHOUT_HTTP = "slo-without-http": "an SLO on a service without an HTTP port";
     INVALID_PATTERN = "invalid-pattern": "a regular expression Filebeat's Go regexp would refuse";
+    SECRET_STORE_MISSING = "secret-store-missing": "a stored secret (`store:`) in a region whose environment names no secret store";
+    UNKNOWN_DATA_STORE = "unknown-data-store": "a dependency on a data store the environment does not have";
+    DEPENDENCY_TYPE_MISMATCH = "dependency-type-mismatch": "a dependency whose type is not its data store's";
+    DATA_STORE_NOT_IN_REGION = "data-store-not-in-region": "a dependency in a region where its data store has no endpoints";
+    NO_WRITER = "no-writer": "a dependency with no writer: none in its region for `writes: local`, or none in its region nor the primary one";
+    DUPLICATE_VARIABLE = "duplicate-variable": "a variable a dependency sets that the main container or another dependency sets too";
     REPLICAS_OUT_OF_ORDER = "replicas-out-of-order": "`minReplicas` greater than `maxReplicas`";
     AUTOSCALING_WITHOUT_CPU_REQUEST = "autoscaling-without-cpu-request": "CPU autoscaling of a container without a CPU request";
     AVAILABILITY_CONFLICT = "availability-conflict": "both `minAvailable` and `maxUnavailable`";

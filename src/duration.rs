@@ -34,6 +34,13 @@ pub enum Grammar {
     /// pattern `^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$`):
     /// whole numbers, each unit at most once, largest first.
     Prometheus,
+    /// An ExternalSecret's `refreshInterval`: a `metav1.Duration`
+    /// (external-secrets `apis/externalsecrets/v1/externalsecret_types.go`),
+    /// which the operator decodes with Go's `time.ParseDuration`; `0s`
+    /// fetches once and never refreshes (`getRequeueResult` in
+    /// `pkg/controllers/externalsecret/externalsecret_controller.go`). A
+    /// text Go cannot read makes the object undecodable for the operator.
+    ExternalSecrets,
 }
 
 /// Why a consumer refuses a duration, and how to write it instead.
@@ -44,11 +51,12 @@ pub struct Refusal {
 }
 
 impl Grammar {
-    pub const ALL: [Grammar; 4] = [
+    pub const ALL: [Grammar; 5] = [
         Grammar::Istio,
         Grammar::Pause,
         Grammar::Analysis,
         Grammar::Prometheus,
+        Grammar::ExternalSecrets,
     ];
 
     /// The schema's `format` naming this grammar.
@@ -58,6 +66,7 @@ impl Grammar {
             Grammar::Pause => "duration-pause",
             Grammar::Analysis => "duration-analysis",
             Grammar::Prometheus => "duration-prometheus",
+            Grammar::ExternalSecrets => "duration-external-secrets",
         }
     }
 
@@ -93,7 +102,7 @@ impl Grammar {
                 "is not a whole number of milliseconds, which the PromQL query window needs",
             ),
             Grammar::Pause => pause(length),
-            Grammar::Prometheus => Ok(()),
+            Grammar::Prometheus | Grammar::ExternalSecrets => Ok(()),
         }
     }
 }
@@ -307,6 +316,14 @@ mod tests {
         assert_eq!(Grammar::Analysis.check("1m"), Ok(()));
         assert!(Grammar::Analysis.check("0s").is_err());
         assert!(Grammar::Analysis.check("0.5ms").is_err());
+    }
+
+    #[test]
+    fn external_secrets_read_any_go_duration() {
+        for ok in ["0s", "1h", "1.5m", "500ms", "2562047h"] {
+            assert_eq!(Grammar::ExternalSecrets.check(ok), Ok(()), "{ok}");
+        }
+        assert!(Grammar::ExternalSecrets.check("2562048h").is_err());
     }
 
     #[test]

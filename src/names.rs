@@ -1,5 +1,6 @@
 //! Kubernetes naming rules, checked at compile time so the API server never
-//! has to refuse what slipway rendered.
+//! has to refuse what slipway rendered, and the names of AWS Secrets
+//! Manager that rendered ExternalSecrets ask for.
 
 use sha2::{Digest, Sha256};
 
@@ -27,6 +28,9 @@ pub fn dns1123_label(name: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The longest DNS-1123 subdomain (`IsDNS1123Subdomain`).
+pub const MAX_SUBDOMAIN: usize = 253;
+
 /// A DNS-1123 subdomain (most object names, ServiceAccount names among
 /// them): lowercase alphanumerics and `-` in parts separated by `.`, each
 /// part starting and ending alphanumeric, at most 253 characters in all.
@@ -37,9 +41,9 @@ pub fn dns1123_subdomain(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("must not be empty".into());
     }
-    if name.len() > 253 {
+    if name.len() > MAX_SUBDOMAIN {
         return Err(format!(
-            "is {} characters long; the limit is 253",
+            "is {} characters long; the limit is {MAX_SUBDOMAIN}",
             name.len()
         ));
     }
@@ -326,9 +330,101 @@ pub fn service_host(name: &str, namespace: &str) -> String {
     format!("{name}.{namespace}.svc.cluster.local")
 }
 
+/// What a secret's name may hold: ASCII letters, digits and `/_+=.@-`, 1 to
+/// 512 of them (AWS Secrets Manager API Reference, `CreateSecret`, `Name`).
+const NAME_LIMIT: usize = 512;
+/// `GetSecretValue`'s `SecretId`, a name or an ARN, holds 2048 characters.
+const SECRET_ID_LIMIT: usize = 2048;
+
+/// A secret Secrets Manager can find by its name or ARN
+/// (`arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`).
+/// External Secrets' provider passes `remoteRef.key` as `SecretId`
+/// (external-secrets `providers/v1/aws/secretsmanager/secretsmanager.go`).
+pub fn aws_secret_id(key: &str) -> Result<(), String> {
+    let name_chars = |name: &str| {
+        name.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
+    };
+    if key.len() > SECRET_ID_LIMIT {
+        return Err(format!("is longer than {SECRET_ID_LIMIT} characters"));
+    }
+    let Some(arn) = key.strip_prefix("arn:") else {
+        if key.is_empty() || key.len() > NAME_LIMIT {
+            return Err(format!("must be 1 to {NAME_LIMIT} characters"));
+        }
+        if !name_chars(key) {
+            return Err("may hold only ASCII letters, digits and `/_+=.@-`".to_owned());
+        }
+        return Ok(());
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let shaped = matches!(parts.as_slice(),
+        [partition, "secretsmanager", region, account, "secret", name]
+            if !partition.is_empty()
+                && !region.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && !name.is_empty()
+                && name_chars(name));
+    if shaped {
+        Ok(())
+    } else {
+        Err("is not a secret's ARN (`arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`)".to_owned())
+    }
+}
+
+/// A version the provider can ask for: `uuid/<id>` is sent as `VersionId`
+/// (32 to 64 characters), anything else as `VersionStage` (1 to 256)
+/// (`secretsmanager.go`; API Reference, `GetSecretValue`).
+pub fn aws_secret_version(version: &str) -> Result<(), String> {
+    match version.strip_prefix("uuid/") {
+        Some(id) if !(32..=64).contains(&id.len()) => Err(format!(
+            "names version id `{id}`, which Secrets Manager holds to 32 to 64 characters"
+        )),
+        None if version.len() > 256 => Err(
+            "is a version stage longer than the 256 characters Secrets Manager allows".to_owned(),
+        ),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_ids_are_names_or_arns() {
+        for ok in [
+            "orders/prod/db",
+            "a",
+            "team+x=y.z@w-1_2",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:orders/prod/db-AbCdEf",
+            "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x",
+        ] {
+            assert_eq!(aws_secret_id(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "has space",
+            "colon:name",
+            &"x".repeat(513),
+            "arn:aws:secretsmanager:us-east-1:1234:secret:x",
+            "arn:aws:ssm:us-east-1:123456789012:parameter/x",
+        ] {
+            assert!(aws_secret_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn versions_are_stages_or_uuids() {
+        assert_eq!(aws_secret_version("AWSPREVIOUS"), Ok(()));
+        assert_eq!(
+            aws_secret_version("uuid/01234567-89ab-cdef-0123-456789abcdef"),
+            Ok(())
+        );
+        assert!(aws_secret_version("uuid/short").is_err());
+        assert!(aws_secret_version(&"s".repeat(257)).is_err());
+    }
 
     #[test]
     fn dns_labels() {

@@ -66,6 +66,11 @@ pub enum Detail {
         selector: LabelSelector,
         rules: Vec<IngressRule>,
     },
+    /// The Secret an ExternalSecret creates, and its keys.
+    ExternalSecret {
+        target: String,
+        keys: Vec<String>,
+    },
     /// Only its identity matters.
     Other,
 }
@@ -83,6 +88,8 @@ pub struct Pods {
     pub sidecar: bool,
     /// The port Istio's agent merges the app's metrics from (`prometheus.io/port`).
     pub merge_port: Option<String>,
+    /// `(Secret, key)` of every `secretKeyRef` of its containers' env.
+    pub secrets: Vec<(String, String)>,
 }
 
 /// One ingress rule of a NetworkPolicy: any of its peers, on its ports.
@@ -290,6 +297,15 @@ fn detail(object: &Object) -> Detail {
             strict: p.spec.mtls.mode == "STRICT",
         },
         Object::NetworkPolicy(policy) => network_policy(policy),
+        Object::ExternalSecret(secret) => Detail::ExternalSecret {
+            target: secret.spec.target.name.clone(),
+            keys: secret
+                .spec
+                .data
+                .iter()
+                .map(|d| d.secret_key.clone())
+                .collect(),
+        },
         _ => Detail::Other,
     }
 }
@@ -362,5 +378,11 @@ fn pods(template: &PodTemplateSpec) -> Pods {
             .and_then(|m| m.annotations.as_ref())
             .and_then(|a| a.get(PORT_ANNOTATION))
             .cloned(),
+        secrets: containers
+            .clone()
+            .flat_map(|c| c.env.iter().flatten())
+            .filter_map(|e| e.value_from.as_ref()?.secret_key_ref.as_ref())
+            .map(|r| (r.name.clone(), r.key.clone()))
+            .collect(),
     }
 }

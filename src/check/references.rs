@@ -75,6 +75,8 @@ struct Index<'a> {
     pods: ByLabels<'a, &'a Pods>,
     /// Services, by their own labels (for ServiceMonitors).
     services: ByLabels<'a, (&'a Facts, &'a ServiceFacts)>,
+    /// The keys of the Secrets ExternalSecrets create, by (namespace, Secret).
+    secret_keys: HashMap<(&'a str, &'a str), &'a [String]>,
 }
 
 impl<'a> Index<'a> {
@@ -83,6 +85,7 @@ impl<'a> Index<'a> {
             objects: HashMap::with_capacity(facts.len()),
             pods: ByLabels::new(),
             services: ByLabels::new(),
+            secret_keys: HashMap::new(),
         };
         for object in facts {
             let namespace = object.namespace.as_str();
@@ -93,6 +96,9 @@ impl<'a> Index<'a> {
                 index
                     .services
                     .insert(namespace, &service.labels, (object, service));
+            }
+            if let Detail::ExternalSecret { target, keys } = &object.detail {
+                index.secret_keys.insert((namespace, target), keys);
             }
             index
                 .objects
@@ -250,9 +256,13 @@ fn object_refs(
             selector,
             endpoints,
         } => pod_monitor_refs(index, object, selector, endpoints, broken),
-        Detail::Workload(pods) => merged_port(object, pods, broken),
+        Detail::Workload(pods) => {
+            merged_port(object, pods, broken);
+            secret_refs(index, object, pods, &external.secrets, broken);
+        }
         Detail::Rollout(rollout) => {
             merged_port(object, &rollout.pods, broken);
+            secret_refs(index, object, &rollout.pods, &external.secrets, broken);
             rollout_refs(index, object, rollout, broken);
         }
         Detail::Authorization {
@@ -484,6 +494,35 @@ fn merged_port(object: &Facts, pods: &Pods, broken: &mut impl FnMut(String)) {
             "{} has Istio merge metrics from port `{port}`, which its containers do not expose",
             named(object),
         ));
+    }
+}
+
+/// Every Secret key a workload's pods read is there: a key of the Secret
+/// a rendered ExternalSecret creates, or of a Secret a blueprint names,
+/// which exists in the cluster already (`external`). A Secret slipway
+/// would own (an ExternalSecret's) that is not rendered, or lacks the key,
+/// leaves the pod in `CreateContainerConfigError`.
+fn secret_refs(
+    index: &Index<'_>,
+    object: &Facts,
+    pods: &Pods,
+    external: &BTreeSet<(String, String)>,
+    broken: &mut impl FnMut(String),
+) {
+    let namespace = object.namespace.as_str();
+    for (secret, key) in &pods.secrets {
+        match index.secret_keys.get(&(namespace, secret.as_str())) {
+            Some(keys) if keys.contains(key) => {}
+            Some(_) => broken(format!(
+                "{} reads key `{key}` of Secret `{namespace}/{secret}`, which its ExternalSecret does not create",
+                named(object)
+            )),
+            None if external.contains(&(namespace.to_owned(), secret.clone())) => {}
+            None => broken(format!(
+                "{} reads Secret `{namespace}/{secret}`, which no rendered ExternalSecret creates and no blueprint names",
+                named(object)
+            )),
+        }
     }
 }
 

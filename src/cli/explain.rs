@@ -107,7 +107,6 @@ fn indent(text: &str) -> String {
 
 /// The primary region of an environment (or its first), if it exists.
 fn primary_region(project: &crate::compile::Project, env: &str) -> Option<String> {
-    let regions = &project.inputs.overlays.get(env)?.head.environment.regions;
-    let region = regions.iter().find(|r| r.primary).or(regions.first())?;
-    Some(region.name.value.clone())
+    let environment = &project.inputs.overlays.get(env)?.head.environment;
+    Some(environment.primary_region()?.name.value.clone())
 }

@@ -1,5 +1,5 @@
 //! Typed objects for the custom resources slipway renders: Istio, Argo
-//! Rollouts and the Prometheus Operator. Small serde structs with exactly the
+//! Rollouts, the Prometheus Operator and External Secrets. Small serde structs with exactly the
 //! fields slipway sets, field names as in the upstream CRDs; every optional
 //! field is left out when unset, so nothing the API server would default is
 //! written (and Argo CD sees no drift). `grafana` is the one that is no
@@ -7,6 +7,7 @@
 
 pub mod argo;
 pub mod argocd;
+pub mod external_secrets;
 pub mod grafana;
 pub mod istio;
 pub mod monitoring;

@@ -23,6 +23,32 @@ pub struct Blueprint {
     pub delivery: Option<Delivery>,
     pub monitoring: Option<Monitoring>,
     pub logging: Option<Logging>,
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, Spanned<Dependency>>,
+}
+
+/// A data store the service needs (Score's `resources`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Dependency {
+    #[serde(rename = "type")]
+    pub kind: Spanned<StoreKind>,
+    pub data_store: Option<Spanned<String>>,
+    pub writes: Option<Spanned<Writes>>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    Postgres,
+    Redis,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Writes {
+    Primary,
+    Local,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,9 +67,9 @@ pub struct Container {
     pub command: Option<Vec<String>>,
     pub args: Option<Vec<String>>,
     #[serde(default)]
-    pub variables: BTreeMap<String, String>,
+    pub variables: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
-    pub secrets: BTreeMap<String, SecretRef>,
+    pub secrets: BTreeMap<String, Spanned<SecretRef>>,
     #[serde(default)]
     pub files: Vec<Spanned<File>>,
     pub resources: Option<Resources>,
@@ -51,11 +77,17 @@ pub struct Container {
     pub readiness_probe: Option<Spanned<Probe>>,
 }
 
+/// A Kubernetes Secret's key (`secret`, `key`) or a secret of the cloud's
+/// store (`store`, `property`, `version`); which form it is, and that it is
+/// one, the model decides on the merged value.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
-    pub secret: Spanned<String>,
-    pub key: Spanned<String>,
+    pub secret: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub store: Option<Spanned<String>>,
+    pub property: Option<Spanned<String>>,
+    pub version: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::StoreKind;
 use crate::node::de::Spanned;
 
 /// The `metadata` and `environment` of an overlay. Its patch sections
@@ -52,7 +53,57 @@ pub struct Environment {
     pub network_policy: Option<NetworkPolicy>,
     pub dashboards: Option<Dashboards>,
     pub argocd: Option<ArgoCd>,
+    pub external_secrets: Option<Spanned<SecretStore>>,
+    #[serde(default)]
+    pub data_stores: BTreeMap<String, Spanned<DataStore>>,
     pub regions: Vec<Region>,
+}
+
+impl Environment {
+    /// The region marked `primary`, or else the first one listed.
+    pub fn primary_region(&self) -> Option<&Region> {
+        self.regions
+            .iter()
+            .find(|r| r.primary)
+            .or(self.regions.first())
+    }
+}
+
+/// A data store blueprints' `dependencies` name, per region.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataStore {
+    #[serde(rename = "type")]
+    pub kind: Spanned<StoreKind>,
+    pub port: Option<Spanned<u16>>,
+    pub database: Option<Spanned<String>>,
+    pub credentials: Option<Spanned<Credentials>>,
+    pub regions: BTreeMap<String, Spanned<Endpoints>>,
+}
+
+/// A secret of AWS Secrets Manager with `username` and `password`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub store: Spanned<String>,
+    pub version: Option<Spanned<String>>,
+}
+
+/// A data store's endpoints in one region.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    pub writer: Option<Spanned<String>>,
+    pub reader: Option<Spanned<String>>,
+}
+
+/// `externalSecrets` of an environment or a region: the ClusterSecretStore
+/// services' ExternalSecrets read through, and how often.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretStore {
+    pub store: Option<Spanned<String>>,
+    pub refresh_interval: Option<Spanned<String>>,
 }
 
 /// `environment.networkPolicy`: whether Kubernetes NetworkPolicies are
@@ -117,11 +168,12 @@ pub struct Tracing {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Region {
     pub name: Spanned<String>,
     pub cluster: Spanned<String>,
     #[serde(default)]
     pub primary: bool,
     pub only: Option<Vec<Spanned<String>>>,
+    pub external_secrets: Option<Spanned<SecretStore>>,
 }

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::crd::TypeMeta;
 use crate::crd::argo::{AnalysisTemplate, Rollout};
 use crate::crd::argocd::{AppProject, Application};
+use crate::crd::external_secrets::ExternalSecret;
 use crate::crd::istio::{
     AuthorizationPolicy, DestinationRule, PeerAuthentication, Telemetry, VirtualService,
 };
@@ -117,6 +118,7 @@ kinds! {
     Telemetry(Telemetry) as Telemetry, Namespaced, [Namespace];
     ServiceAccount(ServiceAccount) as ServiceAccount, Namespaced, [Service];
     ConfigMap(ConfigMap) as ConfigMap, Namespaced, [Service];
+    ExternalSecret(ExternalSecret) as ExternalSecret, Namespaced, [Service];
     AnalysisTemplate(AnalysisTemplate) as AnalysisTemplate, Namespaced, [Service];
     Service(Service) as Service, Namespaced, [Service];
     Deployment(Box<Deployment>) as Deployment, Namespaced, [Service];
@@ -182,6 +184,8 @@ mod tests {
     fn the_order_puts_what_is_used_before_its_users() {
         assert!(Kind::Namespace < Kind::ServiceAccount);
         assert!(Kind::ConfigMap < Kind::Deployment);
+        assert!(Kind::ExternalSecret < Kind::Deployment);
+        assert!(Kind::ExternalSecret < Kind::Rollout);
         assert!(Kind::AnalysisTemplate < Kind::Rollout);
         assert!(Kind::Service < Kind::ServiceMonitor);
         assert!(Kind::Deployment < Kind::PodMonitor);

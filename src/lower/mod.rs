@@ -14,6 +14,7 @@ mod monitoring;
 mod network;
 mod rollout;
 mod scaling;
+mod secrets;
 mod service;
 mod workload;
 
@@ -206,6 +207,7 @@ fn service(model: &model::Service, cluster: &model::Cluster) -> Vec<Object> {
         )))),
     }
     objects.extend(config.map(Object::ConfigMap));
+    objects.extend(secrets::external_secret(model).map(Object::ExternalSecret));
     objects.extend(dashboard::config_map(model, &cluster.env).map(Object::ConfigMap));
     objects.extend(scaling::autoscaler(model).map(Object::HorizontalPodAutoscaler));
     objects.extend(scaling::disruption_budget(model).map(Object::PodDisruptionBudget));

@@ -174,7 +174,7 @@ fn container(service: &Service, c: &model::Container, main: bool, has_files: boo
         image: Some(c.image.clone()),
         command: c.command.clone(),
         args: c.args.clone(),
-        env: (!c.env.is_empty()).then(|| c.env.iter().map(env_var).collect()),
+        env: (!c.env.is_empty()).then(|| c.env.iter().map(|v| env_var(service, v)).collect()),
         ports: ports.filter(|p| !p.is_empty()),
         resources: resources(&c.requests, &c.limits),
         liveness_probe: c.liveness.as_ref().map(probe),
@@ -193,25 +193,30 @@ fn container(service: &Service, c: &model::Container, main: bool, has_files: boo
     }
 }
 
-fn env_var(var: &model::EnvVar) -> EnvVar {
+fn env_var(service: &Service, var: &model::EnvVar) -> EnvVar {
     match &var.value {
         EnvValue::Text(text) => EnvVar {
             name: var.name.clone(),
             value: Some(text.clone()),
             ..EnvVar::default()
         },
-        EnvValue::Secret { secret, key } => EnvVar {
-            name: var.name.clone(),
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: secret.clone(),
-                    key: key.clone(),
-                    ..SecretKeySelector::default()
-                }),
-                ..EnvVarSource::default()
+        EnvValue::Secret { secret, key } => secret_env(&var.name, secret, key),
+        EnvValue::External { key } => secret_env(&var.name, &service.external_secret_name(), key),
+    }
+}
+
+fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.to_owned(),
+                key: key.to_owned(),
+                ..SecretKeySelector::default()
             }),
-            ..EnvVar::default()
-        },
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
     }
 }
 

@@ -2,15 +2,18 @@
 //! applied, references resolved, every rule that needs merged values
 //! checked. Lowering reads only this.
 
+mod data_stores;
 mod environment;
 mod logging;
 mod monitoring;
 mod scaling;
+mod secrets;
 mod traffic;
 mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use data_stores::DataStores;
 pub use environment::{
     DEFAULT_GATEWAY_POD_LABELS, DEFAULT_GATEWAY_SERVICE_ACCOUNT, DEFAULT_GITOPS_PATH,
     DEFAULT_PROMETHEUS_POD_LABELS, DEFAULT_PROMETHEUS_SERVICE_ACCOUNT, DEFAULT_PROMETHEUS_URL,
@@ -20,6 +23,9 @@ pub use environment::{
 pub use logging::{LogFormat, Logging, Multiline, MultilineMatch};
 pub use monitoring::{Metrics, Slo};
 pub use scaling::{Disruption, IntOrPercent, Replicas};
+pub use secrets::{
+    DEFAULT_REFRESH_INTERVAL, ExternalSecret, Remote, RemoteValue, SecretStore, StoreSetting,
+};
 pub use traffic::{
     Abort, Analysis, Call, Canary, CanaryStep, ConnectionPool, Delay, Fault, Gateway, HeaderMatch,
     HeaderRoute, HttpPool, Mesh, OutlierDetection, Port, Protocol, Retries, Route, TcpPool,
@@ -108,6 +114,42 @@ impl Cluster {
         let mut diags = traffic::route_conflicts(&self.services);
         diags.extend(traffic::unadmitted_calls(self));
         diags.extend(traffic::header_route_reach(&self.services));
+        diags.extend(self.secrets_owned_elsewhere());
+        diags
+    }
+
+    /// A Secret an ExternalSecret of slipway creates is the operator's to
+    /// fill: a `{secret, key}` reference to it would read keys only another
+    /// service's stored secrets decide, so it is refused; `store:`
+    /// references read those secrets themselves.
+    fn secrets_owned_elsewhere(&self) -> Vec<Diagnostic> {
+        let owned: BTreeMap<(&str, String), &Service> = self
+            .services
+            .iter()
+            .filter(|s| s.external_secret.is_some())
+            .map(|s| ((s.namespace.as_str(), s.external_secret_name()), s))
+            .collect();
+        let mut diags = Vec::new();
+        for service in &self.services {
+            for named in &service.named_secrets {
+                let Some(owner) = owned.get(&(service.namespace.as_str(), named.value.clone()))
+                else {
+                    continue;
+                };
+                diags.push(
+                    Diagnostic::error(
+                        Code::INVALID_VALUE,
+                        named.span,
+                        format!(
+                            "Secret `{}` is the one the ExternalSecret of `{}` creates; its keys are that service's stored secrets",
+                            named.value, owner.name
+                        ),
+                    )
+                    .with_related(owner.origin, "the service whose ExternalSecret creates it")
+                    .with_hint("read the secret from the store yourself: `{store: <secret name or ARN>, property: <key>}`"),
+                );
+            }
+        }
         diags
     }
 
@@ -148,9 +190,19 @@ impl Cluster {
                 .chain([(n.prometheus_namespace.clone(), n.prometheus_pods.clone())])
                 .collect()
         });
+        let secrets = self
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.named_secrets
+                    .iter()
+                    .map(|named| (s.namespace.clone(), named.value.clone()))
+            })
+            .collect();
         External {
             principals,
             pods: pods.unwrap_or_default(),
+            secrets,
         }
     }
 }
@@ -162,6 +214,9 @@ pub struct External {
     pub principals: BTreeSet<String>,
     /// Pods by `(namespace, labels)` (the ingress gateways', Prometheus').
     pub pods: BTreeSet<(String, BTreeMap<String, String>)>,
+    /// Secrets by `(namespace, name)` that blueprints reference by name:
+    /// they exist in the cluster already; slipway renders none.
+    pub secrets: BTreeSet<(String, String)>,
 }
 
 /// The EKS node group a service's pods run on.
@@ -215,6 +270,10 @@ pub struct Service {
     pub logging: Option<Logging>,
     /// The services its templates call through `endpoint()`.
     pub calls: Vec<Call>,
+    /// The Secrets its `{secret, key}` references name, where they do.
+    pub named_secrets: Vec<Spanned<String>>,
+    /// What its `store:` references read, for its ExternalSecret.
+    pub external_secret: Option<ExternalSecret>,
 }
 
 /// What a service is resolved against.
@@ -226,6 +285,10 @@ pub struct Context<'a> {
     pub services: &'a BTreeSet<String>,
     /// The `endpoint()` calls of the service's templates.
     pub calls: &'a [crate::template::Reference],
+    /// The cluster's secret store, for `store:` references.
+    pub secrets: &'a StoreSetting,
+    /// The data stores of the cluster's region, for `dependencies`.
+    pub data_stores: &'a DataStores,
 }
 
 impl Service {
@@ -242,11 +305,20 @@ impl Service {
         check_namespace(&cx.namespace, &mut diags);
         let gateway = Gateway::parse(&cx.gateway, &mut diags);
         let ports = traffic::ports(raw, &mut diags);
+        let mut stored = secrets::Collector::default();
+        let mut secret_env = secrets::references(raw, &mut stored, &mut diags);
+        let connections = data_stores::connect(raw, cx.data_stores, &mut stored, &mut diags);
+        let external_secret = stored.finish(cx.secrets, &mut secret_env, &mut diags);
+        let mut connection_env = Some(connections.env(&secret_env));
         let containers: Vec<Container> = raw
             .containers
             .iter()
             .enumerate()
-            .map(|(i, (cname, c))| workload::container(cname, c, i == 0, &ports, &mut diags))
+            .map(|(i, (cname, c))| {
+                // The dependencies' connection goes to the main container.
+                let extra = connection_env.take().unwrap_or_default();
+                workload::container(cname, c, i == 0, &ports, &secret_env, extra, &mut diags)
+            })
             .collect();
         let replicas = scaling::replicas(raw, cx.sources, &mut diags);
         scaling::check_cpu_requests(raw, &replicas, &mut diags);
@@ -279,6 +351,8 @@ impl Service {
             slo: monitoring::slo(raw, &ports, &mut diags),
             logging: logging::logging(raw, &mut diags),
             calls: cx.calls.iter().map(Call::from).collect(),
+            named_secrets: secrets::named(raw),
+            external_secret,
             gateway: gateway.unwrap_or_else(|| Gateway {
                 namespace: String::new(),
                 name: String::new(),
@@ -311,6 +385,12 @@ impl Service {
             .filter_map(|route| self.ports.iter().find(|p| p.port == route.port))
             .map(|p| p.target_port)
             .collect()
+    }
+
+    /// The ExternalSecret's name, and the Secret it creates: the service's
+    /// with `-external` (an object name holds 253 characters).
+    pub fn external_secret_name(&self) -> String {
+        names::derived_name(&self.name, "-external", names::MAX_SUBDOMAIN)
     }
 
     /// The port `monitoring.metrics` names (resolving checked it exists).

@@ -36,10 +36,18 @@ pub struct EnvVar {
     pub value: EnvValue,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvValue {
     Text(String),
-    Secret { secret: String, key: String },
+    /// A key of a Secret that exists in the namespace already.
+    Secret {
+        secret: String,
+        key: String,
+    },
+    /// A key of the Secret the service's ExternalSecret creates.
+    External {
+        key: String,
+    },
 }
 
 #[derive(Debug)]
@@ -96,11 +104,16 @@ pub struct MountedFile {
     pub content: String,
 }
 
+/// A container; `secrets` holds the resolved value of each of its secret
+/// references (`super::secrets`), by variable, and `extra` the variables
+/// slipway sets besides its own (a dependency's connection).
 pub(super) fn container(
     name: &str,
     raw: &input::Container,
     main: bool,
     ports: &[Port],
+    secrets: &BTreeMap<(String, String), EnvValue>,
+    extra: Vec<EnvVar>,
     diags: &mut Vec<Diagnostic>,
 ) -> Container {
     let env = raw
@@ -108,19 +121,16 @@ pub(super) fn container(
         .iter()
         .map(|(k, v)| EnvVar {
             name: k.clone(),
-            value: EnvValue::Text(v.clone()),
+            value: EnvValue::Text(v.value.clone()),
         })
-        .chain(raw.secrets.iter().map(|(k, s)| EnvVar {
-            name: k.clone(),
-            value: EnvValue::Secret {
-                secret: s.secret.value.clone(),
-                key: s.key.value.clone(),
-            },
-        }));
+        .chain(raw.secrets.keys().filter_map(|k| {
+            Some(EnvVar {
+                name: k.clone(),
+                value: secrets.get(&(name.to_owned(), k.clone()))?.clone(),
+            })
+        }))
+        .chain(extra);
     let env = in_dependency_order(env.collect());
-    for reference in raw.secrets.values() {
-        check_secret_ref(reference, diags);
-    }
     if let Err(reason) = names::image_reference(&raw.image.value) {
         diags.push(
             Diagnostic::error(
@@ -184,33 +194,6 @@ fn check_quantity(q: &Spanned<String>, diags: &mut Vec<Diagnostic>) {
         Diagnostic::error(Code::INVALID_QUANTITY, q.span, problem)
             .with_hint("write e.g. `250m` or `0.5` for CPU, `512Mi` or `2Gi` for memory"),
     );
-}
-
-/// A secret reference must name a Secret and a key Kubernetes could have
-/// (a Secret's name is a DNS-1123 subdomain; its keys follow
-/// `IsConfigMapKey`), or the pod never starts (`CreateContainerConfigError`).
-fn check_secret_ref(reference: &input::SecretRef, diags: &mut Vec<Diagnostic>) {
-    let checks = [
-        (
-            "Secret name",
-            &reference.secret,
-            names::dns1123_subdomain(&reference.secret.value),
-        ),
-        (
-            "Secret key",
-            &reference.key,
-            names::config_map_key(&reference.key.value),
-        ),
-    ];
-    for (what, field, verdict) in checks {
-        if let Err(reason) = verdict {
-            diags.push(Diagnostic::error(
-                Code::INVALID_NAME,
-                field.span,
-                format!("invalid {what} `{}`: it {reason}", field.value),
-            ));
-        }
-    }
 }
 
 /// Requests above limits are refused by the API server (kubernetes
@@ -661,7 +644,7 @@ fn in_dependency_order(mut env: Vec<EnvVar>) -> Vec<EnvVar> {
                 .into_iter()
                 .filter_map(|name| names.binary_search_by(|n| n.as_str().cmp(name)).ok())
                 .collect(),
-            EnvValue::Secret { .. } => Vec::new(),
+            EnvValue::Secret { .. } | EnvValue::External { .. } => Vec::new(),
         })
         .collect();
     let mut placed = vec![false; env.len()];

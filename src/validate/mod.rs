@@ -246,6 +246,8 @@ fn add_overlay(inputs: &mut Inputs, tree: Node, file: &SourceFile, diags: &mut V
     check_stem(&head.metadata.name, stem, diags);
     check_regions(&head, diags);
     environment::check(&head, &tree, diags);
+    check_secret_stores(&head, diags);
+    check_data_stores(&head, &tree, diags);
     check_policy_ids(&tree, diags);
     check_monitoring_labels(&tree, diags);
     check_pod_labels(&tree, diags);
@@ -364,6 +366,7 @@ fn check_blueprint_names(tree: &Node, diags: &mut Vec<Diagnostic>) {
         }
         let vars = entries(&container.value, &["variables"]);
         for secret in entries(&container.value, &["secrets"]) {
+            stored_secret_key(secret, diags);
             if let Some(var) = vars.iter().find(|v| v.key == secret.key) {
                 diags.push(
                     Diagnostic::error(
@@ -376,6 +379,17 @@ fn check_blueprint_names(tree: &Node, diags: &mut Vec<Diagnostic>) {
                 );
             }
         }
+    }
+    // A dependency's name, in capitals with `-` as `_`, prefixes the
+    // variables it sets: a DNS-1035 label makes that a C identifier.
+    for dependency in entries(tree, &["dependencies"]) {
+        key_rule(
+            &dependency.key,
+            dependency.key_span,
+            "dependency name",
+            |n| names::dns1035_label(n, 63),
+            diags,
+        );
     }
     for port in entries(tree, &["service", "ports"]) {
         key_rule(
@@ -406,6 +420,33 @@ fn check_blueprint_names(tree: &Node, diags: &mut Vec<Diagnostic>) {
                 .with_hint("slipway orders a service's sync (what a workload uses syncs a wave before it); a wave of your own on every object would undo that order and can hang the first sync: remove it"),
             );
         }
+    }
+}
+
+/// A stored secret's variable name is also its key in the Secret the
+/// ExternalSecret creates: `spec.data[].secretKey`, which the CRD holds to
+/// `^[-._a-zA-Z0-9]+$` and 253 characters, the rules of Secret keys
+/// (apimachinery `IsConfigMapKey`).
+fn stored_secret_key(secret: &crate::node::Entry, diags: &mut Vec<Diagnostic>) {
+    if secret
+        .value
+        .get("store")
+        .is_none_or(|s| s.as_str().is_none())
+    {
+        return;
+    }
+    if let Err(reason) = names::config_map_key(&secret.key) {
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_NAME,
+                secret.key_span,
+                format!(
+                    "`{}` cannot name a stored secret: it is the secret's key in the Secret, which {reason}",
+                    secret.key
+                ),
+            )
+            .with_hint("a stored secret's variable holds only letters, digits, `-`, `_` and `.`"),
+        );
     }
 }
 
@@ -525,6 +566,173 @@ fn check_label(label: &crate::node::Entry, diags: &mut Vec<Diagnostic>) {
             label.value.span,
             format!("invalid label value `{value}` of `{}`: {reason}", label.key),
         ));
+    }
+}
+
+/// `externalSecrets.store`, of the environment and of each region, names
+/// a ClusterSecretStore: an object name, which `secretStoreRef.name` holds
+/// to a DNS-1123 subdomain (the ExternalSecret CRD's pattern).
+fn check_secret_stores(head: &OverlayHead, diags: &mut Vec<Diagnostic>) {
+    let env = &head.environment;
+    let settings = std::iter::once(&env.external_secrets)
+        .chain(env.regions.iter().map(|r| &r.external_secrets))
+        .flatten();
+    for store in settings.filter_map(|setting| setting.value.store.as_ref()) {
+        if let Err(reason) = names::dns1123_subdomain(&store.value) {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_NAME,
+                    store.span,
+                    format!("invalid ClusterSecretStore name `{}`: it {reason}", store.value),
+                )
+                .with_hint("name the ClusterSecretStore as it is in the cluster: lowercase letters, digits, `-` and `.`"),
+            );
+        }
+    }
+}
+
+/// `environment.dataStores`: names, the regions they are in (the
+/// environment's), DNS names as hosts, and one PostgreSQL writer, in the
+/// primary region: Aurora's global database takes writes only in its
+/// primary cluster, and an RDS instance's cross-region read replicas are
+/// read-only (AWS, "Using Amazon Aurora global databases"; "Working with DB
+/// instance read replicas").
+fn check_data_stores(head: &OverlayHead, tree: &Node, diags: &mut Vec<Diagnostic>) {
+    let env = &head.environment;
+    let regions: Vec<&str> = env.regions.iter().map(|r| r.name.value.as_str()).collect();
+    let primary = env.primary_region();
+    for entry in entries(tree, &["environment", "dataStores"]) {
+        key_rule(
+            &entry.key,
+            entry.key_span,
+            "data store name",
+            |n| names::dns1123_label(n, 63),
+            diags,
+        );
+        for region in entries(&entry.value, &["regions"]) {
+            known(
+                &region.key,
+                region.key_span,
+                "region",
+                &regions,
+                &head.metadata.name.value,
+                diags,
+            );
+        }
+        let Some(store) = env.data_stores.get(&entry.key) else {
+            continue;
+        };
+        check_data_store(&entry.key, store, primary, diags);
+    }
+}
+
+fn check_data_store(
+    name: &str,
+    store: &Spanned<crate::input::DataStore>,
+    primary: Option<&crate::input::Region>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let raw = &store.value;
+    for (region, endpoints) in &raw.regions {
+        let hosts = [
+            ("writer", &endpoints.value.writer),
+            ("reader", &endpoints.value.reader),
+        ];
+        for (role, host) in hosts {
+            let Some(host) = host else { continue };
+            if let Err(reason) = names::dns1123_subdomain(&host.value) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::INVALID_NAME,
+                        host.span,
+                        format!("{role} `{}` of data store `{name}` in `{region}` is not a DNS name: it {reason}", host.value),
+                    )
+                    .with_hint("write the endpoint's DNS name, such as `orders.cluster-abc123.us-east-1.rds.amazonaws.com`"),
+                );
+            }
+        }
+    }
+    if let Some(credentials) = &raw.credentials {
+        let credentials = &credentials.value;
+        if let Err(reason) = names::aws_secret_id(&credentials.store.value) {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_NAME,
+                    credentials.store.span,
+                    format!("the credentials of data store `{name}` are no Secrets Manager secret: `{}` {reason}", credentials.store.value),
+                )
+                .with_hint("write the secret's name (`orders/prod/db`) or its ARN"),
+            );
+        }
+        let version = credentials.version.as_ref();
+        if let Some((version, Err(reason))) =
+            version.map(|v| (v, names::aws_secret_version(&v.value)))
+        {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_VALUE,
+                    version.span,
+                    format!("`version` of the credentials of data store `{name}` {reason}"),
+                )
+                .with_hint(
+                    "write a version stage (`AWSCURRENT`, `AWSPREVIOUS`) or `uuid/<version id>`",
+                ),
+            );
+        }
+    }
+    match raw.kind.value {
+        crate::input::StoreKind::Postgres => check_postgres_writer(name, store, primary, diags),
+        crate::input::StoreKind::Redis => {
+            if let Some(database) = &raw.database {
+                diags.push(
+                    Diagnostic::error(
+                        Code::INVALID_VALUE,
+                        database.span,
+                        format!("`database` names a PostgreSQL database, but data store `{name}` is a Redis"),
+                    )
+                    .with_hint("remove `database`: a Redis client selects its numbered database itself"),
+                );
+            }
+        }
+    }
+}
+
+/// A PostgreSQL takes writes in one place, the primary region.
+fn check_postgres_writer(
+    name: &str,
+    store: &Spanned<crate::input::DataStore>,
+    primary: Option<&crate::input::Region>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(primary) = primary else { return };
+    let primary_name = &primary.name.value;
+    for (region, endpoints) in &store.value.regions {
+        let Some(writer) = &endpoints.value.writer else {
+            continue;
+        };
+        if region != primary_name {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_WRITER,
+                    writer.span,
+                    format!("PostgreSQL data store `{name}` has a writer in `{region}`, which is not the primary region `{primary_name}`"),
+                )
+                .with_related(primary.name.span, "the primary region")
+                .with_hint("a PostgreSQL has one writer, in the primary region; give other regions a `reader` (their replica), and services there write to the primary's writer"),
+            );
+        }
+    }
+    let entry = store.value.regions.get(primary_name);
+    if entry.is_none_or(|e| e.value.writer.is_none()) {
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_WRITER,
+                entry.map_or(store.value.kind.span, |e| e.span),
+                format!("PostgreSQL data store `{name}` has no writer in the primary region `{primary_name}`"),
+            )
+            .with_related(primary.name.span, "the primary region")
+            .with_hint(format!("add `regions.{primary_name}.writer`: the cluster (writer) endpoint")),
+        );
     }
 }
 

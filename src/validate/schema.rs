@@ -128,7 +128,7 @@ fn describe(tree: &Node, schema: &Json, error: &ValidationError<'_>) -> Vec<Diag
             let _ = kind;
             Diagnostic::error(Code::SECRET_LITERAL, node.span, format!("secret `{field}` must be a reference, not a literal value"))
                 .with_hint(format!(
-                    "write `{field}: {{secret: <secret name>, key: <key>}}` and keep the value in a Kubernetes Secret"
+                    "keep the value in a Kubernetes Secret and write `{field}: {{secret: <secret name>, key: <key>}}`, or in AWS Secrets Manager and write `{field}: {{store: <secret name or ARN>}}`"
                 ))
                 .redacted()
         }

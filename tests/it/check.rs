@@ -433,3 +433,48 @@ fn pod_template_annotations_are_held_to_the_annotation_limit() {
         "{messages:#?}"
     );
 }
+
+/// The env var of a Deployment's main container that reads `variable`.
+fn secret_ref<'a>(
+    objects: &'a mut [Rendered],
+    deployment: &str,
+    variable: &str,
+) -> &'a mut k8s_openapi::api::core::v1::SecretKeySelector {
+    let Object::Deployment(d) = find(objects, Kind::Deployment, deployment) else {
+        panic!("{deployment} is a Deployment");
+    };
+    let pod = d.spec.template.spec.as_mut().expect("pod spec");
+    pod.containers[0]
+        .env
+        .iter_mut()
+        .flatten()
+        .find(|e| e.name == variable)
+        .and_then(|e| e.value_from.as_mut()?.secret_key_ref.as_mut())
+        .unwrap_or_else(|| panic!("{variable} reads a Secret"))
+}
+
+#[test]
+fn pods_read_secrets_an_external_secret_creates_or_a_blueprint_names() {
+    let messages = broken(|o| remove(o, Kind::ExternalSecret, "payments-external"));
+    one(
+        &messages,
+        "Deployment `payments-prod/payments` reads Secret `payments-prod/payments-external`, which no rendered ExternalSecret creates and no blueprint names",
+    );
+    let messages = broken(|o| {
+        if let Object::ExternalSecret(es) = find(o, Kind::ExternalSecret, "payments-external") {
+            es.spec.data.retain(|d| d.secret_key != "PSP_API_KEY");
+        }
+    });
+    one(
+        &messages,
+        "Deployment `payments-prod/payments` reads key `PSP_API_KEY` of Secret `payments-prod/payments-external`, which its ExternalSecret does not create",
+    );
+    // A Secret a blueprint names exists in the cluster; one nothing names
+    // or creates does not.
+    let messages =
+        broken(|o| secret_ref(o, "order-worker", "QUEUE_ACCESS_KEY").name = "queue-gone".into());
+    one(
+        &messages,
+        "Deployment `commerce-prod/order-worker` reads Secret `commerce-prod/queue-gone`, which no rendered ExternalSecret creates and no blueprint names",
+    );
+}

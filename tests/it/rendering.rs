@@ -32,6 +32,9 @@ pub fn render(project: &Project, selection: &Selection) -> Rendering {
             .principals
             .extend(group.external.principals.iter().cloned());
         external.pods.extend(group.external.pods.iter().cloned());
+        external
+            .secrets
+            .extend(group.external.secrets.iter().cloned());
     });
     assert!(diags.is_empty(), "{diags:?}");
     let (objects, external) = seen.into_inner().expect("no test thread panicked");
