@@ -10,6 +10,7 @@ mod dashboards;
 mod explain;
 mod gitops;
 mod golden;
+mod graph;
 mod hardening;
 mod mesh;
 mod monitoring;
