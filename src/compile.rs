@@ -122,19 +122,32 @@ impl Project {
         selection: &Selection,
         inspect: impl Fn(&Group<'_>) + Sync,
     ) -> (Vec<(String, String)>, Vec<Diagnostic>) {
-        let (mut documents, diagnostics) =
+        let (mut documents, diagnostics, _) =
             self.render_with(selection, |pending| documents_of(pending, &inspect));
         documents.retain(|(path, _)| selection.includes(path));
         (documents, diagnostics)
     }
 
+    /// The resolved model of every selected cluster, once a render of the
+    /// selection has checked everything a render checks (the documents are
+    /// dropped): what `graph` draws. Callers must not use the clusters when
+    /// any diagnostic is an error; a cluster whose model was refused is
+    /// missing.
+    pub fn clusters(&self, selection: &Selection) -> (Vec<model::Cluster>, Vec<Diagnostic>) {
+        let (_, diagnostics, clusters) = self.render_with(selection, |pending| {
+            let (_, found) = documents_of(pending, &|_| ());
+            (Vec::<()>::new(), found)
+        });
+        (clusters, diagnostics)
+    }
+
     /// Render every selected cluster and turn each into `T`s as soon as it
-    /// is resolved: `finish` lowers and checks it.
+    /// is resolved: `finish` lowers and checks it. The models come back too.
     fn render_with<T: Send>(
         &self,
         selection: &Selection,
         finish: impl Fn(Pending<'_>) -> (Vec<T>, Vec<Diagnostic>) + Sync,
-    ) -> (Vec<T>, Vec<Diagnostic>) {
+    ) -> (Vec<T>, Vec<Diagnostic>, Vec<model::Cluster>) {
         let templates = Templates::default();
         let overlays: Vec<&OverlayInput> = self
             .inputs
@@ -142,31 +155,32 @@ impl Project {
             .values()
             .filter(|o| selection.env.as_ref().is_none_or(|e| e == o.name()))
             .collect();
-        let rendered: Vec<(Vec<T>, Vec<Diagnostic>, Vec<model::Claim>)> = overlays
+        let rendered: Vec<Rendering<T>> = overlays
             .par_iter()
             .map(|overlay| self.render_environment(overlay, selection, &templates, &finish))
             .collect();
         let (mut out, mut diagnostics, mut claims) = (Vec::new(), Vec::new(), Vec::new());
-        for (items, found, claimed) in rendered {
-            out.extend(items);
-            diagnostics.extend(found);
-            claims.extend(claimed);
+        let mut clusters = Vec::new();
+        for environment in rendered {
+            out.extend(environment.items);
+            diagnostics.extend(environment.diagnostics);
+            claims.extend(environment.clusters.iter().flat_map(model::Cluster::claims));
+            clusters.extend(environment.clusters);
         }
         diagnostics.extend(model::conflicting_claims(claims));
         normalize(&mut diagnostics, &self.sources);
-        (out, diagnostics)
+        (out, diagnostics, clusters)
     }
 
     /// The selected clusters of one environment, rendered in parallel, then
-    /// the environment's Argo CD objects; with the namespaces each cluster
-    /// renders into.
+    /// the environment's Argo CD objects; with the models they came from.
     fn render_environment<T: Send>(
         &self,
         overlay: &OverlayInput,
         selection: &Selection,
         templates: &Templates,
         finish: &(impl Fn(Pending<'_>) -> (Vec<T>, Vec<Diagnostic>) + Sync),
-    ) -> (Vec<T>, Vec<Diagnostic>, Vec<model::Claim>) {
+    ) -> Rendering<T> {
         let regions: Vec<&Region> = overlay
             .head
             .environment
@@ -218,8 +232,11 @@ impl Project {
             out.extend(items);
             diagnostics.extend(found);
         }
-        let claims = models.iter().flat_map(model::Cluster::claims).collect();
-        (out, diagnostics, claims)
+        Rendering {
+            items: out,
+            diagnostics,
+            clusters: models,
+        }
     }
 
     /// One service's merged, template-expanded blueprint in one cluster, and
@@ -377,6 +394,14 @@ fn runs(region: &Region, name: &str) -> bool {
         .only
         .as_ref()
         .is_none_or(|only| only.iter().any(|s| s.value == name))
+}
+
+/// One environment rendered: what `finish` made of its clusters, every
+/// diagnostic, and the models of the clusters that resolved.
+struct Rendering<T> {
+    items: Vec<T>,
+    diagnostics: Vec<Diagnostic>,
+    clusters: Vec<model::Cluster>,
 }
 
 /// A cluster to lower: one (environment, region) or, with no region, the

@@ -11,6 +11,7 @@ pub mod duration;
 pub mod emit;
 pub mod explain;
 pub mod go_regexp;
+pub mod graph;
 pub mod input;
 pub mod load;
 pub mod lower;

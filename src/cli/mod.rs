@@ -5,6 +5,7 @@
 mod check;
 mod diff;
 mod explain;
+mod graph;
 mod publish;
 mod render;
 mod validate;
@@ -66,6 +67,7 @@ pub enum Command {
     Check(check::Args),
     Publish(publish::Args),
     Explain(explain::Args),
+    Graph(graph::Args),
 }
 
 /// How a command ended.
@@ -101,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Check(args) => check::run(&args, &out),
         Command::Publish(args) => publish::run(&args, &out),
         Command::Explain(args) => explain::run(&args, &out),
+        Command::Graph(args) => graph::run(&args, &out),
     }
 }
 

@@ -1,15 +1,16 @@
 //! `slipway publish`
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::bail;
 
 use super::{Output, Status, compile};
 use crate::compile::{Project, Selection};
+use crate::graph::{self, Topology, mermaid};
 use crate::model::DEFAULT_GITOPS_PATH;
 use crate::publish::git::{dirty_inputs, redact, source_commit};
 use crate::publish::github::{DEFAULT_API, GitHub, repository_of};
-use crate::publish::{Outcome, Request, publish, unsynced};
+use crate::publish::{Against, Outcome, Request, publish, unsynced};
 
 /// Render everything and publish it to the GitOps repository: clone it into
 /// a scratch folder with the system git, write the tree under --path
@@ -156,7 +157,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
             .message
             .clone()
             .unwrap_or_else(|| "slipway: publish rendered manifests".into());
-        let text = pr_body(source.as_deref(), &args.base, &against_base);
+        let text = pr_body(source.as_deref(), &args.base, &against_base, &files);
         let pr = github.open_or_update(&branch, &args.base, &title, &text)?;
         let verb = if pr.created { "opened" } else { "updated" };
         out.note(&format!("{verb} pull request #{} {}", pr.number, pr.url));
@@ -167,9 +168,20 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
 /// Files listed in a pull request's body; the rest are counted.
 const PR_LISTED: usize = 200;
 
-/// The pull request's text: where the render came from and every file the
-/// branch changes against the base.
-fn pr_body(source: Option<&str>, base: &str, changes: &[String]) -> String {
+/// Topology changes drawn in a pull request's body; past this many the
+/// graph would be unreadable (and near Mermaid's limits), and only the
+/// list is given.
+const PR_DRAWN: usize = 100;
+
+/// The pull request's text: where the render came from, what it changes
+/// in the topology, and every file the branch changes against the base.
+fn pr_body(
+    source: Option<&str>,
+    base: &str,
+    against: &Against,
+    files: &BTreeMap<String, String>,
+) -> String {
+    let changes = &against.files;
     let count = |status: &str| changes.iter().filter(|c| c.starts_with(status)).count();
     let mut listed: String = changes
         .iter()
@@ -180,11 +192,34 @@ fn pr_body(source: Option<&str>, base: &str, changes: &[String]) -> String {
         listed.push_str(&format!("... and {} more\n", changes.len() - PR_LISTED));
     }
     format!(
-        "Rendered by slipway{}.\n\nAgainst `{base}`: {} added, {} changed, {} removed.\n\n```\n{listed}```\n",
+        "Rendered by slipway{}.\n\n{}\n## Files\n\nAgainst `{base}`: {} added, {} changed, {} removed.\n\n```\n{listed}```\n",
         source.map(|s| format!(" from {s}")).unwrap_or_default(),
+        topology_section(base, &against.base, &graph::read(files)),
         count("A "),
         count("M "),
         count("D "),
+    )
+}
+
+/// The services, callers and gateway routes the change adds, removes or
+/// changes, as a Mermaid graph and a list; both sides read from the
+/// rendered trees, so they are compared alike.
+fn topology_section(base: &str, before: &Topology, after: &Topology) -> String {
+    let changes = graph::changes(before, after);
+    if changes.is_empty() {
+        return format!(
+            "## Topology\n\nNo topology change against `{base}`: the same services, callers and gateway routes.\n"
+        );
+    }
+    let drawn = if changes.len() <= PR_DRAWN {
+        format!("```mermaid\n{}```\n\n", mermaid::write(&changes.graph()))
+    } else {
+        format!("({} changes: too many to draw.)\n\n", changes.len())
+    };
+    let lines: String = changes.lines().iter().map(|l| format!("{l}\n")).collect();
+    format!(
+        "## Topology\n\nAgainst `{base}`: {}.\n\n{drawn}```diff\n{lines}```\n",
+        changes.summary()
     )
 }
 

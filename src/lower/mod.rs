@@ -25,7 +25,7 @@ pub use monitoring::{
     AGENT_PORT, ENVOY_STATS_PORT, PORT_ANNOTATION, SIDECAR_CONTAINER, SIDECAR_STATS_PORT,
 };
 pub use network::{DEFAULT_DENY, NAMESPACE_NAME_LABEL};
-pub use workload::INJECT_LABEL;
+pub use workload::{INJECT_LABEL, NODE_GROUP_LABEL, node_group};
 
 use std::collections::BTreeSet;
 use std::fmt;

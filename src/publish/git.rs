@@ -2,6 +2,7 @@
 //! reaches the user passes through [`redact`], so credentials in a remote URL
 //! never appear.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -53,14 +54,29 @@ impl Git {
     /// never answers ends in an error, not a job that hangs until CI kills
     /// it. `SLIPWAY_GIT_TIMEOUT` (seconds) changes the bound.
     fn output(&self, args: &[&str]) -> anyhow::Result<Output> {
-        use std::io::Read;
+        self.output_with(args, None)
+    }
+
+    /// [`Git::output`], writing `input` to git's standard input.
+    fn output_with(&self, args: &[&str], input: Option<Vec<u8>>) -> anyhow::Result<Output> {
+        use std::io::{Read, Write};
+        let stdin = if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
         let mut child = self
             .command(args)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .context("cannot run `git`; is it installed?")?;
+        // Written from a thread of its own while the output is read, so
+        // neither side waits for the other to drain a full pipe.
+        if let (Some(mut pipe), Some(bytes)) = (child.stdin.take(), input) {
+            std::thread::spawn(move || pipe.write_all(&bytes));
+        }
         let collect = |pipe: Option<Box<dyn Read + Send>>| {
             std::thread::spawn(move || {
                 let mut bytes = Vec::new();
@@ -156,6 +172,44 @@ impl Git {
             .collect();
         lines.sort_by(|a, b| a[2..].cmp(&b[2..]));
         Ok(lines)
+    }
+
+    /// The text of every file under `path` at `rev` that `keep` wants, by
+    /// path under `path`, read in one `git cat-file --batch`. Files that
+    /// are not UTF-8 are left out.
+    pub fn files_at(
+        &self,
+        rev: &str,
+        path: &str,
+        keep: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<BTreeMap<String, String>> {
+        let prefix = format!("{}/", path.trim_end_matches('/'));
+        let listed = self.run(&["ls-tree", "-r", "-z", "--name-only", rev, "--", &prefix])?;
+        let wanted: Vec<&str> = listed
+            .split('\0')
+            .filter(|file| file.strip_prefix(&prefix).is_some_and(&keep))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let request: String = wanted.iter().map(|f| format!("{rev}:{f}\n")).collect();
+        let output = self.output_with(&["cat-file", "--batch"], Some(request.into_bytes()))?;
+        if !output.status.success() {
+            bail!("`git cat-file` failed: {}", self.said(&output));
+        }
+        let mut files = BTreeMap::new();
+        let mut rest = output.stdout.as_slice();
+        for file in wanted {
+            let (content, after) = batch_entry(rest)
+                .with_context(|| format!("`git cat-file` gave no content for `{file}`"))?;
+            rest = after;
+            if let (Some(name), Ok(text)) =
+                (file.strip_prefix(&prefix), std::str::from_utf8(content))
+            {
+                files.insert(name.to_owned(), text.to_owned());
+            }
+        }
+        Ok(files)
     }
 
     /// Does the remote have any branch at all? An empty repository gets its
@@ -264,6 +318,17 @@ impl Git {
         }
         bail!("the push to `{branch}` was refused: {said}")
     }
+}
+
+/// One object of `git cat-file --batch` (`<oid> <type> <size>\n<content>\n`):
+/// its content and what follows it.
+fn batch_entry(output: &[u8]) -> Option<(&[u8], &[u8])> {
+    let header_end = output.iter().position(|b| *b == b'\n')?;
+    let header = std::str::from_utf8(&output[..header_end]).ok()?;
+    let size: usize = header.split(' ').nth(2)?.parse().ok()?;
+    let start = header_end + 1;
+    let content = output.get(start..start + size)?;
+    Some((content, output.get(start + size + 1..).unwrap_or_default()))
 }
 
 /// How long one git command may take.

@@ -16,6 +16,7 @@ use anyhow::{Context, bail};
 use crate::compile::Project;
 use crate::diag::{Code, Diagnostic};
 use crate::diff::{Comparison, compare, listing};
+use crate::graph::{self, Topology};
 use crate::write::{MANIFEST, read_rendered, symlink_on_the_way, write_tree};
 use git::{Git, Push};
 
@@ -51,16 +52,29 @@ pub enum Outcome {
     Behind { published: String },
     /// The branch already holds exactly this tree: nothing was committed.
     Unchanged {
-        /// What the branch changes against the base, file by file.
-        against_base: Vec<String>,
+        /// What the branch changes against the base.
+        against_base: Against,
     },
     Published {
         commit: String,
         comparison: Comparison,
         attempts: usize,
-        /// What the branch changes against the base, file by file.
-        against_base: Vec<String>,
+        /// What the branch changes against the base.
+        against_base: Against,
     },
+}
+
+/// What the branch changes against the base, which a pull request's body
+/// describes: not only the last push.
+#[derive(Debug)]
+pub struct Against {
+    /// File by file under the path (`A path`, `M path`, `D path`), sorted;
+    /// empty when the branch is the base.
+    pub files: Vec<String>,
+    /// The topology of the base's tree under the path, read from its
+    /// rendered files (the base holds no inputs); empty when there is no
+    /// base yet.
+    pub base: Topology,
 }
 
 /// Publish the tree: commit it on top of the branch and push.
@@ -151,27 +165,36 @@ fn newer_published(git: &Git, request: &Request<'_>) -> anyhow::Result<Option<St
     Ok(behind.then_some(published))
 }
 
-/// The whole change the branch makes against the base under the path
-/// (`A path`, `M path`, `D path`), which a pull request's body describes:
-/// not only the last push. Empty when the branch is the base.
-fn against_base(git: &Git, request: &Request<'_>) -> anyhow::Result<Vec<String>> {
+/// The whole change the branch makes against the base under the path.
+fn against_base(git: &Git, request: &Request<'_>) -> anyhow::Result<Against> {
     if request.branch == request.base {
-        return Ok(Vec::new());
+        return Ok(Against {
+            files: Vec::new(),
+            base: graph::read(request.files),
+        });
     }
     if !git.remote_has(request.base)? {
         // No base yet: the branch adds the whole tree.
         let path = request.path.trim_end_matches('/');
-        return Ok(request
-            .files
-            .keys()
-            .map(|file| format!("A {path}/{file}"))
-            .collect());
+        return Ok(Against {
+            files: request
+                .files
+                .keys()
+                .map(|file| format!("A {path}/{file}"))
+                .collect(),
+            base: Topology::default(),
+        });
     }
     git.fetch(request.base)?;
-    let mut changed = git.changed_files(&format!("origin/{}", request.base), request.path)?;
+    let base = format!("origin/{}", request.base);
+    let mut files = git.changed_files(&base, request.path)?;
     // The manifest is slipway's bookkeeping, not a change to review.
-    changed.retain(|line| !line.ends_with(&format!("/{MANIFEST}")));
-    Ok(changed)
+    files.retain(|line| !line.ends_with(&format!("/{MANIFEST}")));
+    let rendered = git.files_at(&base, request.path, graph::wanted)?;
+    Ok(Against {
+        files,
+        base: graph::read(&rendered),
+    })
 }
 
 /// Every overlay without an `argocd` section: nothing would sync the

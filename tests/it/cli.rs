@@ -13,7 +13,7 @@ fn the_command_line_is_consistent() {
 
 #[test]
 fn every_command_has_help_with_examples() {
-    for command in ["render", "validate", "diff", "check", "publish"] {
+    for command in ["render", "validate", "diff", "check", "publish", "graph"] {
         let run = run_in(root(), &[command, "--help"]);
         assert_eq!(run.code, 0);
         assert!(

@@ -11,6 +11,7 @@ mod data_stores;
 mod explain;
 mod gitops;
 mod golden;
+mod graph;
 mod hardening;
 mod mesh;
 mod monitoring;

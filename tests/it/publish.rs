@@ -598,6 +598,85 @@ fn pr_converges_after_a_failed_api_call_and_describes_the_change_against_the_bas
         body.contains("M rendered/dev/us-east-1/worker/deployment-worker.yaml"),
         "{body}"
     );
+    assert!(
+        body.contains("## Topology\n\nNo topology change against `main`"),
+        "a new image changes no topology: {body}"
+    );
+    assert!(!body.contains("```mermaid"), "{body}");
+}
+
+/// The pull request's body, from the one request the server saw.
+fn pr_text(seen: &Arc<Mutex<Vec<Seen>>>) -> String {
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    seen[0].body["body"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn pr_body_draws_the_topology_change_against_the_base() {
+    let setup = Setup::new();
+    // main holds a render in which nothing calls web.
+    assert_eq!(setup.publish(&[]).code, 0);
+    let path = setup.project.path().join("blueprints/web.yaml");
+    let text = fs::read_to_string(&path).expect("read");
+    fs::write(&path, format!("{text}mesh:\n  allowFrom: [worker]\n")).expect("write");
+    let opened = serde_json::json!({"number": 5, "html_url": "https://github.example/example/gitops/pull/5"});
+    let (api, seen) = github_server(vec![(201, opened)]);
+    let run = publish_pr(&setup, &api);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let body = pr_text(&seen);
+    // The topology comes before the files.
+    let topology = body.find("## Topology\n").expect("a topology section");
+    assert!(topology < body.find("## Files\n").expect("files"), "{body}");
+    assert!(body.contains("Against `main`: 1 caller added.\n"), "{body}");
+    assert!(
+        body.contains("```diff\n+ caller dev/us-east-1 worker -> web\n```"),
+        "{body}"
+    );
+    let graph = body
+        .split("```mermaid\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or_else(|| panic!("a mermaid block: {body}"));
+    // Both services, for context, and the new edge in green.
+    assert!(graph.starts_with("flowchart LR\n"), "{graph}");
+    assert!(
+        graph.contains("s_dev_us_east_1_worker[\"worker<br/>application · rolling\"]"),
+        "{graph}"
+    );
+    assert!(
+        graph.contains("  s_dev_us_east_1_worker --> s_dev_us_east_1_web\n"),
+        "{graph}"
+    );
+    assert!(
+        graph.contains("  linkStyle 0 stroke:#1a7f37,stroke-width:2px\n"),
+        "{graph}"
+    );
+    // The base's topology was read from its rendered tree: only the change
+    // is drawn, not every service as if the base were empty.
+    assert!(!graph.contains("classDef added"), "{graph}");
+}
+
+#[test]
+fn pr_body_of_a_first_publish_adds_every_service() {
+    let setup = Setup::new();
+    let opened = serde_json::json!({"number": 3, "html_url": "https://github.example/example/gitops/pull/3"});
+    let (api, seen) = github_server(vec![(201, opened)]);
+    let run = publish_pr(&setup, &api);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let body = pr_text(&seen);
+    assert!(
+        body.contains("Against `main`: 2 services added.\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("+ service dev/us-east-1 web: application · rolling in storefront-dev\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("class s_dev_us_east_1_web,s_dev_us_east_1_worker added"),
+        "{body}"
+    );
 }
 
 /// Give the worker a new image in the project's blueprint.
