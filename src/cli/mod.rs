@@ -7,6 +7,7 @@ mod diff;
 mod explain;
 mod publish;
 mod render;
+mod set_image;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -66,6 +67,7 @@ pub enum Command {
     Check(check::Args),
     Publish(publish::Args),
     Explain(explain::Args),
+    SetImage(set_image::Args),
 }
 
 /// How a command ended.
@@ -101,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Check(args) => check::run(&args, &out),
         Command::Publish(args) => publish::run(&args, &out),
         Command::Explain(args) => explain::run(&args, &out),
+        Command::SetImage(args) => set_image::run(&args, &out),
     }
 }
 
