@@ -31,7 +31,7 @@ pub enum Outcome {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Edit {
     pub text: String,
-    /// Where the value is in the new text.
+    /// Where the value is in the new text: its node's span there.
     pub at: Range<usize>,
     /// The value it replaced, if the path was set.
     pub old: Option<String>,
@@ -75,7 +75,9 @@ pub fn set_string(
                 };
                 return change
                     .candidates()
-                    .and_then(|candidates| first_valid(file, id, &expected, candidates, None))
+                    .and_then(|candidates| {
+                        first_valid(file, id, (path, &expected), candidates, None)
+                    })
                     .map(Outcome::Changed)
                     .map_err(|error| error.at(node.span, &path[..depth]));
             }
@@ -88,7 +90,7 @@ pub fn set_string(
         Value::Scalar(s) if !s.text.is_empty() || s.kind != ScalarKind::Null => {
             let old = Some(s.text.clone());
             replacements(file, key_span, node.span, value)
-                .and_then(|candidates| first_valid(file, id, &expected, candidates, old))
+                .and_then(|candidates| first_valid(file, id, (path, &expected), candidates, old))
                 .map(Outcome::Changed)
                 .map_err(|error| error.at(node.span, path))
         }
@@ -169,30 +171,35 @@ fn set_json(json: &mut Json, path: &[&str], value: &str) {
     }
 }
 
-/// One way to write the change: `insert` replaces `range` of the text,
-/// and the value ends up at `value` (offsets in the new text).
+/// One way to write the change: `insert` replaces `range` of the text.
 struct Candidate {
     range: Range<usize>,
     insert: String,
-    value: Range<usize>,
 }
 
-/// The first candidate whose text parses to the expected tree.
+/// The first candidate whose text parses to the expected tree, with the
+/// value's span in it (as the parser gives it, so as every later stage
+/// names it).
 fn first_valid(
     file: &SourceFile,
     id: FileId,
-    expected: &Json,
+    (path, expected): (&[&str], &Json),
     candidates: Vec<Candidate>,
     old: Option<String>,
 ) -> Result<Edit, Refusal> {
     for candidate in candidates {
         let mut text = file.text.clone();
-        text.replace_range(candidate.range.clone(), &candidate.insert);
+        text.replace_range(candidate.range, &candidate.insert);
         let edited = SourceFile::new(file.name.clone(), file.path.clone(), text);
-        if parse(&edited, id).is_ok_and(|tree| tree.to_json() == *expected) {
+        let Ok(tree) = parse(&edited, id) else {
+            continue;
+        };
+        let value = path.iter().try_fold(&tree, |node, key| node.get(key));
+        if let (Some(value), true) = (value, tree.to_json() == *expected) {
+            let at = value.span.start as usize..value.span.end as usize;
             return Ok(Edit {
                 text: edited.text,
-                at: candidate.value,
+                at,
                 old,
             });
         }
@@ -235,14 +242,9 @@ fn replacements(
     };
     Ok(styles
         .iter()
-        .map(|style| {
-            let insert = style.write(value);
-            let value = range.start..range.start + insert.len();
-            Candidate {
-                range: range.clone(),
-                insert,
-                value,
-            }
+        .map(|style| Candidate {
+            range: range.clone(),
+            insert: style.write(value),
         })
         .collect())
 }
@@ -338,14 +340,11 @@ impl Insertion<'_> {
                         insert.push(' ');
                     }
                 }
-                let written = style.write(self.value);
-                let value = at + insert.len()..at + insert.len() + written.len();
-                insert.push_str(&written);
+                insert.push_str(&style.write(self.value));
                 insert.push_str(tail);
                 Candidate {
                     range: at..at,
                     insert,
-                    value,
                 }
             })
             .collect())
@@ -369,14 +368,11 @@ impl Insertion<'_> {
                         insert.push('{');
                     }
                 }
-                let written = style.write(self.value);
-                let value = at + insert.len()..at + insert.len() + written.len();
-                insert.push_str(&written);
+                insert.push_str(&style.write(self.value));
                 insert.push_str(&"}".repeat(self.keys.len() - 1));
                 Candidate {
                     range: at..at,
                     insert,
-                    value,
                 }
             })
             .collect()
@@ -473,7 +469,11 @@ mod tests {
     fn edited(text: &str, path: &str, value: &str) -> String {
         match set(text, path, value) {
             Ok(Outcome::Changed(edit)) => {
-                assert_eq!(edit.text[edit.at.clone()].trim_matches(['"', '\'']), value);
+                let at = &edit.text[edit.at.clone()];
+                assert!(
+                    at.trim_start_matches(['"', '\'']).starts_with(value),
+                    "{at}"
+                );
                 edit.text
             }
             other => panic!("not changed: {other:?}"),

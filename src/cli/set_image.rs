@@ -254,9 +254,7 @@ fn overridden(
             let image = ["containers", target.container.as_str(), "image"]
                 .iter()
                 .try_fold(&tree, |node, key| node.get(key));
-            // Quoted scalars' spans reach past the closing quote: compare starts.
-            let elsewhere = |n: &&Node| n.span.file != at.file || n.span.start != at.start;
-            if let Some(image) = image.filter(elsewhere) {
+            if let Some(image) = image.filter(|n| n.span != at) {
                 found.push((
                     format!("{env}/{region}"),
                     image.as_str().unwrap_or_default().to_owned(),
