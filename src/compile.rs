@@ -91,6 +91,23 @@ pub fn open(root: &Path) -> anyhow::Result<(Project, Vec<Diagnostic>)> {
     Ok(validated(load(root)?))
 }
 
+/// [`open`] with one file's text replaced by `text`: what the project
+/// would be with an edit written. `Err` is operational, and also when no
+/// input file is shown as `name`.
+pub fn open_edited(
+    root: &Path,
+    name: &str,
+    text: String,
+) -> anyhow::Result<(Project, Vec<Diagnostic>)> {
+    let mut loaded = load(root)?;
+    let id = loaded
+        .sources
+        .find(name)
+        .ok_or_else(|| anyhow::anyhow!("`{name}` is not an input file of this project"))?;
+    loaded.sources.replace(id, text);
+    Ok(validated(loaded))
+}
+
 /// Validate loaded inputs (from disk, or from memory for the fuzzer).
 pub fn validated(loaded: Loaded) -> (Project, Vec<Diagnostic>) {
     let Loaded {

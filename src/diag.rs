@@ -119,6 +119,8 @@ codes! {
     DANGLING_REFERENCE = "dangling-reference": "a rendered object refers to one that is not rendered";
     MTLS_NOT_STRICT = "mtls-not-strict": "a namespace runs workloads without STRICT mTLS";
     UNREACHABLE_ROUTE = "unreachable-route": "a gateway route that an earlier route on its host always wins over";
+    // Editing inputs (`set-image`).
+    CANNOT_EDIT = "cannot-edit": "`set-image` cannot change a value in place without changing more than it";
     // Publishing.
     ARGOCD_MISSING = "argocd-missing": "`publish` of an environment whose overlay has no `argocd` section, which nothing would sync";
 }

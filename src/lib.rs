@@ -8,6 +8,7 @@ pub mod crd;
 pub mod diag;
 pub mod diff;
 pub mod duration;
+pub mod edit;
 pub mod emit;
 pub mod explain;
 pub mod go_regexp;

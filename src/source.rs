@@ -118,6 +118,23 @@ impl Sources {
         &self.files[id.0 as usize]
     }
 
+    /// The file shown as `name`, if it is one of these.
+    pub fn find(&self, name: &str) -> Option<FileId> {
+        let index = self.files.iter().position(|f| f.name == name)?;
+        u32::try_from(index).ok().map(FileId)
+    }
+
+    /// Give a file other text (an edit not yet written), keeping its name
+    /// and path.
+    pub fn replace(&mut self, id: FileId, text: String) {
+        let file = &mut self.files[id.0 as usize];
+        *file = SourceFile::new(
+            std::mem::take(&mut file.name),
+            std::mem::take(&mut file.path),
+            text,
+        );
+    }
+
     /// `file:line:col` of the start of a span.
     pub fn locate(&self, span: Span) -> String {
         let file = self.get(span.file);

@@ -1,7 +1,8 @@
 //! Writing the rendered tree: every file via temp + rename, only files whose
 //! bytes change, and removal of the files a previous render wrote that are
 //! no longer rendered. Ownership is tracked in a manifest of sha256 sums, so
-//! files slipway did not write are never touched.
+//! files slipway did not write are never touched. And the one input file
+//! slipway writes, an edit `set-image` made (`replace_input`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -120,6 +121,35 @@ pub fn write_tree(
     write_manifest(&root, &manifest)?;
     Ok(report)
 }
+
+/// Replace an input file's text with an edit of it (`set-image`), by temp
+/// file + rename in the file's own folder, keeping its permissions and a
+/// leading byte order mark. `was` is the text the edit was made from: a
+/// file that no longer holds it (someone changed it meanwhile) is left
+/// alone. A symlink is written through, to the file it names.
+pub fn replace_input(path: &Path, was: &str, text: &str) -> anyhow::Result<()> {
+    let real = path
+        .canonicalize()
+        .with_context(|| format!("cannot open `{}`", path.display()))?;
+    let bytes = fs::read(&real).with_context(|| format!("cannot read `{}`", real.display()))?;
+    let (bom, current) = match bytes.strip_prefix(BOM) {
+        Some(rest) => (BOM, rest),
+        None => (&[][..], &bytes[..]),
+    };
+    if current != was.as_bytes() {
+        bail!(
+            "`{}` changed while slipway was editing it; nothing was written, run the command again",
+            path.display()
+        );
+    }
+    let permissions = fs::metadata(&real)
+        .with_context(|| format!("cannot read `{}`", real.display()))?
+        .permissions();
+    write_file_with(&real, &[bom, text.as_bytes()].concat(), Some(permissions))
+}
+
+/// UTF-8's byte order mark, which `load` reads past.
+const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 
 fn write_manifest(root: &Path, manifest: &Manifest) -> anyhow::Result<()> {
     let json = serde_json::to_string_pretty(manifest).context("cannot encode the manifest")? + "\n";
@@ -522,6 +552,16 @@ fn make_folder(dir: &Path) -> anyhow::Result<()> {
 /// name and is created exclusively (`O_EXCL`), so nothing planted in the
 /// tree, such as a symlink at a guessable temp name, is ever followed.
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_file_with(path, bytes, None)
+}
+
+/// [`write_file`], the file getting `permissions` (else the temp file's
+/// own, readable by its owner only).
+fn write_file_with(
+    path: &Path,
+    bytes: &[u8],
+    permissions: Option<fs::Permissions>,
+) -> anyhow::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
@@ -531,6 +571,11 @@ fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write in `{}`", dir.display()))?;
     tmp.write_all(bytes)
         .with_context(|| format!("cannot write `{}`", tmp.path().display()))?;
+    if let Some(permissions) = permissions {
+        tmp.as_file()
+            .set_permissions(permissions)
+            .with_context(|| format!("cannot write `{}`", tmp.path().display()))?;
+    }
     tmp.persist(path)
         .map(|_| ())
         .with_context(|| format!("cannot replace `{}`", path.display()))
@@ -712,5 +757,64 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn an_edited_input_keeps_its_byte_order_mark_and_permissions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("dev.yaml");
+        fs::write(&path, b"\xEF\xBB\xBFa: 1\r\n").expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).expect("chmod");
+        }
+        replace_input(&path, "a: 1\r\n", "a: 2\r\n").expect("replaced");
+        assert_eq!(fs::read(&path).expect("read"), b"\xEF\xBB\xBFa: 2\r\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).expect("stat").permissions().mode();
+            assert_eq!(mode & 0o777, 0o640);
+        }
+        assert_eq!(
+            fs::read_dir(dir.path()).expect("read").count(),
+            1,
+            "no temp file left"
+        );
+    }
+
+    #[test]
+    fn an_input_changed_meanwhile_is_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("dev.yaml");
+        fs::write(&path, "a: 3\n").expect("write");
+        let error = replace_input(&path, "a: 1\n", "a: 2\n").expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .contains("changed while slipway was editing it"),
+            "{error}"
+        );
+        assert_eq!(fs::read_to_string(&path).expect("read"), "a: 3\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_input_that_is_a_symlink_is_written_through() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(dir.path().join("shared")).expect("mkdir");
+        let real = dir.path().join("shared/dev.yaml");
+        fs::write(&real, "a: 1\n").expect("write");
+        let link = dir.path().join("dev.yaml");
+        std::os::unix::fs::symlink("shared/dev.yaml", &link).expect("symlink");
+        replace_input(&link, "a: 1\n", "a: 2\n").expect("replaced");
+        assert!(
+            fs::symlink_metadata(&link)
+                .expect("stat")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_to_string(&real).expect("read"), "a: 2\n");
     }
 }

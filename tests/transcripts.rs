@@ -2,7 +2,8 @@
 //! `tests/fixtures/cases/<case>/` is the base project in `tests/fixtures/base/`
 //! with its `files/` laid over it (and the paths in `.delete` removed). The
 //! case's `cmd` runs in a scratch copy; exit code, stdout, stderr and every
-//! file the run wrote are compared with `transcript.txt`
+//! file the run wrote (new files by name, changed ones with a diff) are
+//! compared with `transcript.txt`
 //! (`UPDATE_GOLDEN=1 cargo test` rewrites them), and a case refused with
 //! exit code 1 must have written nothing and named a file.
 //!
@@ -11,6 +12,7 @@
 //! test per folder, named after it, so that `cargo test --test transcripts
 //! <case>` runs one case and every mismatching case is reported.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -64,23 +66,16 @@ fn check(case: &Path) -> Result<(), Failed> {
     Ok(())
 }
 
-fn files_under(dir: &Path) -> Vec<String> {
-    read_tree(dir).into_keys().collect()
-}
-
 fn transcript(case: &Path, cmd: &str) -> String {
     let args: Vec<&str> = cmd.split_whitespace().collect();
     let dir = project(case);
-    let before = files_under(dir.path());
+    let before = read_tree(dir.path());
     let run = run_in(dir.path(), &args);
-    let written: Vec<String> = files_under(dir.path())
-        .into_iter()
-        .filter(|f| !before.contains(f))
-        .collect();
+    let written = written(&before, &read_tree(dir.path()));
     let written = if written.is_empty() {
         "(nothing)\n".to_owned()
     } else {
-        written.join("\n") + "\n"
+        written
     };
     format!(
         "$ slipway {}\nexit: {}\n--- stdout\n{}--- stderr\n{}--- written\n{written}",
@@ -89,6 +84,27 @@ fn transcript(case: &Path, cmd: &str) -> String {
         run.stdout,
         run.stderr
     )
+}
+
+/// The files a run wrote: each new file's path, and each changed file's
+/// path with a unified diff of the change (`set-image` edits inputs).
+fn written(before: &BTreeMap<String, Vec<u8>>, after: &BTreeMap<String, Vec<u8>>) -> String {
+    let mut out = String::new();
+    for (path, bytes) in after {
+        match before.get(path) {
+            None => out.push_str(&format!("{path}\n")),
+            Some(old) if old != bytes => {
+                let (old, new) = (String::from_utf8_lossy(old), String::from_utf8_lossy(bytes));
+                let diff = similar::TextDiff::from_lines(&old, &new)
+                    .unified_diff()
+                    .context_radius(2)
+                    .to_string();
+                out.push_str(&format!("{path} (changed)\n{diff}"));
+            }
+            Some(_) => {}
+        }
+    }
+    out
 }
 
 /// A run refused with exit code 1 wrote nothing, and a diagnostic names the

@@ -8,6 +8,7 @@ mod explain;
 mod graph;
 mod publish;
 mod render;
+mod set_image;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -68,6 +69,7 @@ pub enum Command {
     Publish(publish::Args),
     Explain(explain::Args),
     Graph(graph::Args),
+    SetImage(set_image::Args),
 }
 
 /// How a command ended.
@@ -104,6 +106,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Publish(args) => publish::run(&args, &out),
         Command::Explain(args) => explain::run(&args, &out),
         Command::Graph(args) => graph::run(&args, &out),
+        Command::SetImage(args) => set_image::run(&args, &out),
     }
 }
 

@@ -33,7 +33,7 @@ pub use traffic::{
 };
 pub use workload::{
     Container, EnvValue, EnvVar, MountedFile, PortRef, Probe, ProbeAction, Quantities, SCRATCH_DIR,
-    is_quantity,
+    check_image, is_quantity,
 };
 
 use crate::diag::{Code, Diagnostic};

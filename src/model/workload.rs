@@ -131,16 +131,7 @@ pub(super) fn container(
         }))
         .chain(extra);
     let env = in_dependency_order(env.collect());
-    if let Err(reason) = names::image_reference(&raw.image.value) {
-        diags.push(
-            Diagnostic::error(
-                Code::INVALID_IMAGE,
-                raw.image.span,
-                format!("image `{}` {reason}", raw.image.value),
-            )
-            .with_hint("write `registry.example.com/team/app:1.2.3` or pin `...@sha256:<64 hex>`; the kubelet cannot pull anything else"),
-        );
-    }
+    diags.extend(check_image(&raw.image.value, raw.image.span));
     let resources = raw.resources.as_ref();
     Container {
         name: name.to_owned(),
@@ -163,6 +154,15 @@ pub(super) fn container(
             .as_ref()
             .and_then(|p| probe(p, main, ports, diags)),
     }
+}
+
+/// An image reference the kubelet cannot pull (`names::image_reference`).
+pub fn check_image(image: &str, span: Span) -> Option<Diagnostic> {
+    let reason = names::image_reference(image).err()?;
+    Some(
+        Diagnostic::error(Code::INVALID_IMAGE, span, format!("image `{image}` {reason}"))
+            .with_hint("write `registry.example.com/team/app:1.2.3` or pin `...@sha256:<64 hex>`; the kubelet cannot pull anything else"),
+    )
 }
 
 fn quantities(list: Option<&input::ResourceList>, diags: &mut Vec<Diagnostic>) -> Quantities {

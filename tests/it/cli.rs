@@ -13,7 +13,15 @@ fn the_command_line_is_consistent() {
 
 #[test]
 fn every_command_has_help_with_examples() {
-    for command in ["render", "validate", "diff", "check", "publish", "graph"] {
+    for command in [
+        "render",
+        "validate",
+        "diff",
+        "check",
+        "publish",
+        "graph",
+        "set-image",
+    ] {
         let run = run_in(root(), &[command, "--help"]);
         assert_eq!(run.code, 0);
         assert!(

@@ -837,3 +837,113 @@ fn an_api_error_that_echoes_the_token_is_printed_without_it() {
     );
     assert!(!run.stderr.contains(TOKEN), "{}", run.stderr);
 }
+
+/// What the shipped workflow for a pushed image does, end to end: the
+/// application's CI names a new image, `set-image` edits the overlay (its
+/// comments and layout kept), the edit is committed, and `publish --pr`
+/// opens a pull request in the GitOps repository whose change is exactly
+/// the new images in the Rollout and the Deployment.
+#[test]
+fn set_image_then_publish_opens_a_pull_request_with_the_new_images() {
+    let setup = Setup::new();
+    let project = setup.project.path();
+    // web rolls out as a canary (a Rollout), the worker as a Deployment.
+    let web = project.join("blueprints/web.yaml");
+    let text = fs::read_to_string(&web).expect("blueprint") + "delivery: {strategy: canary}\n";
+    fs::write(&web, text).expect("write");
+    let overlay = project.join("overlays/dev.yaml");
+    let text = fs::read_to_string(&overlay).expect("overlay");
+    let before = format!(
+        "# dev: every push to main deploys here.\n{}",
+        text.replace(
+            "availability: null\n",
+            "availability: null   # no PDB in dev\n"
+        )
+    );
+    fs::write(&overlay, &before).expect("write");
+    git(project, &["init", "--quiet", "--initial-branch=main"]);
+    commit_all(project, "platform");
+    assert_eq!(setup.publish(&[]).code, 0, "main holds the current render");
+
+    for assignment in [
+        "web=registry.example.com/storefront/web:2.5.0",
+        "worker=registry.example.com/storefront/worker:2.4.2",
+    ] {
+        let run = run_with(project, &["set-image", "--env", "dev", assignment], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.starts_with("set `"), "{}", run.stderr);
+    }
+    let after = fs::read_to_string(&overlay).expect("overlay");
+    assert_eq!(
+        after,
+        format!(
+            "{before}    containers:\n      app:\n        image: registry.example.com/storefront/web:2.5.0\n  worker:\n    containers:\n      app:\n        image: registry.example.com/storefront/worker:2.4.2\n"
+        ),
+        "every byte of the overlay kept, the images added"
+    );
+    let again = run_with(
+        project,
+        &[
+            "set-image",
+            "--env",
+            "dev",
+            "web=registry.example.com/storefront/web:2.5.0",
+        ],
+        &[],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.starts_with("unchanged: "), "{}", again.stderr);
+
+    // The edit must be committed: a render of it is not a render of HEAD.
+    let dirty = setup.publish(&[]);
+    assert_eq!(dirty.code, 2, "{}", dirty.stderr);
+    assert!(
+        dirty
+            .stderr
+            .contains("`overlays/dev.yaml`: changed since the commit"),
+        "{}",
+        dirty.stderr
+    );
+    commit_all(project, "deploy web 2.5.0 and worker 2.4.2 to dev");
+    let opened = serde_json::json!({"number": 21, "html_url": "https://github.example/example/gitops/pull/21"});
+    let (api, seen) = github_server(vec![(201, opened)]);
+    let run = publish_pr(&setup, &api);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("opened pull request #21"),
+        "{}",
+        run.stderr
+    );
+    let seen = seen.lock().expect("lock");
+    let body = seen[0].body["body"].as_str().unwrap_or_default();
+    assert!(
+        body.contains("Against `main`: 0 added, 2 changed, 0 removed."),
+        "{body}"
+    );
+    let rollout = "rendered/dev/us-east-1/web/rollout-web.yaml";
+    let deployment = "rendered/dev/us-east-1/worker/deployment-worker.yaml";
+    for (file, old, new) in [
+        (rollout, "web:2.4.1", "web:2.5.0"),
+        (deployment, "worker:2.4.1", "worker:2.4.2"),
+    ] {
+        assert!(body.contains(&format!("M {file}\n")), "{body}");
+        let image = |branch: &str| {
+            setup
+                .show(branch, file)
+                .lines()
+                .find_map(|l| {
+                    let field = l.trim().trim_start_matches("- ");
+                    field.strip_prefix("image: ").map(str::to_owned)
+                })
+                .unwrap_or_else(|| panic!("{file} on {branch} has an image"))
+        };
+        assert_eq!(
+            image("main"),
+            format!("registry.example.com/storefront/{old}")
+        );
+        assert_eq!(
+            image("slipway/render"),
+            format!("registry.example.com/storefront/{new}")
+        );
+    }
+}
