@@ -383,11 +383,8 @@ mod tests {
     use crate::parse::parse;
     use crate::source::Sources;
 
-    /// The diagnostics of an overlay whose `environment` adds `extra`.
-    fn refusals(extra: &str) -> Vec<String> {
-        let text = format!(
-            "metadata: {{name: dev}}\nenvironment:\n  namespace: ns\n  domain: example.com\n  gateway: istio-system/gw\n  regions: []\n{extra}"
-        );
+    /// The diagnostics of the environment checks of an overlay's `text`.
+    fn checked(text: String) -> Vec<Diagnostic> {
         let mut sources = Sources::default();
         let id = sources.add("dev.yaml".into(), "dev.yaml".into(), text);
         let tree = parse(sources.get(id), id).expect("parses");
@@ -395,7 +392,15 @@ mod tests {
         let mut diags = Vec::new();
         check(&head, &tree, &mut diags);
         once_per_template(&mut diags, 0);
-        diags.into_iter().map(|d| d.message).collect()
+        diags
+    }
+
+    /// The messages of an overlay whose `environment` adds `extra`.
+    fn refusals(extra: &str) -> Vec<String> {
+        let text = format!(
+            "metadata: {{name: dev}}\nenvironment:\n  namespace: ns\n  domain: example.com\n  gateway: istio-system/gw\n  regions: []\n{extra}"
+        );
+        checked(text).into_iter().map(|d| d.message).collect()
     }
 
     #[test]
@@ -507,13 +512,7 @@ mod tests {
         let text = format!(
             "metadata: {{name: dev}}\nenvironment:\n{templated}  gateway: \"{{{{ env.name }}}}/gw\"\n  regions: [{{name: r, cluster: \"{{{{ env.name }}}}-r\"}}]\n  prometheusUrl: \"http://prometheus.{{{{ env.name }}}}:9090\"\n  argocd: {{repoURL: \"https://git/{{{{ env.name }}}}.git\", targetRevision: \"{{% if true %}}main{{% endif %}}\"}}\n  monitoring: {{labels: {{release: \"{{# x #}}\"}}}}\n"
         );
-        let mut sources = Sources::default();
-        let id = sources.add("dev.yaml".into(), "dev.yaml".into(), text);
-        let tree = parse(sources.get(id), id).expect("parses");
-        let head: OverlayHead = from_node(&tree).expect("an overlay");
-        let mut diags = Vec::new();
-        check(&head, &tree, &mut diags);
-        once_per_template(&mut diags, 0);
+        let diags = checked(text);
         let fields: Vec<&str> = diags
             .iter()
             .map(|d| d.message.split('`').nth(1).unwrap_or_default())

@@ -324,8 +324,8 @@ fn declared_callers(project: &Project, service: &str) -> Vec<String> {
         .collect()
 }
 
-/// The container ports the service's Service sends to.
-fn service_ports(objects: &[&Object], namespace: &str, service: &str) -> BTreeSet<i32> {
+/// The Service ports of the service's Service (`port`, container port).
+fn service_port_pairs(objects: &[&Object], namespace: &str, service: &str) -> Vec<(i32, i32)> {
     objects
         .iter()
         .filter_map(|o| match o {
@@ -339,9 +339,17 @@ fn service_ports(objects: &[&Object], namespace: &str, service: &str) -> BTreeSe
         })
         .flat_map(|spec| spec.ports.unwrap_or_default())
         .filter_map(|p| match p.target_port {
-            Some(IntOrString::Int(n)) => Some(n),
+            Some(IntOrString::Int(n)) => Some((p.port, n)),
             _ => None,
         })
+        .collect()
+}
+
+/// The container ports the service's Service sends to.
+fn service_ports(objects: &[&Object], namespace: &str, service: &str) -> BTreeSet<i32> {
+    service_port_pairs(objects, namespace, service)
+        .into_iter()
+        .map(|(_, target)| target)
         .collect()
 }
 
@@ -359,23 +367,10 @@ fn routed_ports(objects: &[&Object], namespace: &str, service: &str) -> BTreeSet
         .filter(|d| d.destination.host == host)
         .map(|d| d.destination.port.number)
         .collect();
-    objects
-        .iter()
-        .filter_map(|o| match o {
-            Object::Service(s)
-                if s.metadata.name.as_deref() == Some(service)
-                    && s.metadata.namespace.as_deref() == Some(namespace) =>
-            {
-                s.spec.clone()
-            }
-            _ => None,
-        })
-        .flat_map(|spec| spec.ports.unwrap_or_default())
-        .filter(|p| numbers.contains(&p.port))
-        .filter_map(|p| match p.target_port {
-            Some(IntOrString::Int(n)) => Some(n),
-            _ => None,
-        })
+    service_port_pairs(objects, namespace, service)
+        .into_iter()
+        .filter(|(port, _)| numbers.contains(port))
+        .map(|(_, target)| target)
         .collect()
 }
 
