@@ -141,8 +141,9 @@ environment:
   # The objects the Helm chart renders: a ServiceMonitor with Istio's
   # certificates, and no PodMonitors (the mesh is scraped already).
   monitoring: {{scrape: istio-certs, meshScraped: true}}
-  # Nor dashboards, which the Helm chart does not render.
+  # Nor dashboards or NetworkPolicies, which the Helm chart does not render.
   dashboards: {{enabled: false}}
+  networkPolicy: {{enabled: false}}
   argocd:
     repoURL: https://github.com/example/platform-gitops.git
     targetRevision: main
