@@ -60,14 +60,7 @@ pub fn check(pattern: &str) -> Result<(), String> {
 fn repeat_is_valid(node: &Ast, budget: u32) -> bool {
     match node {
         Ast::Repetition(repetition) => {
-            let count = match repetition.op.kind {
-                ast::RepetitionKind::Range(
-                    ast::RepetitionRange::Exactly(n) | ast::RepetitionRange::AtLeast(n),
-                )
-                | ast::RepetitionKind::Range(ast::RepetitionRange::Bounded(_, n)) => Some(n),
-                _ => None,
-            };
-            let budget = match count {
+            let budget = match count(repetition) {
                 // Repeated zero times, what is inside never counts.
                 Some(0) => return true,
                 Some(n) if n > budget => return false,
@@ -274,6 +267,20 @@ fn check_unicode(class: &ast::ClassUnicode) -> Result<(), String> {
     }
 }
 
+/// The largest count of a counted repetition (`{n}`, `{n,}`: n; `{m,n}`:
+/// n, the parser refusing m > n), as Go's `repeatIsValid` and `maxRepeat`
+/// read it; `None` for `*`, `+` and `?`.
+fn count(repetition: &ast::Repetition) -> Option<u32> {
+    match repetition.op.kind {
+        ast::RepetitionKind::Range(
+            ast::RepetitionRange::Exactly(n)
+            | ast::RepetitionRange::AtLeast(n)
+            | ast::RepetitionRange::Bounded(_, n),
+        ) => Some(n),
+        _ => None,
+    }
+}
+
 fn check_repetition(repetition: &ast::Repetition) -> Result<(), String> {
     if matches!(*repetition.ast, Ast::Repetition(_)) {
         return Err(
@@ -281,14 +288,7 @@ fn check_repetition(repetition: &ast::Repetition) -> Result<(), String> {
                 .into(),
         );
     }
-    let counts = match repetition.op.kind {
-        ast::RepetitionKind::Range(
-            ast::RepetitionRange::Exactly(n) | ast::RepetitionRange::AtLeast(n),
-        ) => [n, n],
-        ast::RepetitionKind::Range(ast::RepetitionRange::Bounded(m, n)) => [m, n],
-        _ => return Ok(()),
-    };
-    if counts.iter().any(|&n| n > GO_MAX_REPEAT) {
+    if count(repetition).is_some_and(|n| n > GO_MAX_REPEAT) {
         return Err(format!(
             "repeats more than {GO_MAX_REPEAT} times, which Go's regexp refuses"
         ));

@@ -532,19 +532,20 @@ const CONFIG_KEY_LIMIT: usize = 253;
 /// the key keeps a readable prefix and ends in a hash of the file's target
 /// and content, so no file is refused for a name slipway derives.
 fn config_keys(files: &[MountedFile]) -> Vec<String> {
-    let mut claims: BTreeMap<String, BTreeSet<(&str, &str)>> = BTreeMap::new();
-    for file in files {
+    let bases: Vec<String> = files.iter().map(|f| config_key(&f.target)).collect();
+    let mut claims: BTreeMap<&str, BTreeSet<(&str, &str)>> = BTreeMap::new();
+    for (file, base) in files.iter().zip(&bases) {
         claims
-            .entry(config_key(&file.target))
+            .entry(base)
             .or_default()
             .insert((file.target.as_str(), file.content.as_str()));
     }
     files
         .iter()
-        .map(|file| {
-            let key = config_key(&file.target);
-            if claims[&key].len() == 1 && key.len() <= CONFIG_KEY_LIMIT {
-                return key;
+        .zip(&bases)
+        .map(|(file, key)| {
+            if claims[key.as_str()].len() == 1 && key.len() <= CONFIG_KEY_LIMIT {
+                return key.clone();
             }
             let hash = names::short_hash(&format!("{}\0{}", file.target, file.content));
             let keep = CONFIG_KEY_LIMIT - hash.len() - 1;
