@@ -46,6 +46,11 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// Everything: every environment, region and service.
+    pub fn is_all(&self) -> bool {
+        self.env.is_none() && self.region.is_none() && self.service.is_none()
+    }
+
     /// Does a path of the rendered tree belong to the selection? Paths are
     /// `<env>/<region>/<folder>/<file>` and `<env>/_argocd/<file>`
     /// (`emit::path`); a selected service keeps the shared folders

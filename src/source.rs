@@ -6,6 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
+/// The identity of the source this slipway was built from (`build.rs`).
+pub const SOURCE_ID: &str = env!("SLIPWAY_SOURCE_ID");
+
 /// Index of a file in [`Sources`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FileId(pub u32);
@@ -133,6 +138,19 @@ impl Sources {
             std::mem::take(&mut file.path),
             text,
         );
+    }
+
+    /// What a render of these files is a function of, as sha256 hex:
+    /// slipway's own source and every file's name and text, in order.
+    /// Equal fingerprints render equal trees.
+    pub fn fingerprint(&self) -> String {
+        let mut hash = Sha256::new();
+        hash.update(format!("slipway {SOURCE_ID}\0"));
+        for file in &self.files {
+            hash.update(format!("{}\0{}\0", file.name, file.text.len()));
+            hash.update(&file.text);
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// `file:line:col` of the start of a span.

@@ -1,8 +1,11 @@
 //! Writing the rendered tree: every file via temp + rename, only files whose
 //! bytes change, and removal of the files a previous render wrote that are
 //! no longer rendered. Ownership is tracked in a manifest of sha256 sums, so
-//! files slipway did not write are never touched. And the one input file
-//! slipway writes, an edit `set-image` made (`replace_input`).
+//! files slipway did not write are never touched. A tree one render wrote
+//! whole also records what it was rendered from and git's object ids of
+//! its files, folder by folder, which lets `check` prove it current from
+//! git's index alone ([`Provenance`]). And the one input file slipway
+//! writes, an edit `set-image` made (`replace_input`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -11,6 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context, bail};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 /// The ownership manifest, at the root of the output folder.
@@ -18,6 +22,13 @@ pub const MANIFEST: &str = ".slipway-manifest.json";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Manifest {
+    /// The fingerprint of the inputs (`Sources::fingerprint`: slipway's
+    /// source and every input file) when one render wrote the whole tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
+    /// With `source`: top-level folder -> [`folder_digests`] of its files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    folders: BTreeMap<String, String>,
     /// Relative path -> sha256 of the bytes slipway wrote there.
     files: BTreeMap<String, String>,
     /// A render is writing the tree, or was interrupted while it did: the
@@ -47,6 +58,7 @@ pub fn write_tree(
     out: &Path,
     files: &BTreeMap<String, String>,
     in_scope: impl Fn(&str) -> bool,
+    origin: Origin<'_>,
 ) -> anyhow::Result<Report> {
     for rel in files.keys() {
         check_relative(rel)?;
@@ -60,7 +72,7 @@ pub fn write_tree(
         );
     }
     if let Some(staging) = staging_for(out)? {
-        return write_fresh(out, &staging, files);
+        return write_fresh(out, &staging, files, origin.whole_fingerprint());
     }
     fs::create_dir_all(out)
         .with_context(|| format!("cannot create output folder `{}`", out.display()))?;
@@ -77,6 +89,7 @@ pub fn write_tree(
     let mut pending = Manifest {
         files: old.files.clone(),
         incomplete: true,
+        ..Manifest::default()
     };
     for rel in files.keys() {
         pending.files.entry(rel.clone()).or_default();
@@ -85,7 +98,7 @@ pub fn write_tree(
     make_folders(&root, files.keys())?;
     // Files are independent: compare and write them in parallel. A file the
     // last render did not write is written without reading it first.
-    let outcomes: Vec<(String, String, bool)> = files
+    let outcomes: Vec<(Sums, bool)> = files
         .par_iter()
         .map(|(rel, text)| {
             let path = root.join(rel);
@@ -94,18 +107,26 @@ pub fn write_tree(
             if !same {
                 write_file(&path, text.as_bytes())?;
             }
-            Ok((rel.clone(), sha256(text.as_bytes()), !same))
+            Ok((Sums::of(rel, text), !same))
         })
         .collect::<anyhow::Result<_>>()?;
     let mut report = Report::default();
-    let mut manifest = Manifest::default();
-    for (rel, sum, written) in outcomes {
-        if written {
+    for (_, written) in &outcomes {
+        if *written {
             report.written += 1;
         } else {
             report.unchanged += 1;
         }
-        manifest.files.insert(rel, sum);
+    }
+    let mut manifest = Manifest::of(
+        outcomes.into_iter().map(|(sums, _)| sums),
+        origin.whole_fingerprint(),
+    );
+    if !origin.whole && old.source.as_deref() == Some(origin.fingerprint) {
+        // A part of what the same inputs rendered whole: the whole render
+        // is still what the manifest says.
+        manifest.source = old.source;
+        manifest.folders = old.folders;
     }
     for (rel, sum) in old.files {
         if files.contains_key(&rel) || check_relative(&rel).is_err() {
@@ -120,6 +141,120 @@ pub fn write_tree(
     }
     write_manifest(&root, &manifest)?;
     Ok(report)
+}
+
+/// What a tree is rendered from.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin<'a> {
+    /// `Sources::fingerprint` of the inputs.
+    pub fingerprint: &'a str,
+    /// The files are everything the inputs render, not a selection.
+    pub whole: bool,
+}
+
+impl Origin<'_> {
+    fn whole_fingerprint(&self) -> Option<&str> {
+        self.whole.then_some(self.fingerprint)
+    }
+}
+
+/// The two sums of a file slipway writes: sha256 for the manifest's
+/// ownership record, git's object id for [`folder_digests`].
+struct Sums {
+    rel: String,
+    sha256: String,
+    blob: String,
+}
+
+impl Sums {
+    fn of(rel: &str, text: &str) -> Sums {
+        Sums {
+            rel: rel.to_owned(),
+            sha256: sha256(text.as_bytes()),
+            blob: git_blob_id(text.as_bytes()),
+        }
+    }
+}
+
+impl Manifest {
+    /// The manifest of a tree that holds exactly these files, with the
+    /// fingerprint of the inputs when the files are all they render.
+    fn of(sums: impl Iterator<Item = Sums>, fingerprint: Option<&str>) -> Manifest {
+        let mut blobs = Vec::new();
+        let mut files = BTreeMap::new();
+        for sums in sums {
+            blobs.push((sums.rel.clone(), sums.blob));
+            files.insert(sums.rel, sums.sha256);
+        }
+        let Some(fingerprint) = fingerprint else {
+            return Manifest {
+                files,
+                ..Manifest::default()
+            };
+        };
+        blobs.sort_unstable();
+        Manifest {
+            source: Some(fingerprint.to_owned()),
+            folders: folder_digests(
+                blobs
+                    .iter()
+                    .map(|(rel, blob)| (rel.as_str(), blob.as_str())),
+            ),
+            files,
+            incomplete: false,
+        }
+    }
+}
+
+/// The object id git gives a file with these bytes (SHA-1: what
+/// `git hash-object` prints and the index holds in a SHA-1 repository).
+pub fn git_blob_id(bytes: &[u8]) -> String {
+    let mut hash = Sha1::new();
+    hash.update(format!("blob {}\0", bytes.len()));
+    hash.update(bytes);
+    hex(&hash.finalize())
+}
+
+/// Top-level folder -> sha256 of the `path NUL object-id LF` lines of its
+/// files, from `(relative path, git object id)` pairs sorted by path. A
+/// folder whose files git's index holds with these ids holds these files.
+pub fn folder_digests<'a>(
+    files: impl Iterator<Item = (&'a str, &'a str)>,
+) -> BTreeMap<String, String> {
+    let mut hashes: BTreeMap<&str, Sha256> = BTreeMap::new();
+    for (rel, blob) in files {
+        let Some((top, _)) = rel.split_once('/') else {
+            continue;
+        };
+        let hash = hashes.entry(top).or_default();
+        hash.update(rel);
+        hash.update([0]);
+        hash.update(blob);
+        hash.update([b'\n']);
+    }
+    hashes
+        .into_iter()
+        .map(|(top, hash)| (top.to_owned(), hex(&hash.finalize())))
+        .collect()
+}
+
+/// What a rendered tree's manifest says it was rendered from, read without
+/// its list of files.
+#[derive(Debug, Default, Deserialize)]
+pub struct Provenance {
+    /// `Sources::fingerprint` of the inputs, when one render wrote it all.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Top-level folder -> [`folder_digests`].
+    #[serde(default)]
+    pub folders: BTreeMap<String, String>,
+    #[serde(default)]
+    pub incomplete: bool,
+}
+
+/// The provenance in `out`'s manifest; `None` without a manifest.
+pub fn read_provenance(out: &Path) -> anyhow::Result<Option<Provenance>> {
+    read_manifest_as(out)
 }
 
 /// Replace an input file's text with an edit of it (`set-image`), by temp
@@ -246,12 +381,13 @@ fn write_fresh(
     out: &Path,
     staging: &Path,
     files: &BTreeMap<String, String>,
+    fingerprint: Option<&str>,
 ) -> anyhow::Result<Report> {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)
             .with_context(|| format!("cannot create `{}`", parent.display()))?;
     }
-    let written = stage(staging, files).and_then(|manifest| {
+    let written = stage(staging, files, fingerprint).and_then(|manifest| {
         let json =
             serde_json::to_string_pretty(&manifest).context("cannot encode the manifest")? + "\n";
         fs::write(staging.join(MANIFEST), json)
@@ -271,7 +407,11 @@ fn write_fresh(
 
 /// Write every file under the (new, private) staging folder; the manifest
 /// of what was written.
-fn stage(staging: &Path, files: &BTreeMap<String, String>) -> anyhow::Result<Manifest> {
+fn stage(
+    staging: &Path,
+    files: &BTreeMap<String, String>,
+    fingerprint: Option<&str>,
+) -> anyhow::Result<Manifest> {
     fs::create_dir(staging).with_context(|| format!("cannot create `{}`", staging.display()))?;
     let folders: BTreeSet<&str> = files
         .keys()
@@ -281,18 +421,15 @@ fn stage(staging: &Path, files: &BTreeMap<String, String>) -> anyhow::Result<Man
         let dir = staging.join(folder);
         fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))
     })?;
-    let sums: Vec<(String, String)> = files
+    let sums: Vec<Sums> = files
         .par_iter()
         .map(|(rel, text)| {
             let path = staging.join(rel);
             fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
-            Ok((rel.clone(), sha256(text.as_bytes())))
+            Ok(Sums::of(rel, text))
         })
         .collect::<anyhow::Result<_>>()?;
-    Ok(Manifest {
-        files: sums.into_iter().collect(),
-        incomplete: false,
-    })
+    Ok(Manifest::of(sums.into_iter(), fingerprint))
 }
 
 /// The rendered tree on disk, as `check`, `diff` and `publish` see it.
@@ -490,15 +627,20 @@ fn check_relative(rel: &str) -> anyhow::Result<()> {
 }
 
 fn read_manifest(root: &Path) -> anyhow::Result<Manifest> {
+    Ok(read_manifest_as(root)?.unwrap_or_default())
+}
+
+/// The manifest in `root` read as a `T`; `None` without one.
+fn read_manifest_as<T: serde::de::DeserializeOwned>(root: &Path) -> anyhow::Result<Option<T>> {
     let path = root.join(MANIFEST);
     match fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).with_context(|| {
+        Ok(text) => serde_json::from_str(&text).map(Some).with_context(|| {
             format!(
                 "`{}` is corrupt; delete it and render again",
                 path.display()
             )
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("cannot read `{}`", path.display())),
     }
 }
@@ -621,15 +763,87 @@ fn remove_file(root: &Path, rel: &str) -> anyhow::Result<()> {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A selection's render, of no particular inputs.
+    const PART: Origin<'static> = Origin {
+        fingerprint: "",
+        whole: false,
+    };
+
+    #[test]
+    fn blob_ids_are_gits() {
+        // `git hash-object` of an empty file and of "hello\n".
+        assert_eq!(git_blob_id(b""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+        assert_eq!(
+            git_blob_id(b"hello\n"),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
+    }
+
+    #[test]
+    fn folder_digests_cover_each_folder_and_nothing_at_the_root() {
+        let one =
+            folder_digests([("a/x.yaml", "1"), ("b/y.yaml", "2"), ("m.json", "3")].into_iter());
+        assert_eq!(one.keys().collect::<Vec<_>>(), ["a", "b"]);
+        let other = folder_digests([("a/x.yaml", "1"), ("b/y.yaml", "9")].into_iter());
+        assert_eq!(one["a"], other["a"]);
+        assert_ne!(one["b"], other["b"], "an object id counts");
+        let moved = folder_digests([("a/z.yaml", "1")].into_iter());
+        assert_ne!(one["a"], moved["a"], "a path counts");
+    }
+
+    #[test]
+    fn a_whole_render_records_its_origin_and_a_part_of_other_inputs_clears_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path();
+        let whole = Origin {
+            fingerprint: "f1",
+            whole: true,
+        };
+        let tree = files(&[("dev/x.yaml", "1"), ("prod/x.yaml", "2")]);
+        write_tree(out, &tree, |_| true, whole).expect("write");
+        let recorded = read_provenance(out).expect("read").expect("manifest");
+        assert_eq!(recorded.source.as_deref(), Some("f1"));
+        assert_eq!(recorded.folders.len(), 2);
+        let same = Origin {
+            whole: false,
+            ..whole
+        };
+        write_tree(
+            out,
+            &files(&[("dev/x.yaml", "1")]),
+            |p| p.starts_with("dev/"),
+            same,
+        )
+        .expect("write");
+        let kept = read_provenance(out).expect("read").expect("manifest");
+        assert_eq!(kept.source.as_deref(), Some("f1"));
+        assert_eq!(kept.folders, recorded.folders);
+        let other = Origin {
+            fingerprint: "f2",
+            whole: false,
+        };
+        write_tree(
+            out,
+            &files(&[("dev/x.yaml", "3")]),
+            |p| p.starts_with("dev/"),
+            other,
+        )
+        .expect("write");
+        let cleared = read_provenance(out).expect("read").expect("manifest");
+        assert_eq!(cleared.source, None);
+        assert!(cleared.folders.is_empty());
+    }
 
     fn files(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -643,9 +857,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path();
         fs::write(out.join("README.md"), "mine").expect("write");
-        let first = write_tree(out, &files(&[("a/x.yaml", "1"), ("b/y.yaml", "2")]), |_| {
-            true
-        })
+        let first = write_tree(
+            out,
+            &files(&[("a/x.yaml", "1"), ("b/y.yaml", "2")]),
+            |_| true,
+            PART,
+        )
         .expect("write");
         assert_eq!(
             first,
@@ -655,7 +872,7 @@ mod tests {
                 removed: 0
             }
         );
-        let second = write_tree(out, &files(&[("a/x.yaml", "1")]), |_| true).expect("write");
+        let second = write_tree(out, &files(&[("a/x.yaml", "1")]), |_| true, PART).expect("write");
         assert_eq!(
             second,
             Report {
@@ -679,6 +896,7 @@ mod tests {
             &out,
             &files(&[("a/x.yaml", "1"), ("a/b/y.yaml", "2")]),
             |_| true,
+            PART,
         )
         .expect("write");
         assert_eq!(report.written, 2);
@@ -699,7 +917,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("rendered");
         // `a` is both a file and a folder: the second write fails.
-        assert!(write_tree(&out, &files(&[("a", "1"), ("a/x.yaml", "2")]), |_| true).is_err());
+        assert!(
+            write_tree(
+                &out,
+                &files(&[("a", "1"), ("a/x.yaml", "2")]),
+                |_| true,
+                PART
+            )
+            .is_err()
+        );
         assert_eq!(fs::read_dir(dir.path()).expect("read").count(), 0);
     }
 
@@ -711,11 +937,15 @@ mod tests {
             out,
             &files(&[("dev/x.yaml", "1"), ("prod/x.yaml", "2")]),
             |_| true,
+            PART,
         )
         .expect("write");
-        write_tree(out, &files(&[("dev/x.yaml", "1")]), |p| {
-            p.starts_with("dev/")
-        })
+        write_tree(
+            out,
+            &files(&[("dev/x.yaml", "1")]),
+            |p| p.starts_with("dev/"),
+            PART,
+        )
         .expect("write");
         assert!(out.join("prod/x.yaml").exists());
         let manifest = read_manifest(out).expect("manifest");
@@ -730,8 +960,13 @@ mod tests {
         let out = dir.path();
         fs::create_dir(out.join("prod")).expect("mkdir");
         std::os::unix::fs::symlink(outside.path(), out.join("prod/us-east-1")).expect("symlink");
-        let error = write_tree(out, &files(&[("prod/us-east-1/web/x.yaml", "1")]), |_| true)
-            .expect_err("refused");
+        let error = write_tree(
+            out,
+            &files(&[("prod/us-east-1/web/x.yaml", "1")]),
+            |_| true,
+            PART,
+        )
+        .expect_err("refused");
         assert!(error.to_string().contains("is a symlink"), "{error}");
         assert_eq!(fs::read_dir(outside.path()).expect("read").count(), 0);
     }
@@ -740,8 +975,8 @@ mod tests {
     fn a_file_in_the_way_of_a_folder_is_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dir.path().join("prod"), "not a folder").expect("write");
-        let error =
-            write_tree(dir.path(), &files(&[("prod/x.yaml", "1")]), |_| true).expect_err("refused");
+        let error = write_tree(dir.path(), &files(&[("prod/x.yaml", "1")]), |_| true, PART)
+            .expect_err("refused");
         assert!(
             error.to_string().contains("a file is in the way"),
             "{error}"
@@ -753,7 +988,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         for bad in ["../x.yaml", "/etc/x.yaml", "a/../../x.yaml", ""] {
             assert!(
-                write_tree(dir.path(), &files(&[(bad, "1")]), |_| true).is_err(),
+                write_tree(dir.path(), &files(&[(bad, "1")]), |_| true, PART).is_err(),
                 "{bad}"
             );
         }

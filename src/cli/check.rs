@@ -10,12 +10,12 @@ use crate::audit;
 use crate::compile::{Selection, has_errors};
 use crate::diag::printable;
 use crate::diff::{Change, compare};
-use crate::load::is_yaml;
+use crate::load::{is_yaml, load};
 use crate::model::Environment;
-use crate::publish::git::{Uncommitted, uncommitted};
+use crate::publish::git::{Uncommitted, index_entries, uncommitted};
 use crate::rules::Settings;
 use crate::source::Sources;
-use crate::write::{is_manifest_name, read_rendered};
+use crate::write::{MANIFEST, folder_digests, is_manifest_name, read_provenance, read_rendered};
 
 /// Fail when the rendered tree is not what the blueprints and overlays
 /// produce: for pre-commit hooks and CI. Renders everything in memory and
@@ -46,6 +46,16 @@ pub struct Args {
 const LISTED: usize = 20;
 
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
+    if let Some((objects, uncommitted)) = proven_current(&args.against)? {
+        if args.staged && !staged(&args.against, Some(uncommitted), out)? {
+            return Ok(Status::Invalid);
+        }
+        out.note(&format!(
+            "`{}` is up to date ({objects} objects; proven by its manifest and git's index, without rendering)",
+            args.against.display()
+        ));
+        return Ok(Status::Success);
+    }
     let compiled = match compile(out, &Selection::default())? {
         Ok(compiled) => compiled,
         Err(status) => return Ok(status),
@@ -84,7 +94,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         if has_errors(&findings) {
             return Ok(Status::Invalid);
         }
-        if args.staged && !staged(&args.against, out)? {
+        if args.staged && !staged(&args.against, None, out)? {
             return Ok(Status::Invalid);
         }
         out.note(&format!(
@@ -120,12 +130,71 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
     Ok(Status::Invalid)
 }
 
+/// Is the tree at `dir` what the inputs render, provably, without rendering
+/// it or reading its files? Yes when its manifest names the fingerprint of
+/// the inputs as they are (a render of these very inputs, by this very
+/// slipway, wrote it whole: rendering is deterministic), git's index holds
+/// each folder the manifest lists with exactly the files and object ids it
+/// records, and the work tree holds them as the index does (git tells by
+/// the stat data its index keeps). The number of files then, and what git
+/// said of the work tree; `None` when any of it cannot be shown, and the
+/// full check decides.
+fn proven_current(dir: &Path) -> anyhow::Result<Option<(usize, Uncommitted)>> {
+    let Ok(Some(provenance)) = read_provenance(dir) else {
+        return Ok(None);
+    };
+    if provenance.incomplete || provenance.source.is_none() {
+        return Ok(None);
+    }
+    // The inputs read and git asked at once: neither waits for the other.
+    let (inputs, (entries, missing)) = rayon::join(
+        || {
+            load(Path::new(".")).map(|loaded| {
+                let fingerprint = loaded.sources.fingerprint();
+                loaded.diagnostics.is_empty().then_some(fingerprint)
+            })
+        },
+        || rayon::join(|| index_entries(dir), || uncommitted(dir)),
+    );
+    if inputs?.is_none_or(|fingerprint| provenance.source != Some(fingerprint)) {
+        return Ok(None);
+    }
+    let (Some(entries), Some(missing)) = (entries?, missing?) else {
+        return Ok(None);
+    };
+    let owned = |path: &str| {
+        path == MANIFEST
+            || path.split_once('/').is_some_and(|(top, _)| {
+                provenance.folders.contains_key(top) && is_manifest_name(path)
+            })
+    };
+    let lists = [&missing.untracked, &missing.ignored, &missing.unstaged];
+    if lists.iter().any(|list| list.iter().any(|path| owned(path))) {
+        return Ok(None);
+    }
+    let mut files: Vec<(&str, &str)> = Vec::new();
+    for entry in entries
+        .iter()
+        .filter(|e| e.path != MANIFEST && owned(&e.path))
+    {
+        if entry.mode != "100644" && entry.mode != "100755" {
+            return Ok(None);
+        }
+        files.push((&entry.path, &entry.id));
+    }
+    files.sort_unstable();
+    let digests = folder_digests(files.iter().copied());
+    Ok((digests == provenance.folders).then_some((files.len(), missing)))
+}
+
 /// Is the rendered tree on disk, and the inputs it was rendered from, also
 /// what git will commit? Lists what is not, with the command that stages
 /// it. Only files that matter count: manifests Argo CD would read in the
 /// tree, YAML files among the inputs (pre-commit stashes unstaged changes
-/// to tracked files, but leaves untracked ones in place).
-fn staged(dir: &Path, out: &Output) -> anyhow::Result<bool> {
+/// to tracked files, but leaves untracked ones in place). `rendered`: what
+/// git already said of `dir`, if it was asked.
+fn staged(dir: &Path, rendered: Option<Uncommitted>, out: &Output) -> anyhow::Result<bool> {
+    let mut rendered = rendered;
     let mut all_staged = true;
     let inputs = [
         (dir.to_path_buf(), is_manifest_name as fn(&str) -> bool),
@@ -136,7 +205,8 @@ fn staged(dir: &Path, out: &Output) -> anyhow::Result<bool> {
         if folder != dir && !folder.is_dir() {
             continue;
         }
-        let Some(mut missing) = uncommitted(&folder)? else {
+        let asked = if folder == dir { rendered.take() } else { None };
+        let Some(mut missing) = asked.map_or_else(|| uncommitted(&folder), |m| Ok(Some(m)))? else {
             bail!(
                 "`--staged` needs a git work tree, and `{}` is not in one",
                 folder.display()

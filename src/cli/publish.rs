@@ -105,6 +105,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
     }
     let secrets: Vec<String> = std::env::var("GITHUB_TOKEN").ok().into_iter().collect();
     let repo = redact(&args.repo, &secrets);
+    let fingerprint = project.sources.fingerprint();
     let request = Request {
         repo: &args.repo,
         path: &path,
@@ -114,6 +115,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         source: source.as_deref(),
         project: project_dir,
         files: &files,
+        fingerprint: &fingerprint,
         secrets,
     };
     let against_base = match publish(&request)? {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::{Output, Status, compile};
 use crate::compile::Selection;
 use crate::emit;
-use crate::write::write_tree;
+use crate::write::{Origin, write_tree};
 
 /// Render Kubernetes manifests: to stdout (a local preview) or as a tree of
 /// files, one object per file, under `<DIR>/<env>/<region>/<service>/`
@@ -67,8 +67,13 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
             std::mem::forget(compiled);
         }
         Some(dir) => {
+            let fingerprint = compiled.project.sources.fingerprint();
+            let origin = Origin {
+                fingerprint: &fingerprint,
+                whole: selection.is_all(),
+            };
             let files = compiled.tree();
-            let report = write_tree(dir, &files, |path| selection.includes(path))?;
+            let report = write_tree(dir, &files, |path| selection.includes(path), origin)?;
             out.note(&format!(
                 "rendered {} objects into `{}`: {} written, {} unchanged, {} removed",
                 files.len(),

@@ -363,56 +363,141 @@ impl Uncommitted {
 }
 
 /// What the next commit would miss under `dir`, compared with the working
-/// tree: `None` when `dir` is not inside a git work tree.
+/// tree: `None` when `dir` is not inside a git work tree. Paths are
+/// relative to `dir`.
 pub fn uncommitted(dir: &Path) -> anyhow::Result<Option<Uncommitted>> {
-    let git = |args: &[&str]| -> anyhow::Result<Output> {
-        Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("LC_ALL", "C")
-            .output()
-            .context("cannot run `git`; is it installed?")
+    uncommitted_at(dir, &["."])
+}
+
+/// [`uncommitted`] for the paths under `dir` that `pathspecs` name. One
+/// `git status`, which compares the work tree with the index by the stat
+/// data the index keeps, reading only files whose stat data changed.
+pub fn uncommitted_at(dir: &Path, pathspecs: &[&str]) -> anyhow::Result<Option<Uncommitted>> {
+    let Some(place) = place(dir)? else {
+        return Ok(None);
     };
-    let inside = git(&["rev-parse", "--is-inside-work-tree"])?;
-    if !inside.status.success() {
+    let mut args = vec![
+        "--no-optional-locks",
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--ignored=traditional",
+        "--no-renames",
+        "--",
+    ];
+    args.extend_from_slice(pathspecs);
+    let listed = listing(dir, &args)?;
+    let mut found = Uncommitted::default();
+    for entry in listed.split(|b| *b == 0).filter(|e| e.len() > 3) {
+        // `XY path`, the path from the work tree's root.
+        let path = String::from_utf8_lossy(&entry[3..]);
+        let path = path.strip_prefix(&place.prefix).unwrap_or(&path).to_owned();
+        match &entry[..2] {
+            b"??" => found.untracked.push(path),
+            b"!!" => found.ignored.push(path),
+            [_, b' '] => {}
+            _ => found.unstaged.push(path),
+        }
+    }
+    Ok(Some(found))
+}
+
+/// Where a folder is to git.
+struct Place {
+    /// The folder's path from the work tree's root, `/`-terminated (empty
+    /// at the root).
+    prefix: String,
+    /// The repository's object format: `sha1` or `sha256`.
+    object_format: String,
+}
+
+/// `None` when `dir` is not inside a git work tree.
+fn place(dir: &Path) -> anyhow::Result<Option<Place>> {
+    let output = git_in(
+        dir,
+        &[
+            "rev-parse",
+            "--is-inside-work-tree",
+            "--show-prefix",
+            "--show-object-format",
+        ],
+    )?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    if !output.status.success() || lines.next() != Some("true") {
         return Ok(None);
     }
-    let list = |args: &[&str]| -> anyhow::Result<Vec<String>> {
-        let output = git(args)?;
-        if !output.status.success() {
-            bail!(
-                "`git {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(output
-            .stdout
-            .split(|b| *b == 0)
-            .filter(|name| !name.is_empty())
-            .map(|name| String::from_utf8_lossy(name).into_owned())
-            .collect())
-    };
-    Ok(Some(Uncommitted {
-        untracked: list(&[
-            "ls-files",
-            "-z",
-            "--others",
-            "--exclude-standard",
-            "--",
-            ".",
-        ])?,
-        ignored: list(&[
-            "ls-files",
-            "-z",
-            "--others",
-            "--ignored",
-            "--exclude-standard",
-            "--",
-            ".",
-        ])?,
-        unstaged: list(&["diff", "-z", "--name-only", "--relative", "--", "."])?,
+    let (prefix, object_format) = (lines.next(), lines.next());
+    Ok(Some(Place {
+        prefix: prefix.unwrap_or_default().to_owned(),
+        object_format: object_format.unwrap_or_default().to_owned(),
     }))
+}
+
+/// A file in git's index.
+#[derive(Debug, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// Path relative to the folder asked about.
+    pub path: String,
+    /// `100644` or `100755` for a file, `120000` a symlink, `160000` a
+    /// submodule.
+    pub mode: String,
+    /// The object id (SHA-1).
+    pub id: String,
+}
+
+/// Every file under `dir` in git's index, as the next commit would hold
+/// it; read from the index alone, no file of the work tree is opened.
+/// `None` outside a work tree, in a repository whose objects are not
+/// SHA-1, and while a merge leaves a file unmerged.
+pub fn index_entries(dir: &Path) -> anyhow::Result<Option<Vec<IndexEntry>>> {
+    match place(dir)? {
+        Some(place) if place.object_format == "sha1" => {}
+        _ => return Ok(None),
+    }
+    let listed = listing(dir, &["ls-files", "--stage", "-z", "--", "."])?;
+    let mut entries = Vec::new();
+    for entry in listed.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+        // `mode id stage<TAB>path`
+        let entry = String::from_utf8_lossy(entry);
+        let Some((meta, path)) = entry.split_once('\t') else {
+            continue;
+        };
+        let mut meta = meta.split(' ');
+        let (Some(mode), Some(id), Some("0")) = (meta.next(), meta.next(), meta.next()) else {
+            return Ok(None);
+        };
+        entries.push(IndexEntry {
+            path: path.to_owned(),
+            mode: mode.to_owned(),
+            id: id.to_owned(),
+        });
+    }
+    Ok(Some(entries))
+}
+
+/// Run git in `dir` (C locale).
+fn git_in(dir: &Path, args: &[&str]) -> anyhow::Result<Output> {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("LC_ALL", "C")
+        .output()
+        .context("cannot run `git`; is it installed?")
+}
+
+/// The standard output of a git command that must succeed.
+fn listing(dir: &Path, args: &[&str]) -> anyhow::Result<Vec<u8>> {
+    let output = git_in(dir, args)?;
+    if !output.status.success() {
+        bail!(
+            "`git {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(output.stdout)
 }
 
 /// The commit a project folder is at (full hash), if it is a git checkout.

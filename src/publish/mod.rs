@@ -17,7 +17,7 @@ use crate::compile::Project;
 use crate::diag::{Code, Diagnostic};
 use crate::diff::{Comparison, compare, listing};
 use crate::graph::{self, Topology};
-use crate::write::{MANIFEST, read_rendered, symlink_on_the_way, write_tree};
+use crate::write::{MANIFEST, Origin, read_rendered, symlink_on_the_way, write_tree};
 use git::{Git, Push};
 
 /// Attempts at a push that keeps finding the branch moved.
@@ -39,8 +39,10 @@ pub struct Request<'a> {
     pub source: Option<&'a str>,
     /// The project's folder, whose history says which source is newer.
     pub project: &'a Path,
-    /// The rendered tree, by path under `path`.
+    /// The rendered tree, by path under `path`: everything the inputs render.
     pub files: &'a BTreeMap<String, String>,
+    /// `Sources::fingerprint` of the inputs, for the tree's manifest.
+    pub fingerprint: &'a str,
     /// Strings to mask in everything printed (tokens).
     pub secrets: Vec<String>,
 }
@@ -116,7 +118,11 @@ pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
             Ok(_) => read_rendered(&out)?.owned(),
             Err(_) => BTreeMap::new(),
         };
-        write_tree(&out, request.files, |_| true)?;
+        let origin = Origin {
+            fingerprint: request.fingerprint,
+            whole: true,
+        };
+        write_tree(&out, request.files, |_| true, origin)?;
         if !git.stage(request.path)? {
             return Ok(Outcome::Unchanged {
                 against_base: against_base(&git, request)?,

@@ -508,3 +508,75 @@ fn check_staged_refuses_an_ignored_tree_and_a_folder_outside_git() {
         run.stderr
     );
 }
+
+/// `check` of a tree a render of these very inputs wrote whole, which git's
+/// index holds as the work tree does: proven without rendering. Any other
+/// state renders and compares, and says what is stale.
+#[test]
+fn check_proves_an_unchanged_tree_from_the_index_and_renders_whenever_it_cannot() {
+    const PROVEN: &str = "proven by its manifest and git's index";
+    let dir = repository();
+    let p = dir.path();
+    let dev = fs::read_to_string(p.join("overlays/dev.yaml")).expect("read");
+    fs::write(
+        p.join("overlays/qa.yaml"),
+        dev.replace("-dev", "-qa").replace("name: dev", "name: qa"),
+    )
+    .expect("write");
+    assert_eq!(run_in(p, &["render", "--all", "-o", "rendered"]).code, 0);
+    let check = |code: i32, proven: bool, why: &str| {
+        let run = run_in(p, &["check"]);
+        assert_eq!(run.code, code, "{why}: {}", run.stderr);
+        assert_eq!(run.stderr.contains(PROVEN), proven, "{why}: {}", run.stderr);
+        run.stderr
+    };
+    check(0, false, "rendered/ untracked");
+    git(p, &["add", "-A"]);
+    check(0, true, "staged whole");
+    let deployment = p.join("rendered/dev/us-east-1/web/deployment-web.yaml");
+    edit(&deployment, "value: \"false\"", "value: \"true\"");
+    let stale = check(1, false, "an edit on disk");
+    assert!(
+        stale.contains("web/deployment-web.yaml (out of date)"),
+        "{stale}"
+    );
+    git(p, &["add", "-A"]);
+    check(1, false, "an edit staged");
+    assert_eq!(run_in(p, &["render", "--all", "-o", "rendered"]).code, 0);
+    git(p, &["add", "-A"]);
+    check(0, true, "rendered again");
+    let foreign = p.join("rendered/dev/us-east-1/web/extra.yaml");
+    fs::write(&foreign, "kind: ConfigMap\n").expect("write");
+    let extra = check(1, false, "a file slipway did not write");
+    assert!(extra.contains("not written by slipway"), "{extra}");
+    fs::remove_file(&foreign).expect("remove");
+    check(0, true, "the file gone");
+    // A part of the same inputs' render keeps the proof; a part of other
+    // inputs' does not, since the rest of the tree is older.
+    assert_eq!(
+        run_in(p, &["render", "--env", "dev", "-o", "rendered"]).code,
+        0
+    );
+    check(0, true, "a partial render of the same inputs");
+    edit(
+        &p.join("blueprints/web.yaml"),
+        "maxReplicas: 4",
+        "maxReplicas: 6",
+    );
+    check(1, false, "an input changed");
+    assert_eq!(
+        run_in(p, &["render", "--env", "qa", "-o", "rendered"]).code,
+        0
+    );
+    git(p, &["add", "-A"]);
+    let partial = check(1, false, "only qa rendered after the change");
+    assert!(
+        partial
+            .contains("rendered/dev/us-east-1/web/horizontalpodautoscaler-web.yaml (out of date)"),
+        "{partial}"
+    );
+    let outside = rendered_base();
+    let run = run_in(outside.path(), &["check"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains(PROVEN), "no git: {}", run.stderr);
+}
