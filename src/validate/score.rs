@@ -732,12 +732,17 @@ fn other_resource(kind: &str) -> (&'static str, &'static str) {
 }
 
 /// Istio's protocol selection by port name: `<protocol>[-<suffix>]`
-/// (istio/istio `pkg/config/kube/conversion.go` `ConvertProtocol`, the
-/// name up to its first `-`, case-insensitive); of the protocols slipway
-/// renders, HTTP, HTTP2 and GRPC, else TCP.
+/// (istio/istio `pkg/config/kube/conversion.go` `ConvertProtocol`: a
+/// `grpc-web` prefix first, else the name up to its first `-`,
+/// case-insensitive); of the protocols slipway renders, HTTP, HTTP2 and
+/// GRPC, else TCP. gRPC-Web is HTTP/1.1 or HTTP/2 that Istio routes as
+/// HTTP, so it is HTTP here (not GRPC, which would expect HTTP/2 only).
 pub fn protocol_of(port_name: &str) -> &'static str {
-    let head = port_name.split('-').next().unwrap_or_default();
-    match head.to_ascii_lowercase().as_str() {
+    let lower = port_name.to_ascii_lowercase();
+    if lower.starts_with("grpc-web") {
+        return "HTTP";
+    }
+    match lower.split('-').next().unwrap_or_default() {
         "http" => "HTTP",
         "http2" => "HTTP2",
         "grpc" => "GRPC",
@@ -843,5 +848,104 @@ fn map(span: Span, entries: Vec<Entry>) -> Node {
     Node {
         span,
         value: Value::Map(entries),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse;
+    use crate::source::Sources;
+
+    /// A Score workload's translation, as YAML-ish text of the result's
+    /// JSON, and the diagnostics' messages.
+    fn translate(text: &str) -> (Option<serde_json::Value>, Vec<String>) {
+        let mut sources = Sources::default();
+        let id = sources.add("blueprints/w.yaml".into(), "w.yaml".into(), text.into());
+        let tree = parse(sources.get(id), id).expect("YAML");
+        let mut diags = Vec::new();
+        let out = blueprint(&tree, None, text, &mut diags);
+        (
+            out.map(|n| n.to_json()),
+            diags.into_iter().map(|d| d.message).collect(),
+        )
+    }
+
+    fn variable(value: &str) -> (Option<String>, Vec<String>) {
+        let text = format!(
+            "apiVersion: score.dev/v1b1\nmetadata: {{name: w, tier: {{level: 2}}}}\ncontainers:\n  main:\n    image: i:1\n    variables: {{V: '{value}'}}\nresources:\n  db: {{type: postgres}}\n"
+        );
+        let (tree, diags) = translate(&text);
+        let value = tree.map(|t| {
+            t["containers"]["main"]["variables"]["V"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        });
+        (value, diags)
+    }
+
+    #[test]
+    fn placeholders_follow_score_gos_grammar() {
+        assert_eq!(variable("${metadata.name}").0.as_deref(), Some("w"));
+        assert_eq!(variable("$$").0.as_deref(), Some("$"));
+        assert_eq!(
+            variable("$${metadata.name}").0.as_deref(),
+            Some("${metadata.name}")
+        );
+        assert_eq!(variable("a $ b ${ c").0.as_deref(), Some("a $ b ${ c"));
+        assert_eq!(
+            variable("${metadata.tier}").0.as_deref(),
+            Some(r#"{"level":2}"#)
+        );
+        assert_eq!(variable("${metadata.tier.level}").0.as_deref(), Some("2"));
+        assert_eq!(
+            variable("${resources.db.host}:${resources.db.port}")
+                .0
+                .as_deref(),
+            Some("$(DB_HOST):$(DB_PORT)")
+        );
+        let (value, diags) = variable("${metadata}");
+        assert_eq!((value, diags.len()), (None, 1));
+        let (_, diags) = variable("${resources.db}");
+        assert!(diags[0].contains("no output"), "{diags:?}");
+    }
+
+    #[test]
+    fn score_text_is_never_a_template() {
+        assert_eq!(
+            escape("{{ x }} {% y %} {# z #} { a }"),
+            "{{ '{' }}{ x }} {{ '{' }}% y %} {{ '{' }}# z #} { a }"
+        );
+        assert_eq!(escape("{{{"), "{{ '{' }}{{ '{' }}{");
+        assert_eq!(
+            variable("{{ env.name }}").0.as_deref(),
+            Some("{{ '{' }}{ env.name }}")
+        );
+    }
+
+    #[test]
+    fn references_split_at_unescaped_dots() {
+        assert_eq!(
+            split_reference(r"metadata.annotations.a\.b/c"),
+            ["metadata", "annotations", "a.b/c"]
+        );
+    }
+
+    #[test]
+    fn protocols_follow_the_port_name_as_istio_reads_it() {
+        for (name, protocol) in [
+            ("http", "HTTP"),
+            ("http-web", "HTTP"),
+            ("HTTP-admin", "HTTP"),
+            ("http2", "HTTP2"),
+            ("grpc-web", "HTTP"),
+            ("grpc-api", "GRPC"),
+            ("https", "TCP"),
+            ("web", "TCP"),
+            ("httpx", "TCP"),
+        ] {
+            assert_eq!(protocol_of(name), protocol, "{name}");
+        }
     }
 }
