@@ -84,10 +84,14 @@ codes! {
     VARIABLE_AND_SECRET = "variable-and-secret": "a name is both a variable and a secret";
     TEMPLATE_ERROR = "template-error": "a template fails to render (an undefined variable, a syntax error)";
     TEMPLATE_NOT_ALLOWED = "template-not-allowed": "template syntax in an overlay field that is read as written";
+    SCORE_UNSUPPORTED = "score-unsupported": "a Score field or resource slipway cannot render faithfully";
+    UNKNOWN_PLACEHOLDER = "unknown-placeholder": "a Score placeholder that names nothing slipway knows, or an output where nothing can expand it";
+    INVALID_SIDE_FILE = "invalid-side-file": "a Score workload's side file that is not one, names another service or says what Score says";
     UNKNOWN_ENDPOINT = "unknown-endpoint": "`endpoint()` names a service that has no blueprint or that the region does not run";
     // The merged service.
     INVALID_QUANTITY = "invalid-quantity": "a value that is not a Kubernetes quantity";
     INVALID_IMAGE = "invalid-image": "an image reference the kubelet cannot pull";
+    IMAGE_NOT_SET = "image-not-set": "a Score workload's image `.` that no overlay (or `set-image`) has set";
     UNKNOWN_PORT = "unknown-port": "a reference to a port the service does not have";
     INVALID_PORT = "invalid-port": "a port used where it cannot be";
     INVALID_FILE_TARGET = "invalid-file-target": "a file's target path is not a valid mount path";
@@ -108,6 +112,7 @@ codes! {
     DEPENDENCY_TYPE_MISMATCH = "dependency-type-mismatch": "a dependency whose type is not its data store's";
     DATA_STORE_NOT_IN_REGION = "data-store-not-in-region": "a dependency in a region where its data store has no endpoints";
     NO_WRITER = "no-writer": "a dependency with no writer: none in its region for `writes: local`, or none in its region nor the primary one";
+    UNSET_VARIABLE = "unset-variable": "a main container's variable refers to one its dependency does not set in the environment (`$(DB_PASSWORD)` without credentials)";
     DUPLICATE_VARIABLE = "duplicate-variable": "a variable a dependency sets that the main container or another dependency sets too";
     REPLICAS_OUT_OF_ORDER = "replicas-out-of-order": "`minReplicas` greater than `maxReplicas`";
     AUTOSCALING_WITHOUT_CPU_REQUEST = "autoscaling-without-cpu-request": "CPU autoscaling of a container without a CPU request";

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::diag::{Code, Diagnostic, printable};
-use crate::input::FileKind;
+use crate::input::{FileKind, SIDE_FILE_SUFFIX};
 use crate::source::{FileId, SourceFile, Sources, Span, display_name};
 
 /// Largest input file accepted.
@@ -81,12 +81,9 @@ pub fn load_with(root: &Path, limits: Limits) -> anyhow::Result<Loaded> {
             })
             .collect();
         if schema == FileKind::Blueprint {
-            loaded.blueprint_stems.extend(
-                found
-                    .iter()
-                    .filter_map(|(path, _)| path.file_stem())
-                    .map(|s| s.to_string_lossy().into_owned()),
-            );
+            loaded
+                .blueprint_stems
+                .extend(found.iter().filter_map(|(path, _)| service_stem(path)));
         }
         // Sizes are checked in path order, so the total cap refuses the
         // same files on every run; the reading is parallel.
@@ -94,20 +91,21 @@ pub fn load_with(root: &Path, limits: Limits) -> anyhow::Result<Loaded> {
             .iter()
             .map(|(path, name)| admit(path, name, &mut total, limits))
             .collect();
-        let read: Vec<Result<Decoded, Box<Diagnostic>>> = found
+        let read: Vec<Result<(Decoded, FileKind), Box<Diagnostic>>> = found
             .into_par_iter()
             .zip(admitted)
             .map(|((path, name), admitted)| {
                 admitted?;
                 let bytes = read(&path, &name, limits)?;
-                decoded(name, path, bytes)
+                let kind = kind_of(schema, &path);
+                decoded(name, path, bytes).map(|file| (file, kind))
             })
             .collect();
         for file in read {
             match file {
-                Ok(file) => {
+                Ok((file, kind)) => {
                     if let Some(id) = add(&mut loaded, file) {
-                        loaded.files.push((id, schema));
+                        loaded.files.push((id, kind));
                     }
                 }
                 Err(diag) => loaded.diagnostics.push(*diag),
@@ -131,10 +129,9 @@ pub fn from_memory(files: &[(&str, &[u8])]) -> Loaded {
         };
         let path = PathBuf::from(name);
         if *schema == FileKind::Blueprint {
-            loaded
-                .blueprint_stems
-                .extend(path.file_stem().map(|s| s.to_string_lossy().into_owned()));
+            loaded.blueprint_stems.extend(service_stem(&path));
         }
+        let kind = kind_of(*schema, &path);
         if bytes.len() as u64 > MAX_FILE_BYTES {
             loaded.diagnostics.push(Diagnostic::file_error(
                 Code::FILE_TOO_LARGE,
@@ -149,13 +146,34 @@ pub fn from_memory(files: &[(&str, &[u8])]) -> Loaded {
         match decoded((*name).to_owned(), path, bytes.to_vec()) {
             Ok(file) => {
                 if let Some(id) = add(&mut loaded, file) {
-                    loaded.files.push((id, *schema));
+                    loaded.files.push((id, kind));
                 }
             }
             Err(diag) => loaded.diagnostics.push(*diag),
         }
     }
     loaded
+}
+
+/// The kind a file's folder and name give it: a file of `blueprints/`
+/// whose stem ends in `.slipway` is a Score workload's side file (whether
+/// another blueprint is a Score workload its `apiVersion` says, once
+/// parsed).
+fn kind_of(folder: FileKind, path: &Path) -> FileKind {
+    let side = path
+        .file_stem()
+        .is_some_and(|s| s.to_string_lossy().ends_with(SIDE_FILE_SUFFIX));
+    match folder {
+        FileKind::Blueprint if side => FileKind::ScoreExtension,
+        other => other,
+    }
+}
+
+/// The service a file of `blueprints/` names by its stem: none for a side
+/// file, which belongs to the Score workload beside it.
+fn service_stem(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_string_lossy().into_owned();
+    (!stem.ends_with(SIDE_FILE_SUFFIX)).then_some(stem)
 }
 
 /// Input files under `dir`, sorted; refused entries become diagnostics.

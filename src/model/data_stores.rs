@@ -173,10 +173,12 @@ pub fn connect(
             )
         }))
         .collect();
+    let mut connected = Vec::new();
     for (name, dependency) in &raw.dependencies {
         let Some(store) = data_store(name, dependency, stores, diags) else {
             continue;
         };
+        connected.push((name.as_str(), dependency, store));
         let Some(hosts) = hosts(name, dependency, store, stores, diags) else {
             continue;
         };
@@ -227,7 +229,55 @@ pub fn connect(
             connections.variables.push((variable, setting));
         }
     }
+    for (name, dependency, store) in connected {
+        check_unset(main, name, dependency, store, &set, stores, diags);
+    }
     connections
+}
+
+/// A main container's variable that refers (`$(DB_PASSWORD)`) to one of
+/// the variables a dependency can set, where in this environment it does
+/// not: the kubelet would leave the text `$(DB_PASSWORD)` as it is
+/// (kubernetes/kubernetes `third_party/forked/golang/expansion/expand.go`).
+fn check_unset(
+    main: &input::Container,
+    name: &str,
+    dependency: &Spanned<input::Dependency>,
+    store: &DataStore,
+    set: &BTreeMap<String, (Span, String)>,
+    stores: &DataStores,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let p = prefix(name);
+    let wanted = dependency
+        .value
+        .data_store
+        .as_ref()
+        .map_or(name, |d| d.value.as_str());
+    for (variable, value) in &main.variables {
+        for reference in super::workload::references(&value.value) {
+            let why = match reference.strip_prefix(&p).and_then(|r| r.strip_prefix('_')) {
+                Some("NAME") => "no `database`",
+                Some("USERNAME" | "PASSWORD") => "no `credentials`",
+                _ => continue,
+            };
+            if set.contains_key(reference) {
+                continue;
+            }
+            diags.push(
+                Diagnostic::error(
+                    Code::UNSET_VARIABLE,
+                    value.span,
+                    format!(
+                        "`{variable}` refers to `$({reference})`, which dependency `{name}` does not set in environment `{}`: data store `{wanted}` has {why}",
+                        stores.environment
+                    ),
+                )
+                .with_related(store.kind.span, format!("data store `{wanted}`"))
+                .with_hint(format!("give the data store {} in the overlay, or do not refer to `$({reference})`", why.trim_start_matches("no "))),
+            );
+        }
+    }
 }
 
 /// The data store a dependency names, of its type.

@@ -156,8 +156,19 @@ pub(super) fn container(
     }
 }
 
+/// Score's image `.`: "the image built from this workload's repository"
+/// (score-spec/score-k8s `internal/command/generate.go`, replaced by
+/// `--image`), which the environment must name.
+pub const BUILT_IMAGE: &str = ".";
+
 /// An image reference the kubelet cannot pull (`names::image_reference`).
 pub fn check_image(image: &str, span: Span) -> Option<Diagnostic> {
+    if image == BUILT_IMAGE {
+        return Some(
+            Diagnostic::error(Code::IMAGE_NOT_SET, span, "image `.` (the image built from this workload's repository) is not set for this environment")
+                .with_hint("set the container's `image` in the overlay's `services.<name>`, or run `slipway set-image`"),
+        );
+    }
     let reason = names::image_reference(image).err()?;
     Some(
         Diagnostic::error(Code::INVALID_IMAGE, span, format!("image `{image}` {reason}"))
@@ -606,7 +617,7 @@ fn config_key(target: &str) -> String {
 /// The names a value refers to with Kubernetes' `$(NAME)` syntax (`$$` is
 /// an escaped `$`), as the kubelet's expansion reads them
 /// (kubernetes/kubernetes `third_party/forked/golang/expansion/expand.go`).
-fn references(value: &str) -> Vec<&str> {
+pub(super) fn references(value: &str) -> Vec<&str> {
     let bytes = value.as_bytes();
     let mut found = Vec::new();
     let mut i = 0;

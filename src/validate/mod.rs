@@ -5,6 +5,7 @@
 mod credentials;
 mod environment;
 pub mod schema;
+pub mod score;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -12,8 +13,8 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::diag::{Code, Diagnostic};
-use crate::input::FileKind;
 use crate::input::OverlayHead;
+use crate::input::{FileKind, SCORE_API_VERSION, SIDE_FILE_SUFFIX};
 use crate::names;
 use crate::node::de::{Spanned, from_node};
 use crate::node::{Node, Value};
@@ -95,6 +96,8 @@ pub fn inputs(
         .collect();
     let mut diags = Vec::new();
     let mut inputs = Inputs::default();
+    let mut workloads = Vec::new();
+    let mut sides = BTreeMap::new();
     for Checked {
         id,
         schema,
@@ -104,7 +107,7 @@ pub fn inputs(
     } in checked
     {
         diags.extend(errors);
-        if let (FileKind::Blueprint, Some(name)) = (schema, name) {
+        if let (FileKind::Blueprint | FileKind::Score, Some(name)) = (schema, name) {
             named.insert(name);
         }
         match passed {
@@ -112,8 +115,31 @@ pub fn inputs(
             Some(Passed::Overlay(tree)) => {
                 add_overlay(&mut inputs, tree, sources.get(id), &mut diags);
             }
+            Some(Passed::Score(tree)) => workloads.push((id, tree)),
+            Some(Passed::Side(tree)) => {
+                sides.insert(workload_path(&sources.get(id).path), (id, tree));
+            }
             None => {}
         }
+    }
+    for (id, tree) in workloads {
+        let side = sides.remove(&workload_path(&sources.get(id).path));
+        if let Some(blueprint) = score_blueprint(sources.get(id), &tree, side, &mut diags) {
+            add_blueprint(&mut inputs, blueprint, &mut diags);
+        }
+    }
+    for (id, side) in sides.into_values() {
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_SIDE_FILE,
+                side.span,
+                "a side file (`*.slipway.yaml`) with no Score workload beside it",
+            )
+            .with_hint(format!(
+                "it belongs beside the Score workload it extends: `{}` for a workload of that name",
+                sources.get(id).name.replace(SIDE_FILE_SUFFIX, "")
+            )),
+        );
     }
     for overlay in inputs.overlays.values() {
         check_overlay_references(overlay, &named, &mut diags);
@@ -138,6 +164,40 @@ struct Checked {
 enum Passed {
     Blueprint(BlueprintInput),
     Overlay(Node),
+    /// A Score workload, to be translated with its side file.
+    Score(Node),
+    Side(Node),
+}
+
+/// The path a Score workload and its side file share: the folder and the
+/// stem, without `.slipway`.
+fn workload_path(path: &Path) -> std::path::PathBuf {
+    let stem = file_stem(path);
+    path.with_file_name(stem.strip_suffix(SIDE_FILE_SUFFIX).unwrap_or(&stem))
+}
+
+/// A Score workload translated with its side file, checked as a
+/// blueprint; the side file's header is checked here.
+fn score_blueprint(
+    file: &SourceFile,
+    tree: &Node,
+    side: Option<(FileId, Node)>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<BlueprintInput> {
+    let before = diags.len();
+    let stem = file_stem(&file.path);
+    let side = side.map(|(_, tree)| tree);
+    if let Some(side) = &side {
+        score::check_side(side, &stem, diags);
+    }
+    let translated = score::blueprint(tree, side.as_ref(), &file.text, diags);
+    let translated = translated.filter(|_| diags.len() == before)?;
+    // The side file's sections, and the translation itself, against the
+    // blueprint's contract.
+    let errors = schema::check(&translated, FileKind::Blueprint);
+    let passed = errors.is_empty();
+    diags.extend(errors);
+    passed.then(|| blueprint(translated, &stem, &file.text, diags))?
 }
 
 fn check_file(sources: &Sources, id: FileId, schema: FileKind) -> Checked {
@@ -156,7 +216,12 @@ fn check_file(sources: &Sources, id: FileId, schema: FileKind) -> Checked {
                 .and_then(|m| m.get("name"))
                 .and_then(Node::as_str)
                 .map(str::to_owned);
-            checked.errors = schema::check(&tree, schema);
+            let schema = kind_of(schema, &tree);
+            checked.schema = schema;
+            // A side file is checked with the blueprint it helps make.
+            if schema != FileKind::ScoreExtension {
+                checked.errors = schema::check(&tree, schema);
+            }
             if checked.errors.is_empty() {
                 checked.passed = match schema {
                     FileKind::Blueprint => {
@@ -165,11 +230,22 @@ fn check_file(sources: &Sources, id: FileId, schema: FileKind) -> Checked {
                         blueprint(tree, &stem, text, &mut checked.errors).map(Passed::Blueprint)
                     }
                     FileKind::Overlay => Some(Passed::Overlay(tree)),
+                    FileKind::Score => Some(Passed::Score(tree)),
+                    FileKind::ScoreExtension => Some(Passed::Side(tree)),
                 };
             }
         }
     }
     checked
+}
+
+/// A blueprint whose `apiVersion` is Score's is a Score workload.
+fn kind_of(folder: FileKind, tree: &Node) -> FileKind {
+    let score = tree.get("apiVersion").and_then(Node::as_str) == Some(SCORE_API_VERSION);
+    match folder {
+        FileKind::Blueprint if score => FileKind::Score,
+        other => other,
+    }
 }
 
 fn file_stem(path: &Path) -> String {

@@ -16,6 +16,7 @@ use crate::suggest::did_you_mean;
 
 pub const BLUEPRINT_SCHEMA: &str = include_str!("../../schemas/blueprint.schema.json");
 pub const OVERLAY_SCHEMA: &str = include_str!("../../schemas/overlay.schema.json");
+pub const SCORE_SCHEMA: &str = include_str!("../../schemas/score.schema.json");
 
 struct Compiled {
     schema: Json,
@@ -39,12 +40,16 @@ fn compile(text: &str) -> Compiled {
 
 static BLUEPRINT: LazyLock<Compiled> = LazyLock::new(|| compile(BLUEPRINT_SCHEMA));
 static OVERLAY: LazyLock<Compiled> = LazyLock::new(|| compile(OVERLAY_SCHEMA));
+static SCORE: LazyLock<Compiled> = LazyLock::new(|| compile(SCORE_SCHEMA));
 
 /// Validate a tree; one diagnostic per schema error.
 pub fn check(tree: &Node, schema: FileKind) -> Vec<Diagnostic> {
     let compiled = match schema {
-        FileKind::Blueprint => &*BLUEPRINT,
+        // A side file is checked as part of the blueprint its Score
+        // workload becomes (`validate::score`).
+        FileKind::Blueprint | FileKind::ScoreExtension => &*BLUEPRINT,
         FileKind::Overlay => &*OVERLAY,
+        FileKind::Score => &*SCORE,
     };
     let instance = tree.to_json();
     if compiled.validator.is_valid(&instance) {

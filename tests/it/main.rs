@@ -23,6 +23,7 @@ mod publish;
 mod rendering;
 mod repo;
 mod schemas;
+mod score;
 mod secrets;
 mod support;
 mod tidy;

@@ -1,0 +1,951 @@
+//! Score workloads as blueprints. A file of `blueprints/` whose
+//! `apiVersion` is `score.dev/v1b1` (score-spec/spec: `score-v1b1.json`)
+//! is translated here, once it passed `schemas/score.schema.json`, into
+//! the tree a blueprint would be, every node keeping the span it came
+//! from; its side file `<name>.slipway.yaml` adds slipway's own sections.
+//! What follows (merge, templates, the model) sees a blueprint and nothing
+//! of Score. Every Score field is translated or refused here with a
+//! diagnostic at it; none is dropped.
+//!
+//! Placeholders follow score-spec/score-go `framework/substitution.go`:
+//! `${metadata.<key>...}` and `${resources.<name>.<output>}`, `\.` a dot
+//! inside a key, `$$` a `$` (and `$${...}` a literal `${...}`), and like
+//! score-spec/score-k8s `internal/convert` they are expanded in variables
+//! and file contents, never in `command` or `args`.
+
+use std::collections::BTreeMap;
+
+use crate::diag::{Code, Diagnostic};
+use crate::input::StoreKind;
+use crate::node::{Entry, Node, Scalar, ScalarKind, Value};
+use crate::source::Span;
+use crate::suggest::did_you_mean;
+
+/// The annotation that names the service's team.
+pub const TEAM_ANNOTATION: &str = "slipway.dev/team";
+const SLIPWAY_PREFIX: &str = "slipway.dev/";
+/// The side file's `apiVersion` and `kind`.
+pub const SIDE_API_VERSION: &str = "slipway.dev/v1alpha1";
+pub const SIDE_KIND: &str = "ScoreExtension";
+/// The blueprint sections a side file may not hold, with the Score
+/// field that says them.
+const SCORE_SECTIONS: [(&str, &str); 2] =
+    [("containers", "containers"), ("dependencies", "resources")];
+/// The mode slipway's ConfigMap volume gives every file (Kubernetes'
+/// `ConfigMapVolumeSource.defaultMode`, 0644).
+const FILE_MODES: [&str; 2] = ["0644", "644"];
+
+/// A Score workload, translated into a blueprint's tree; `None` if any
+/// part was refused (the reasons are in `diags`). `text` is the Score
+/// file's text, where placeholders are found for their spans.
+pub fn blueprint(
+    score: &Node,
+    side: Option<&Node>,
+    text: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Node> {
+    let before = diags.len();
+    let mut t = Translation {
+        text,
+        metadata: score.get("metadata").unwrap_or(score),
+        resources: resources(score),
+        diags,
+    };
+    let api = score.entry("apiVersion")?;
+    let mut out = vec![
+        entry(
+            "apiVersion",
+            api.key_span,
+            string(api.value.span, SIDE_API_VERSION),
+        ),
+        entry("kind", api.key_span, string(api.value.span, "Blueprint")),
+    ];
+    out.push(t.metadata(score.entry("metadata")?, side));
+    if let Some(containers) = score.entry("containers") {
+        out.push(t.containers(containers));
+    }
+    let side_service = side.and_then(|s| s.entry("service"));
+    match (score.entry("service"), side_service) {
+        (Some(service), side) => out.push(t.service(service, side.map(|s| &s.value))),
+        (None, Some(side)) => t.diags.push(
+            Diagnostic::error(
+                Code::INVALID_SIDE_FILE,
+                side.key_span,
+                "the side file sets ports' protocols, but the Score workload has no `service`",
+            )
+            .with_hint("remove `service` from the side file, or give the Score workload its `service.ports`"),
+        ),
+        (None, None) => {}
+    }
+    if let Some(resources) = score.entry("resources") {
+        out.push(t.dependencies(resources));
+    }
+    if let Some(side) = side {
+        out.extend(t.side_sections(side));
+    }
+    (t.diags.len() == before).then(|| map(score.span, out))
+}
+
+/// The side file's own header: its `apiVersion`, `kind` and that it names
+/// the workload beside it. The rest is checked with the blueprint.
+pub fn check_side(side: &Node, name: &str, diags: &mut Vec<Diagnostic>) {
+    for (key, want) in [("apiVersion", SIDE_API_VERSION), ("kind", SIDE_KIND)] {
+        match side.get(key) {
+            Some(v) if v.as_str() == Some(want) => {}
+            found => diags.push(
+                Diagnostic::error(
+                    Code::INVALID_SIDE_FILE,
+                    found.map_or(side.span, |v| v.span),
+                    format!("a Score workload's side file needs `{key}: {want}`"),
+                )
+                .with_hint(format!("write `{key}: {want}` at the top of the file")),
+            ),
+        }
+    }
+    let named = side.get("metadata").and_then(|m| m.get("name"));
+    if let Some(n) = named.filter(|n| n.as_str() != Some(name)) {
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_SIDE_FILE,
+                n.span,
+                format!("the side file of Score workload `{name}` names another service"),
+            )
+            .with_hint(format!(
+                "write `metadata.name: {name}`, the workload's name"
+            )),
+        );
+    }
+}
+
+/// A Score resource slipway connects: a data store's type.
+#[derive(Clone, Copy)]
+struct Resource {
+    kind: StoreKind,
+}
+
+/// The `postgres` and `redis` resources, by name: what placeholders reach.
+fn resources(score: &Node) -> BTreeMap<String, Resource> {
+    let entries = score.get("resources").and_then(Node::as_map).unwrap_or(&[]);
+    entries
+        .iter()
+        .filter_map(|e| {
+            let kind = store_kind(e.value.get("type")?.as_str()?)?;
+            Some((e.key.clone(), Resource { kind }))
+        })
+        .collect()
+}
+
+fn store_kind(kind: &str) -> Option<StoreKind> {
+    match kind {
+        "postgres" => Some(StoreKind::Postgres),
+        "redis" => Some(StoreKind::Redis),
+        _ => None,
+    }
+}
+
+/// Where a string with placeholders goes: what its resource outputs may
+/// become.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// A variable of the main container: `$(<NAME>_HOST)`, which the
+    /// kubelet expands from the variables the dependency sets there.
+    MainVariable,
+    /// A variable of another container, which has no such variables.
+    Variable,
+    /// A file's content, which nothing expands.
+    File,
+}
+
+struct Translation<'a> {
+    text: &'a str,
+    metadata: &'a Node,
+    resources: BTreeMap<String, Resource>,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Translation<'_> {
+    fn refuse(&mut self, span: Span, message: String, hint: &str) {
+        self.diags.push(
+            Diagnostic::error(Code::SCORE_UNSUPPORTED, span, message).with_hint(hint.to_owned()),
+        );
+    }
+
+    /// `metadata`: the name, the team (annotation `slipway.dev/team`, or
+    /// the side file's `metadata.team`) and the other annotations. Other
+    /// keys are read by placeholders only.
+    fn metadata(&mut self, meta: &Entry, side: Option<&Node>) -> Entry {
+        let mut out = Vec::new();
+        if let Some(name) = meta.value.entry("name") {
+            out.push(entry("name", name.key_span, copy(&name.value)));
+        }
+        let mut team = side
+            .and_then(|s| s.get("metadata"))
+            .and_then(|m| m.entry("team"))
+            .map(|t| entry("team", t.key_span, copy(&t.value)));
+        let mut annotations = Vec::new();
+        for a in entries(&meta.value, "annotations") {
+            if a.key == TEAM_ANNOTATION {
+                if let Some(first) = &team {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::INVALID_SIDE_FILE,
+                            a.key_span,
+                            "the team is given twice: by annotation `slipway.dev/team` and by the side file",
+                        )
+                        .with_related(first.key_span, "the side file's `metadata.team`")
+                        .with_hint("keep one of the two"),
+                    );
+                }
+                team = Some(entry("team", a.key_span, copy(&a.value)));
+            } else if a.key.starts_with(SLIPWAY_PREFIX) {
+                let diag = Diagnostic::error(
+                    Code::SCORE_UNSUPPORTED,
+                    a.key_span,
+                    format!("annotation `{}` is not one slipway reads", a.key),
+                );
+                self.diags.push(match did_you_mean(&a.key, [TEAM_ANNOTATION]) {
+                    Some(hint) => diag.with_hint(hint),
+                    None => diag.with_hint(format!(
+                        "the one `{SLIPWAY_PREFIX}` annotation is `{TEAM_ANNOTATION}`; slipway's other sections go in the side file"
+                    )),
+                });
+            } else {
+                annotations.push(entry(&a.key, a.key_span, copy(&a.value)));
+            }
+        }
+        out.extend(team);
+        if let Some(a) = meta
+            .value
+            .entry("annotations")
+            .filter(|_| !annotations.is_empty())
+        {
+            out.push(entry(
+                "annotations",
+                a.key_span,
+                map(a.value.span, annotations),
+            ));
+        }
+        entry("metadata", meta.key_span, map(meta.value.span, out))
+    }
+
+    fn containers(&mut self, containers: &Entry) -> Entry {
+        let out = entries_of(&containers.value)
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let container = self.container(&c.value, i == 0);
+                entry(&c.key, c.key_span, container)
+            })
+            .collect();
+        entry(
+            "containers",
+            containers.key_span,
+            map(containers.value.span, out),
+        )
+    }
+
+    fn container(&mut self, c: &Node, main: bool) -> Node {
+        let mut out = Vec::new();
+        for e in entries_of(c) {
+            let value = match e.key.as_str() {
+                "image" | "command" | "args" | "resources" => copy(&e.value),
+                "variables" => self.variables(&e.value, main),
+                "files" => self.files(&e.value),
+                "livenessProbe" | "readinessProbe" => self.probe(&e.value),
+                "volumes" => {
+                    self.refuse(
+                        e.key_span,
+                        "slipway mounts no volumes: a Score volume names one the platform provides, and slipway has no model of those".into(),
+                        "remove `volumes`; the pod has a writable `/tmp`, and configuration can be `files`",
+                    );
+                    continue;
+                }
+                "before" => {
+                    self.refuse(
+                        e.key_span,
+                        "slipway starts a pod's containers together, not one before another".into(),
+                        "remove `before`; a container that must wait can wait for what it needs itself",
+                    );
+                    continue;
+                }
+                _ => continue,
+            };
+            out.push(entry(&e.key, e.key_span, value));
+        }
+        map(c.span, out)
+    }
+
+    fn variables(&mut self, variables: &Node, main: bool) -> Node {
+        let place = if main {
+            Place::MainVariable
+        } else {
+            Place::Variable
+        };
+        let out = entries_of(variables)
+            .iter()
+            .map(|v| {
+                let text = self.expand(&v.value, place);
+                entry(&v.key, v.key_span, string(v.value.span, text))
+            })
+            .collect();
+        map(variables.span, out)
+    }
+
+    /// Files, as a map of target -> file or the (deprecated) list of
+    /// files with `target` (both are v1b1's `files`).
+    fn files(&mut self, files: &Node) -> Node {
+        let out = match &files.value {
+            Value::Map(entries) => entries
+                .iter()
+                .filter_map(|e| self.file(string(e.key_span, escape(&e.key)), &e.value))
+                .collect(),
+            Value::Seq(items) => items
+                .iter()
+                .filter_map(|f| {
+                    let target = f.get("target").map(copy);
+                    let Some(target) = target else {
+                        self.refuse(
+                            f.span,
+                            "a file of the list form needs its `target`".into(),
+                            "write `target: <path in the container>`, or use the map form `files: {<path>: {content: ...}}`",
+                        );
+                        return None;
+                    };
+                    self.file(target, f)
+                })
+                .collect(),
+            Value::Scalar(_) => Vec::new(),
+        };
+        Node {
+            span: files.span,
+            value: Value::Seq(out),
+        }
+    }
+
+    fn file(&mut self, target: Node, file: &Node) -> Option<Node> {
+        let mut ok = true;
+        for e in entries_of(file) {
+            let refusal = match e.key.as_str() {
+                "source" => Some((
+                    "slipway reads no files but those of `blueprints/` and `overlays/`, so it cannot read a file's `source`",
+                    "inline the file as `content`",
+                )),
+                "binaryContent" => Some((
+                    "slipway's ConfigMap holds text files only, so a file cannot be `binaryContent`",
+                    "write the file as `content`, or build it into the image",
+                )),
+                "mode" if !e.value.as_str().is_some_and(|m| FILE_MODES.contains(&m)) => Some((
+                    "slipway mounts every file with mode 0644 (its ConfigMap volume's default), read-only",
+                    "remove `mode`, or write `mode: \"0644\"`; a file that must be private belongs in a secret",
+                )),
+                _ => None,
+            };
+            if let Some((message, hint)) = refusal {
+                self.refuse(e.key_span, message.into(), hint);
+                ok = false;
+            }
+        }
+        let content = file.entry("content")?;
+        let raw = file.get("noExpand").and_then(Node::as_bool) == Some(true);
+        let text = if raw {
+            escape(content.value.as_str().unwrap_or_default())
+        } else {
+            self.expand(&content.value, Place::File)
+        };
+        let out = vec![
+            entry("target", target.span, target),
+            entry(
+                "content",
+                content.key_span,
+                string(content.value.span, text),
+            ),
+        ];
+        ok.then(|| map(file.span, out))
+    }
+
+    /// A probe: `httpGet` or `exec`, one of the two (a Kubernetes probe
+    /// has one handler; score-k8s `buildProbe` takes `httpGet` where both
+    /// are given, the spec's description `exec`, so slipway refuses to
+    /// guess).
+    fn probe(&mut self, probe: &Node) -> Node {
+        if let (Some(http), Some(_)) = (probe.entry("httpGet"), probe.entry("exec")) {
+            self.refuse(
+                http.key_span,
+                "a probe with both `httpGet` and `exec`: a Kubernetes probe runs one of them"
+                    .into(),
+                "keep one (Score's specification prefers `exec`, score-k8s uses `httpGet`)",
+            );
+        }
+        let mut out = Vec::new();
+        if let Some(http) = probe.entry("httpGet") {
+            let mut get = Vec::new();
+            for e in entries_of(&http.value) {
+                match e.key.as_str() {
+                    "path" | "port" | "scheme" => get.push(entry(&e.key, e.key_span, copy(&e.value))),
+                    "host" => self.refuse(
+                        e.key_span,
+                        "a probe's `host`: the kubelet probes the pod's own address, and another host would be probed from the node".into(),
+                        "remove `host`",
+                    ),
+                    _ => self.refuse(
+                        e.key_span,
+                        format!("slipway's probes send no `{}`", e.key),
+                        "remove it, or probe with `exec` (a command that sends the request as it must be sent)",
+                    ),
+                }
+            }
+            out.push(entry("httpGet", http.key_span, map(http.value.span, get)));
+        }
+        if let Some(exec) = probe.entry("exec") {
+            out.push(entry("exec", exec.key_span, copy(&exec.value)));
+        }
+        map(probe.span, out)
+    }
+
+    /// `service.ports`, each with the protocol the side file gives it or
+    /// its name implies.
+    fn service(&mut self, service: &Entry, side: Option<&Node>) -> Entry {
+        for e in side.map(entries_of).unwrap_or_default() {
+            if e.key != "ports" {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::INVALID_SIDE_FILE,
+                        e.key_span,
+                        format!(
+                            "the side file's `service` sets ports' protocols only, not `{}`",
+                            e.key
+                        ),
+                    )
+                    .with_hint("write `service: {ports: {<name>: {protocol: GRPC}}}`"),
+                );
+            }
+        }
+        let side_ports = side.and_then(|s| s.get("ports"));
+        let score_ports = service.value.get("ports");
+        for p in side_ports.map(entries_of).unwrap_or_default() {
+            if score_ports.and_then(|s| s.get(&p.key)).is_none() {
+                let known = score_ports.map(entries_of).unwrap_or_default();
+                let diag = Diagnostic::error(
+                    Code::INVALID_SIDE_FILE,
+                    p.key_span,
+                    format!(
+                        "the side file sets port `{}`, which the Score workload does not have",
+                        p.key
+                    ),
+                );
+                self.diags.push(match did_you_mean(&p.key, known.iter().map(|e| e.key.as_str())) {
+                    Some(hint) => diag.with_hint(hint),
+                    None => diag.with_hint("the side file sets the protocol of the Score workload's ports, nothing else"),
+                });
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(ports) = service.value.entry("ports") {
+            let translated = entries_of(&ports.value)
+                .iter()
+                .map(|p| {
+                    let side = side_ports.and_then(|s| s.get(&p.key));
+                    entry(&p.key, p.key_span, self.port(p, side))
+                })
+                .collect();
+            out.push(entry(
+                "ports",
+                ports.key_span,
+                map(ports.value.span, translated),
+            ));
+        }
+        entry("service", service.key_span, map(service.value.span, out))
+    }
+
+    fn port(&mut self, port: &Entry, side: Option<&Node>) -> Node {
+        let mut out = Vec::new();
+        for e in entries_of(&port.value) {
+            match e.key.as_str() {
+                "port" | "targetPort" => out.push(entry(&e.key, e.key_span, copy(&e.value))),
+                // Istio proxies TCP only ("Protocol Selection",
+                // https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/:
+                // "Istio supports proxying any TCP traffic"; UDP is not
+                // proxied), and slipway's Services, NetworkPolicies and
+                // AuthorizationPolicies carry TCP ports.
+                "protocol" if e.value.as_str() == Some("UDP") => self.refuse(
+                    e.value.span,
+                    format!("port `{}` is UDP, which slipway does not serve: Istio's sidecars proxy TCP only, and its Services and policies carry TCP", port.key),
+                    "serve the port over TCP, or run the workload outside slipway",
+                ),
+                _ => {}
+            }
+        }
+        for e in side.map(entries_of).unwrap_or_default() {
+            if e.key != "protocol" {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::INVALID_SIDE_FILE,
+                        e.key_span,
+                        format!("the side file sets `{}` of port `{}`, which the Score workload says", e.key, port.key),
+                    )
+                    .with_hint("the side file sets a port's `protocol` only: change the rest in the Score file"),
+                );
+            }
+        }
+        let protocol = match side.and_then(|s| s.entry("protocol")) {
+            Some(p) => entry("protocol", p.key_span, copy(&p.value)),
+            None => entry(
+                "protocol",
+                port.key_span,
+                string(port.key_span, protocol_of(&port.key)),
+            ),
+        };
+        out.push(protocol);
+        map(port.value.span, out)
+    }
+
+    /// `resources`: data stores become dependencies; the rest is refused.
+    fn dependencies(&mut self, resources: &Entry) -> Entry {
+        let mut out = Vec::new();
+        for r in entries_of(&resources.value) {
+            let Some(kind) = r.value.entry("type") else {
+                continue;
+            };
+            let name = kind.value.as_str().unwrap_or_default();
+            if store_kind(name).is_none() {
+                let (why, hint) = other_resource(name);
+                self.refuse(
+                    kind.value.span,
+                    format!("resource `{}` is of type `{name}`, {why}", r.key),
+                    hint,
+                );
+                continue;
+            }
+            let mut dependency = vec![entry("type", kind.key_span, copy(&kind.value))];
+            for e in entries_of(&r.value) {
+                match e.key.as_str() {
+                    "type" => {}
+                    "id" => dependency.push(entry("dataStore", e.key_span, copy(&e.value))),
+                    "class" => self.refuse(
+                        e.key_span,
+                        "a resource's `class`: the overlay's data store says what the resource is".into(),
+                        "remove `class`; `id` names the data store of the overlay's `environment.dataStores`",
+                    ),
+                    other => self.refuse(
+                        e.key_span,
+                        format!("a resource's `{other}`: slipway provisions nothing, the overlay's data store says where it is and what it is"),
+                        "remove it, and describe the data store in the overlay's `environment.dataStores`",
+                    ),
+                }
+            }
+            out.push(entry(&r.key, r.key_span, map(r.value.span, dependency)));
+        }
+        entry(
+            "dependencies",
+            resources.key_span,
+            map(resources.value.span, out),
+        )
+    }
+
+    /// The side file's blueprint sections, as written (the blueprint's
+    /// schema checks them); what Score says is refused.
+    fn side_sections(&mut self, side: &Node) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for e in entries_of(side) {
+            match e.key.as_str() {
+                "apiVersion" | "kind" | "metadata" | "service" => {}
+                key => match SCORE_SECTIONS.iter().find(|(k, _)| *k == key) {
+                    Some((_, score)) => self.diags.push(
+                        Diagnostic::error(
+                            Code::INVALID_SIDE_FILE,
+                            e.key_span,
+                            format!("`{key}` is the Score workload's to say (its `{score}`)"),
+                        )
+                        .with_hint(format!("write it in the Score file's `{score}`, or patch it per environment in an overlay")),
+                    ),
+                    None => out.push(e.clone()),
+                },
+            }
+        }
+        out
+    }
+
+    /// A string with its placeholders expanded for `place`, as a template
+    /// that renders to it (the blueprint's strings are templates).
+    fn expand(&mut self, node: &Node, place: Place) -> String {
+        let text = node.as_str().unwrap_or_default();
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&escape(&rest[..at]));
+            let after = &rest[at + 1..];
+            let close = |from: &str| from.starts_with('{').then(|| from.find('}')).flatten();
+            if let Some(end) = after.strip_prefix('$').and_then(&close) {
+                // `$${...}`: the placeholder's text, unexpanded.
+                out.push_str(&escape(&after[..=end + 1]));
+                rest = &after[end + 2..];
+            } else if let Some(stripped) = after.strip_prefix('$') {
+                out.push('$');
+                rest = stripped;
+            } else if let Some(end) = close(after) {
+                let reference = &after[1..end];
+                out.push_str(&self.resolve(reference, node, place));
+                rest = &after[end + 1..];
+            } else {
+                out.push('$');
+                rest = after;
+            }
+        }
+        out.push_str(&escape(rest));
+        out
+    }
+
+    /// One placeholder's value (as template text), or an error at it.
+    fn resolve(&mut self, reference: &str, node: &Node, place: Place) -> String {
+        let parts = split_reference(reference);
+        let span = placeholder_span(node, self.text, reference);
+        let found = match parts.first().map(String::as_str) {
+            Some("metadata") if parts.len() > 1 => self.metadata_value(&parts[1..]),
+            Some("resources") if parts.len() > 1 => match self.resource_output(&parts, place) {
+                Ok(text) => return text,
+                Err((message, hint)) => {
+                    self.diags.push(
+                        Diagnostic::error(Code::UNKNOWN_PLACEHOLDER, span, message).with_hint(hint),
+                    );
+                    return String::new();
+                }
+            },
+            _ => None,
+        };
+        found.unwrap_or_else(|| {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::UNKNOWN_PLACEHOLDER,
+                    span,
+                    format!("placeholder `${{{reference}}}` names nothing slipway knows"),
+                )
+                .with_hint("placeholders are `${metadata.<key>}` (`${metadata.annotations.<key>}`, `\\.` for a dot in a key) and `${resources.<name>.<output>}`; write `$$` for a `$`"),
+            );
+            String::new()
+        })
+    }
+
+    /// `${metadata.a.b}`: a string as it is, anything else as JSON (as
+    /// score-go's `BuildSubstitutionFunction` marshals it).
+    fn metadata_value(&self, keys: &[String]) -> Option<String> {
+        let mut node = self.metadata;
+        for key in keys {
+            node = node.get(key)?;
+        }
+        Some(escape(&match node.as_str() {
+            Some(text) => text.to_owned(),
+            None => node.to_json().to_string(),
+        }))
+    }
+
+    /// `${resources.<name>.<output>}` of a data store: the variable the
+    /// dependency sets in the main container, `$(<NAME>_<OUTPUT>)`, which
+    /// the kubelet expands (a password stays a secret's value, read by
+    /// `secretKeyRef`, never a literal). Outputs are score-k8s' default
+    /// provisioners' (`postgres`: host, port, name, database, username,
+    /// password; `redis`: host, port, username, password), and slipway's
+    /// `read_host`.
+    fn resource_output(&self, parts: &[String], place: Place) -> Result<String, (String, String)> {
+        let name = &parts[1];
+        let Some(resource) = self.resources.get(name) else {
+            let hint = did_you_mean(name, self.resources.keys().map(String::as_str))
+                .unwrap_or_else(|| {
+                    "name a `postgres` or `redis` resource of this workload's `resources`".into()
+                });
+            return Err((
+                format!(
+                    "placeholder names resource `{name}`, which is not a data store of this workload"
+                ),
+                hint,
+            ));
+        };
+        let outputs: &[(&str, &str)] = match resource.kind {
+            StoreKind::Postgres => &[
+                ("host", "HOST"),
+                ("read_host", "READ_HOST"),
+                ("port", "PORT"),
+                ("name", "NAME"),
+                ("database", "NAME"),
+                ("username", "USERNAME"),
+                ("password", "PASSWORD"),
+            ],
+            StoreKind::Redis => &[
+                ("host", "HOST"),
+                ("read_host", "READ_HOST"),
+                ("port", "PORT"),
+                ("username", "USERNAME"),
+                ("password", "PASSWORD"),
+            ],
+        };
+        let output = parts.get(2).filter(|_| parts.len() == 3);
+        let Some((_, suffix)) = output.and_then(|o| outputs.iter().find(|(k, _)| k == o)) else {
+            let known: Vec<&str> = outputs.iter().map(|(k, _)| *k).collect();
+            return Err((
+                format!("resource `{name}` has no output `{}`", parts[2..].join(".")),
+                format!("its outputs are {}", known.join(", ")),
+            ));
+        };
+        match place {
+            Place::MainVariable => Ok(format!("$({}_{suffix})", prefix(name))),
+            Place::Variable => Err((
+                format!("a resource's output in a variable of a container other than the main one: slipway sets `{name}`'s connection in the main container only"),
+                "move the variable to the main (first) container".into(),
+            )),
+            Place::File => Err((
+                format!("a resource's output in a file: slipway gives `{name}`'s connection to the main container as variables, and nothing expands them in a file"),
+                "read the connection from the main container's variables (`<NAME>_HOST`, ...), or set `noExpand: true` to keep the text".into(),
+            )),
+        }
+    }
+}
+
+/// The prefix of a dependency's variables (`model::data_stores::prefix`):
+/// its name in capitals, `-` as `_`.
+fn prefix(dependency: &str) -> String {
+    dependency.to_ascii_uppercase().replace('-', "_")
+}
+
+/// Why a resource of another type is refused, and what to use instead.
+fn other_resource(kind: &str) -> (&'static str, &'static str) {
+    match kind {
+        "dns" | "route" => (
+            "which slipway does not provision: the gateway's hosts are slipway's routes",
+            "remove the resource and add a `routes` entry to the side file (`blueprints/<name>.slipway.yaml`)",
+        ),
+        "service-port" => (
+            "which slipway does not provide as a resource",
+            "remove it and set the variable in an overlay's `services.<name>` as `{{ endpoint('<service>', '<port>') }}`",
+        ),
+        "volume" => (
+            "which slipway does not mount",
+            "remove it; the pod has a writable `/tmp`",
+        ),
+        "environment" => (
+            "which slipway does not provide: an environment's values are its overlay's",
+            "remove it and set the variables per environment in the overlay's `services.<name>`",
+        ),
+        _ => (
+            "which slipway has no data store for: it connects `postgres` and `redis`",
+            "use a `postgres` or `redis` resource, or pass the address as a variable set per environment in the overlay",
+        ),
+    }
+}
+
+/// Istio's protocol selection by port name: `<protocol>[-<suffix>]`
+/// (istio/istio `pkg/config/kube/conversion.go` `ConvertProtocol`: a
+/// `grpc-web` prefix first, else the name up to its first `-`,
+/// case-insensitive); of the protocols slipway renders, HTTP, HTTP2 and
+/// GRPC, else TCP. gRPC-Web is HTTP/1.1 or HTTP/2 that Istio routes as
+/// HTTP, so it is HTTP here (not GRPC, which would expect HTTP/2 only).
+pub fn protocol_of(port_name: &str) -> &'static str {
+    let lower = port_name.to_ascii_lowercase();
+    if lower.starts_with("grpc-web") {
+        return "HTTP";
+    }
+    match lower.split('-').next().unwrap_or_default() {
+        "http" => "HTTP",
+        "http2" => "HTTP2",
+        "grpc" => "GRPC",
+        _ => "TCP",
+    }
+}
+
+/// A reference's parts: split at `.`, where `\.` is a dot inside a part
+/// (score-go `SplitRefParts`).
+fn split_reference(reference: &str) -> Vec<String> {
+    reference
+        .replace("\\.", "\0")
+        .split('.')
+        .map(|part| part.replace('\0', "."))
+        .collect()
+}
+
+/// The span of `${reference}` in a scalar, where its source text holds
+/// it as written; else the scalar's.
+fn placeholder_span(node: &Node, text: &str, reference: &str) -> Span {
+    let span = node.span;
+    let written = format!("${{{reference}}}");
+    let source = text
+        .get(span.start as usize..span.end as usize)
+        .unwrap_or_default();
+    match (source.find(&written), u32::try_from(written.len())) {
+        (Some(at), Ok(len)) => {
+            let start = span.start + u32::try_from(at).unwrap_or_default();
+            Span {
+                file: span.file,
+                start,
+                end: start + len,
+            }
+        }
+        _ => span,
+    }
+}
+
+/// Text as a template that renders to exactly it: every `{` that would
+/// open a tag (`{{`, `{%`, `{#`) is written as the expression `{{ '{' }}`.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '{' && matches!(chars.peek(), Some('{' | '%' | '#')) {
+            out.push_str("{{ '{' }}");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A tree with every string escaped ([`escape`]), spans kept.
+fn copy(node: &Node) -> Node {
+    let value = match &node.value {
+        Value::Scalar(s) if s.kind == ScalarKind::Str => Value::Scalar(Scalar {
+            text: escape(&s.text),
+            kind: ScalarKind::Str,
+        }),
+        Value::Scalar(s) => Value::Scalar(s.clone()),
+        Value::Seq(items) => Value::Seq(items.iter().map(copy).collect()),
+        Value::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|e| entry(&e.key, e.key_span, copy(&e.value)))
+                .collect(),
+        ),
+    };
+    Node {
+        span: node.span,
+        value,
+    }
+}
+
+fn entries_of(node: &Node) -> &[Entry] {
+    node.as_map().unwrap_or(&[])
+}
+
+fn entries<'a>(node: &'a Node, key: &str) -> &'a [Entry] {
+    node.get(key).map_or(&[], entries_of)
+}
+
+fn entry(key: &str, key_span: Span, value: Node) -> Entry {
+    Entry {
+        key: key.to_owned(),
+        key_span,
+        value,
+    }
+}
+
+fn string(span: Span, text: impl Into<String>) -> Node {
+    Node {
+        span,
+        value: Value::Scalar(Scalar {
+            text: text.into(),
+            kind: ScalarKind::Str,
+        }),
+    }
+}
+
+fn map(span: Span, entries: Vec<Entry>) -> Node {
+    Node {
+        span,
+        value: Value::Map(entries),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse;
+    use crate::source::Sources;
+
+    /// A Score workload's translation, as YAML-ish text of the result's
+    /// JSON, and the diagnostics' messages.
+    fn translate(text: &str) -> (Option<serde_json::Value>, Vec<String>) {
+        let mut sources = Sources::default();
+        let id = sources.add("blueprints/w.yaml".into(), "w.yaml".into(), text.into());
+        let tree = parse(sources.get(id), id).expect("YAML");
+        let mut diags = Vec::new();
+        let out = blueprint(&tree, None, text, &mut diags);
+        (
+            out.map(|n| n.to_json()),
+            diags.into_iter().map(|d| d.message).collect(),
+        )
+    }
+
+    fn variable(value: &str) -> (Option<String>, Vec<String>) {
+        let text = format!(
+            "apiVersion: score.dev/v1b1\nmetadata: {{name: w, tier: {{level: 2}}}}\ncontainers:\n  main:\n    image: i:1\n    variables: {{V: '{value}'}}\nresources:\n  db: {{type: postgres}}\n"
+        );
+        let (tree, diags) = translate(&text);
+        let value = tree.map(|t| {
+            t["containers"]["main"]["variables"]["V"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        });
+        (value, diags)
+    }
+
+    #[test]
+    fn placeholders_follow_score_gos_grammar() {
+        assert_eq!(variable("${metadata.name}").0.as_deref(), Some("w"));
+        assert_eq!(variable("$$").0.as_deref(), Some("$"));
+        assert_eq!(
+            variable("$${metadata.name}").0.as_deref(),
+            Some("${metadata.name}")
+        );
+        assert_eq!(variable("a $ b ${ c").0.as_deref(), Some("a $ b ${ c"));
+        assert_eq!(
+            variable("${metadata.tier}").0.as_deref(),
+            Some(r#"{"level":2}"#)
+        );
+        assert_eq!(variable("${metadata.tier.level}").0.as_deref(), Some("2"));
+        assert_eq!(
+            variable("${resources.db.host}:${resources.db.port}")
+                .0
+                .as_deref(),
+            Some("$(DB_HOST):$(DB_PORT)")
+        );
+        let (value, diags) = variable("${metadata}");
+        assert_eq!((value, diags.len()), (None, 1));
+        let (_, diags) = variable("${resources.db}");
+        assert!(diags[0].contains("no output"), "{diags:?}");
+    }
+
+    #[test]
+    fn score_text_is_never_a_template() {
+        assert_eq!(
+            escape("{{ x }} {% y %} {# z #} { a }"),
+            "{{ '{' }}{ x }} {{ '{' }}% y %} {{ '{' }}# z #} { a }"
+        );
+        assert_eq!(escape("{{{"), "{{ '{' }}{{ '{' }}{");
+        assert_eq!(
+            variable("{{ env.name }}").0.as_deref(),
+            Some("{{ '{' }}{ env.name }}")
+        );
+    }
+
+    #[test]
+    fn references_split_at_unescaped_dots() {
+        assert_eq!(
+            split_reference(r"metadata.annotations.a\.b/c"),
+            ["metadata", "annotations", "a.b/c"]
+        );
+    }
+
+    #[test]
+    fn protocols_follow_the_port_name_as_istio_reads_it() {
+        for (name, protocol) in [
+            ("http", "HTTP"),
+            ("http-web", "HTTP"),
+            ("HTTP-admin", "HTTP"),
+            ("http2", "HTTP2"),
+            ("grpc-web", "HTTP"),
+            ("grpc-api", "GRPC"),
+            ("https", "TCP"),
+            ("web", "TCP"),
+            ("httpx", "TCP"),
+        ] {
+            assert_eq!(protocol_of(name), protocol, "{name}");
+        }
+    }
+}
