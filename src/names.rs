@@ -4,6 +4,18 @@
 
 use sha2::{Digest, Sha256};
 
+/// Where the region branches of staged promotion live in the GitOps
+/// repository: `slipway/promotion/<env>/<region>`. Environment and region
+/// names are DNS-1123 labels (no `/`), so every branch here has exactly
+/// four parts and none is the folder of another (git refuses `a` beside
+/// `a/b`), in one environment or across several in one repository.
+pub const PROMOTION_BRANCHES: &str = "slipway/promotion";
+
+/// The branch one region's Applications read under staged promotion.
+pub fn promotion_branch(env: &str, region: &str) -> String {
+    format!("{PROMOTION_BRANCHES}/{env}/{region}")
+}
+
 /// A DNS-1123 label: lowercase alphanumerics and `-`, starting and ending
 /// alphanumeric, at most `max` characters.
 pub fn dns1123_label(name: &str, max: usize) -> Result<(), String> {

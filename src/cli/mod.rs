@@ -6,6 +6,7 @@ mod check;
 mod diff;
 mod explain;
 mod graph;
+mod promote;
 mod publish;
 mod render;
 mod set_image;
@@ -67,6 +68,7 @@ pub enum Command {
     Diff(diff::Args),
     Check(check::Args),
     Publish(publish::Args),
+    Promote(promote::Args),
     Explain(explain::Args),
     Graph(graph::Args),
     SetImage(set_image::Args),
@@ -104,6 +106,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Diff(args) => diff::run(&args, &out),
         Command::Check(args) => check::run(&args, &out),
         Command::Publish(args) => publish::run(&args, &out),
+        Command::Promote(args) => promote::run(&args, &out),
         Command::Explain(args) => explain::run(&args, &out),
         Command::Graph(args) => graph::run(&args, &out),
         Command::SetImage(args) => set_image::run(&args, &out),

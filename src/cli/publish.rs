@@ -8,9 +8,10 @@ use super::{Output, Status, compile};
 use crate::compile::{Project, Selection};
 use crate::graph::{self, Topology, mermaid};
 use crate::model::DEFAULT_GITOPS_PATH;
+use crate::names::PROMOTION_BRANCHES;
 use crate::publish::git::{dirty_inputs, redact, source_commit};
 use crate::publish::github::{DEFAULT_API, GitHub, repository_of};
-use crate::publish::{Against, Outcome, Request, publish, unsynced};
+use crate::publish::{Against, Outcome, Request, publish, staged, unsynced};
 
 /// Render everything and publish it to the GitOps repository: clone it into
 /// a scratch folder with the system git, write the tree under --path
@@ -86,6 +87,11 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
             args.base
         );
     }
+    if branch == PROMOTION_BRANCHES || branch.starts_with(&format!("{PROMOTION_BRANCHES}/")) {
+        bail!(
+            "`{branch}` is among the region branches of staged promotion, which only publish's push to the target branch and `slipway promote` move; name another branch"
+        );
+    }
     let github = args.pr.then(|| github(args)).transpose()?;
 
     let project_dir = std::path::Path::new(".");
@@ -117,6 +123,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         files: &files,
         fingerprint: &fingerprint,
         secrets,
+        staged: &staged(&project),
     };
     let against_base = match publish(&request)? {
         Outcome::Behind { published } => {
@@ -137,6 +144,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
             comparison,
             attempts,
             against_base,
+            followed,
         } => {
             let retried = if attempts > 1 {
                 format!(" after {attempts} attempts")
@@ -148,6 +156,13 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
                 &commit[..12.min(commit.len())],
                 comparison.summary()
             ));
+            if !followed.is_empty() {
+                let branches: Vec<String> = followed.iter().map(|b| format!("`{b}`")).collect();
+                out.note(&format!(
+                    "and to {}: staged promotion's first region follows `{branch}` (a region branch that did not exist starts there); `slipway promote` moves the others",
+                    branches.join(", ")
+                ));
+            }
             against_base
         }
     };

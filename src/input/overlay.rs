@@ -154,10 +154,19 @@ pub enum ScrapeMode {
 pub struct ArgoCd {
     #[serde(rename = "repoURL")]
     pub repo_url: Spanned<String>,
-    pub target_revision: Option<String>,
+    pub target_revision: Option<Spanned<String>>,
     pub path: Option<Spanned<String>>,
     pub namespace: Option<Spanned<String>>,
     pub automated_sync: Option<bool>,
+    pub promotion: Option<Spanned<Promotion>>,
+}
+
+/// Staged region promotion: the order in which a change reaches the
+/// environment's regions, each region reading a Git branch of its own.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Promotion {
+    pub order: Vec<Spanned<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

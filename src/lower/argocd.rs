@@ -6,6 +6,11 @@
 //! Application that syncs that folder (app of apps), and the project it
 //! needs, live in `<env>/_bootstrap/`, applied by hand and synced by nothing.
 //!
+//! Under staged promotion (`argocd.promotion`), each region's Applications
+//! live in `<env>/_argocd/<region>/` and read the region's branch, and the
+//! root registers a region root per region that syncs that folder at that
+//! branch: a region's Applications move with its tree.
+//!
 //! A fresh cluster syncs without a human retrying: where the Applications
 //! sync themselves, the root creates them in waves (projects, then
 //! namespaces, then the services and routes that live in them), and every
@@ -36,6 +41,9 @@ const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
 const PROJECT_WAVE: &str = "-2";
 const NAMESPACE_WAVE: &str = "-1";
 const SERVICE_WAVE: &str = "0";
+/// Under staged promotion the root holds the projects and the region roots,
+/// which come after the projects their Applications name.
+const REGION_WAVE: &str = "-1";
 
 /// The cluster Argo CD runs in, as Argo CD names its own API server.
 const IN_CLUSTER: &str = "https://kubernetes.default.svc";
@@ -68,12 +76,22 @@ pub fn environment(env: &Environment, clusters: &[Cluster]) -> Vec<Rendered> {
         .into_iter()
         .map(Object::AppProject)
         .collect();
+    let mut regional = Vec::new();
     for cluster in clusters {
-        objects.extend(
-            applications(env, gitops, cluster)
-                .into_iter()
-                .map(|a| Object::Application(Box::new(a))),
-        );
+        let apps = applications(env, gitops, cluster)
+            .into_iter()
+            .map(|a| Object::Application(Box::new(a)));
+        if gitops.promotion.is_some() {
+            objects.push(Object::Application(Box::new(region_root(
+                env,
+                gitops,
+                &cluster.region,
+            ))));
+            let owner = Owner::RegionArgoCd(cluster.region.clone());
+            regional.extend(owned(owner, env.namespace_origin, apps.collect()));
+        } else {
+            objects.extend(apps);
+        }
     }
     let mut out = owned(
         Owner::Bootstrap,
@@ -81,7 +99,67 @@ pub fn environment(env: &Environment, clusters: &[Cluster]) -> Vec<Rendered> {
         bootstrap(env, gitops),
     );
     out.extend(owned(Owner::ArgoCd, env.namespace_origin, objects));
+    out.extend(regional);
     out
+}
+
+/// A region root's name: `<env>.<region>.region.root`, four parts whose
+/// third, `region`, no other four-part name has (`namespace`, `routes`).
+pub fn region_root_name(env: &str, region: &str) -> String {
+    derived_name(
+        &format!("{env}.{region}.region.root"),
+        "",
+        APPLICATION_NAME_LIMIT,
+    )
+}
+
+/// Under staged promotion, the Application that registers one region's
+/// Applications: it syncs `<path>/<env>/_argocd/<region>` at the region's
+/// branch, so a region's Applications (a new service's among them) move
+/// with the region's tree, never ahead of it. It is itself registered by
+/// the root, which reads `_argocd/` without descending into the regions'
+/// folders (a directory source is not recursive unless it says so:
+/// argoproj/argo-cd `docs/user-guide/directory.md`). Like the root, it
+/// syncs automatically with self-heal, prunes only where the environment
+/// syncs automatically, and has no cascading-delete finalizer: deleting it
+/// (or turning promotion off) leaves the region running.
+fn region_root(env: &Environment, gitops: &GitOps, region: &str) -> Application {
+    Application {
+        metadata: synced_meta(gitops, region_root_name(&env.name, region), REGION_WAVE),
+        spec: ApplicationSpec {
+            project: root_project(env),
+            source: Source {
+                repo_url: gitops.repo_url.clone(),
+                target_revision: gitops.revision_of(&env.name, region),
+                path: gitops.path_of(&format!(
+                    "{}/{}",
+                    env.name,
+                    Owner::RegionArgoCd(region.to_owned()).dir()
+                )),
+            },
+            destination: Destination {
+                name: None,
+                server: Some(IN_CLUSTER.into()),
+                namespace: gitops.namespace.clone(),
+            },
+            sync_policy: Some(root_sync_policy(gitops)),
+            ignore_differences: Vec::new(),
+        },
+    }
+}
+
+/// The sync of an Application that registers Applications: automated with
+/// self-heal everywhere, pruning only where the environment syncs itself;
+/// the retries.
+fn root_sync_policy(gitops: &GitOps) -> SyncPolicy {
+    SyncPolicy {
+        automated: Some(Automated {
+            prune: gitops.automated,
+            self_heal: true,
+        }),
+        sync_options: Vec::new(),
+        retry: Some(retry()),
+    }
 }
 
 /// Argo CD's label tracking (the default before Argo CD 3.0, and part of
@@ -158,14 +236,7 @@ fn bootstrap(env: &Environment, gitops: &GitOps) -> Vec<Object> {
                 path: gitops.path_of(&format!("{}/{}", env.name, Owner::ArgoCd.dir())),
             },
             destination,
-            sync_policy: Some(SyncPolicy {
-                automated: Some(Automated {
-                    prune: gitops.automated,
-                    self_heal: true,
-                }),
-                sync_options: Vec::new(),
-                retry: Some(retry()),
-            }),
+            sync_policy: Some(root_sync_policy(gitops)),
             ignore_differences: Vec::new(),
         },
     };
@@ -315,7 +386,7 @@ fn applications(env: &Environment, gitops: &GitOps, cluster: &Cluster) -> Vec<Ap
                 project,
                 source: Source {
                     repo_url: gitops.repo_url.clone(),
-                    target_revision: gitops.target_revision.clone(),
+                    target_revision: gitops.revision_of(&env.name, &cluster.region),
                     path: folder(&owner),
                 },
                 destination: Destination {

@@ -54,6 +54,9 @@ pub enum Owner {
     Gateway,
     /// `<env>/_argocd/`: the environment's Argo CD projects and applications.
     ArgoCd,
+    /// `<env>/_argocd/<region>/`: under staged promotion, the Applications
+    /// of one region, read at the region's branch by its region root.
+    RegionArgoCd(String),
     /// `<env>/_bootstrap/`: the root Application that syncs `_argocd/`, and
     /// its project; applied by hand, synced by nothing.
     Bootstrap,
@@ -66,7 +69,7 @@ impl Owner {
             Owner::Service(_) => Folder::Service,
             Owner::Namespace(_) => Folder::Namespace,
             Owner::Gateway => Folder::Gateway,
-            Owner::ArgoCd => Folder::ArgoCd,
+            Owner::ArgoCd | Owner::RegionArgoCd(_) => Folder::ArgoCd,
             Owner::Bootstrap => Folder::Bootstrap,
         }
     }
@@ -78,6 +81,7 @@ impl Owner {
             Owner::Namespace(namespace) => format!("_namespaces/{namespace}"),
             Owner::Gateway => "_gateway".to_owned(),
             Owner::ArgoCd => "_argocd".to_owned(),
+            Owner::RegionArgoCd(region) => format!("_argocd/{region}"),
             Owner::Bootstrap => "_bootstrap".to_owned(),
         }
     }
@@ -90,6 +94,7 @@ impl fmt::Display for Owner {
             Owner::Namespace(namespace) => write!(f, "namespace `{namespace}`"),
             Owner::Gateway => f.write_str("the gateway routes"),
             Owner::ArgoCd => f.write_str("Argo CD"),
+            Owner::RegionArgoCd(region) => write!(f, "Argo CD of region `{region}`"),
             Owner::Bootstrap => f.write_str("the Argo CD bootstrap"),
         }
     }

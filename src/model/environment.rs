@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{Gateway, principal};
 use crate::input;
+use crate::names::promotion_branch;
 use crate::source::Span;
 
 /// Where the rendered tree lives in the GitOps repository, unless the overlay says.
@@ -251,6 +252,10 @@ pub struct GitOps {
     /// Namespace Argo CD runs in.
     pub namespace: String,
     pub automated: bool,
+    /// Staged promotion: the regions in the order a change reaches them,
+    /// each reading its own branch; `None`: every region reads
+    /// `target_revision`.
+    pub promotion: Option<Vec<String>>,
 }
 
 impl GitOps {
@@ -261,8 +266,8 @@ impl GitOps {
             repo_url: raw.repo_url.value.clone(),
             target_revision: raw
                 .target_revision
-                .clone()
-                .unwrap_or_else(|| "HEAD".to_owned()),
+                .as_ref()
+                .map_or_else(|| "HEAD".to_owned(), |r| r.value.clone()),
             path: raw
                 .path
                 .as_ref()
@@ -272,6 +277,22 @@ impl GitOps {
                 .as_ref()
                 .map_or_else(|| "argocd".to_owned(), |n| n.value.clone()),
             automated: raw.automated_sync.unwrap_or(!production),
+            promotion: raw.promotion.as_ref().map(|p| {
+                p.value
+                    .order
+                    .iter()
+                    .map(|region| region.value.clone())
+                    .collect()
+            }),
+        }
+    }
+
+    /// The revision a region's Applications read: its own branch under
+    /// staged promotion, else the environment's target revision.
+    pub fn revision_of(&self, env: &str, region: &str) -> String {
+        match self.promotion {
+            Some(_) => promotion_branch(env, region),
+            None => self.target_revision.clone(),
         }
     }
 

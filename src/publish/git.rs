@@ -280,8 +280,6 @@ impl Git {
         Ok(self.run(&["rev-parse", "HEAD"])?.trim().to_owned())
     }
 
-    /// Push HEAD to `branch`, never forcing. A rejection because the remote
-    /// moved is [`Push::Behind`]; any other refusal is an error.
     /// The commit of `branch` as last fetched.
     pub fn fetched_tip(&self, branch: &str) -> anyhow::Result<String> {
         Ok(self
@@ -301,23 +299,66 @@ impl Git {
         Ok(refs.split_whitespace().next().map(str::to_owned))
     }
 
-    /// Push HEAD to `branch`, which was at `expected` (`None`: absent)
-    /// when this attempt started. A refused push is a lost race only when
-    /// the branch has moved since (read from the remote, not from the
-    /// words of the refusal, which a hook may choose); otherwise it is a
-    /// refusal, reported with what git said.
-    pub fn push(&self, branch: &str, expected: Option<&str>) -> anyhow::Result<Push> {
-        let refspec = format!("HEAD:refs/heads/{branch}");
-        let output = self.output(&["push", "--porcelain", "origin", &refspec])?;
+    /// Push every update in one atomic push, each branch having been at its
+    /// `expected` commit (`None`: absent) when this attempt started. A
+    /// refused push is a lost race only when a branch has moved since (read
+    /// from the remote, not from the words of the refusal, which a hook may
+    /// choose); otherwise it is a refusal, reported with what git said.
+    /// git never forces: a branch only moves forward.
+    pub fn push(&self, updates: &[Update<'_>]) -> anyhow::Result<Push> {
+        let refspecs: Vec<String> = updates
+            .iter()
+            .map(|u| format!("{}:refs/heads/{}", u.from, u.branch))
+            .collect();
+        let mut args = vec!["push", "--porcelain", "--atomic", "origin"];
+        args.extend(refspecs.iter().map(String::as_str));
+        let output = self.output(&args)?;
         if output.status.success() {
             return Ok(Push::Pushed);
         }
         let said = self.said(&output);
-        if self.remote_tip(branch)?.as_deref() != expected {
-            return Ok(Push::Behind);
+        for update in updates {
+            if self.remote_tip(update.branch)?.as_deref() != update.expected {
+                return Ok(Push::Behind);
+            }
         }
-        bail!("the push to `{branch}` was refused: {said}")
+        let branches: Vec<String> = updates.iter().map(|u| format!("`{}`", u.branch)).collect();
+        bail!("the push to {} was refused: {said}", branches.join(", "))
     }
+
+    /// Every branch of the remote and the commit it is at.
+    pub fn remote_tips(&self) -> anyhow::Result<BTreeMap<String, String>> {
+        let refs = self.run(&["ls-remote", "--heads", "origin"])?;
+        Ok(refs
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .filter_map(|(commit, name)| {
+                let branch = name.strip_prefix("refs/heads/")?;
+                Some((branch.to_owned(), commit.to_owned()))
+            })
+            .collect())
+    }
+
+    /// Fetch branches with their whole history, to tell whether one
+    /// commit is an ancestor of another.
+    pub fn fetch_history(&self, branches: &[&str]) -> anyhow::Result<()> {
+        let refspecs: Vec<String> = branches
+            .iter()
+            .map(|b| format!("+refs/heads/{b}:refs/remotes/origin/{b}"))
+            .collect();
+        let mut args = vec!["fetch", "--quiet", "origin"];
+        args.extend(refspecs.iter().map(String::as_str));
+        self.run(&args).map(drop)
+    }
+}
+
+/// One branch a push moves: to `from` (a commit, or `HEAD`), from
+/// `expected` (`None`: the branch does not exist yet).
+#[derive(Debug)]
+pub struct Update<'a> {
+    pub from: &'a str,
+    pub branch: &'a str,
+    pub expected: Option<&'a str>,
 }
 
 /// One object of `git cat-file --batch` (`<oid> <type> <size>\n<content>\n`):

@@ -1,10 +1,13 @@
 //! Publishing the rendered tree to the GitOps repository: a scratch clone,
 //! the tree written under a path (removing only files slipway wrote), one
 //! commit, a push that never forces, and retries when another job pushed
-//! first. Then, if asked, a pull request.
+//! first. Then, if asked, a pull request. Under staged promotion the push
+//! moves the first region's branch with it, and `promote` the others.
 
+pub mod argocd;
 pub mod git;
 pub mod github;
+pub mod promote;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,8 +20,10 @@ use crate::compile::Project;
 use crate::diag::{Code, Diagnostic};
 use crate::diff::{Comparison, compare, listing};
 use crate::graph::{self, Topology};
+use crate::model::DEFAULT_GITOPS_PATH;
+use crate::names::promotion_branch;
 use crate::write::{MANIFEST, Origin, read_rendered, symlink_on_the_way, write_tree};
-use git::{Git, Push};
+use git::{Git, Push, Update};
 
 /// Attempts at a push that keeps finding the branch moved.
 pub const MAX_ATTEMPTS: usize = 8;
@@ -45,6 +50,79 @@ pub struct Request<'a> {
     pub fingerprint: &'a str,
     /// Strings to mask in everything printed (tokens).
     pub secrets: Vec<String>,
+    /// The environments under staged promotion.
+    pub staged: &'a [Staged],
+}
+
+/// An environment under staged promotion, as publish and promote move it:
+/// the branch its root reads, and its regions' branches in promotion order.
+#[derive(Clone, Debug)]
+pub struct Staged {
+    pub env: String,
+    /// `argocd.targetRevision`: the branch publish pushes to.
+    pub target: String,
+    /// `argocd.path`: the tree's folder in the GitOps repository.
+    pub path: String,
+    /// `(region, branch)`, first wave first.
+    pub regions: Vec<(String, String)>,
+}
+
+/// Every environment of the project under staged promotion.
+pub fn staged(project: &Project) -> Vec<Staged> {
+    project
+        .inputs
+        .overlays
+        .values()
+        .filter_map(|overlay| {
+            let argocd = overlay.head.environment.argocd.as_ref()?;
+            let promotion = argocd.promotion.as_ref()?;
+            let env = overlay.name().to_owned();
+            Some(Staged {
+                target: argocd
+                    .target_revision
+                    .as_ref()
+                    .map(|r| r.value.clone())
+                    .unwrap_or_default(),
+                path: argocd
+                    .path
+                    .as_ref()
+                    .map_or_else(|| DEFAULT_GITOPS_PATH.to_owned(), |p| p.value.clone()),
+                regions: promotion
+                    .value
+                    .order
+                    .iter()
+                    .map(|r| (r.value.clone(), promotion_branch(&env, &r.value)))
+                    .collect(),
+                env,
+            })
+        })
+        .collect()
+}
+
+/// The region branches a push to `branch` moves with it: under staged
+/// promotion, where `branch` is what the environment's root reads, the first
+/// region's branch follows it, and a region's branch that does not exist
+/// yet starts there (the commit that turns promotion on reaches every
+/// region at once). The others wait for `slipway promote`.
+fn following<'a>(
+    staged: &'a [Staged],
+    branch: &str,
+    tips: &'a BTreeMap<String, String>,
+) -> Vec<Update<'a>> {
+    let mut updates = Vec::new();
+    for env in staged.iter().filter(|s| s.target == branch) {
+        for (index, (_, region_branch)) in env.regions.iter().enumerate() {
+            let expected = tips.get(region_branch).map(String::as_str);
+            if index == 0 || expected.is_none() {
+                updates.push(Update {
+                    from: "HEAD",
+                    branch: region_branch,
+                    expected,
+                });
+            }
+        }
+    }
+    updates
 }
 
 #[derive(Debug)]
@@ -63,6 +141,8 @@ pub enum Outcome {
         attempts: usize,
         /// What the branch changes against the base.
         against_base: Against,
+        /// The region branches of staged promotion the push moved with it.
+        followed: Vec<String>,
     },
 }
 
@@ -130,13 +210,21 @@ pub fn publish(request: &Request<'_>) -> anyhow::Result<Outcome> {
         }
         let comparison = compare(&before, request.files);
         git.commit(&commit_message(request, &comparison))?;
-        match git.push(request.branch, expected.as_deref())? {
+        let tips = git.remote_tips()?;
+        let mut updates = vec![Update {
+            from: "HEAD",
+            branch: request.branch,
+            expected: expected.as_deref(),
+        }];
+        updates.extend(following(request.staged, request.branch, &tips));
+        match git.push(&updates)? {
             Push::Pushed => {
                 return Ok(Outcome::Published {
                     commit: git.head()?,
                     comparison,
                     attempts: attempt,
                     against_base: against_base(&git, request)?,
+                    followed: updates[1..].iter().map(|u| u.branch.to_owned()).collect(),
                 });
             }
             Push::Behind => std::thread::sleep(backoff(attempt)),
@@ -273,7 +361,7 @@ fn no_symlink_on_the_way(clone: &Path, path: &str) -> anyhow::Result<()> {
 
 /// Wait longer after each rejected push, with jitter so that racing jobs
 /// do not retry in lockstep.
-fn backoff(attempt: usize) -> Duration {
+pub(crate) fn backoff(attempt: usize) -> Duration {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

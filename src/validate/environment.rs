@@ -3,15 +3,17 @@
 //! the consumer refuses it or misbehaves only once the rendered objects are
 //! applied.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path};
 
 use super::check_name;
 use crate::diag::{Code, Diagnostic, Location};
-use crate::input::{ArgoCd, OverlayHead, Tracing};
-use crate::names;
+use crate::input::{ArgoCd, OverlayHead, Promotion, Tracing};
+use crate::names::{self, PROMOTION_BRANCHES, promotion_branch};
 use crate::node::de::Spanned;
 use crate::node::path::{Segment, display};
 use crate::node::{Node, Value};
+use crate::source::Span;
 use crate::template::{ENVIRONMENT_TEMPLATES, is_template};
 
 /// Every rule on the environment's settings; `tree` is the overlay's.
@@ -39,6 +41,9 @@ pub fn check(head: &OverlayHead, tree: &Node, diags: &mut Vec<Diagnostic>) {
     }
     if let Some(argocd) = &env.argocd {
         check_argocd(argocd, diags);
+        if let Some(promotion) = &argocd.promotion {
+            check_promotion(head, argocd, promotion, diags);
+        }
     }
 }
 
@@ -373,6 +378,120 @@ fn check_argocd(argocd: &ArgoCd, diags: &mut Vec<Diagnostic>) {
                 .with_hint("write a relative folder such as `rendered` or `clusters/prod`"),
             );
         }
+    }
+}
+
+/// Staged promotion: every region of the environment exactly once, so each
+/// region's branch (`slipway/promotion/<env>/<region>`, which its
+/// Applications read) is advanced by someone: the first region's by
+/// `publish`, each next one's by `promote`. And a target revision that is
+/// the branch `publish` pushes to: Argo CD reads an empty or `HEAD`
+/// revision as the repository's default branch (argoproj/argo-cd
+/// `util/git/client.go`, `LsRemote`: `""` is `HEAD`), which no publish names. A branch
+/// named `slipway/promotion` or under it could not exist beside the region
+/// branches: git refuses a ref that is the folder of another
+/// (`refs/heads/a` and `refs/heads/a/b`, git `refs.c`,
+/// `refs_verify_refname_available`).
+fn check_promotion(
+    head: &OverlayHead,
+    argocd: &ArgoCd,
+    promotion: &Spanned<Promotion>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let env = &head.metadata.name.value;
+    let regions: Vec<&str> = head
+        .environment
+        .regions
+        .iter()
+        .map(|r| r.name.value.as_str())
+        .collect();
+    let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+    for region in &promotion.value.order {
+        super::known(&region.value, region.span, "region", &regions, env, diags);
+        if let Some(first) = seen.insert(&region.value, region.span) {
+            diags.push(
+                Diagnostic::error(
+                    Code::DUPLICATE_REGION,
+                    region.span,
+                    format!(
+                        "region `{}` is listed twice in `argocd.promotion.order`",
+                        region.value
+                    ),
+                )
+                .with_related(first, "first listed here")
+                .with_hint("a change reaches each region once: list it once"),
+            );
+        }
+    }
+    let missing: Vec<&str> = regions
+        .iter()
+        .copied()
+        .filter(|r| !seen.contains_key(r))
+        .collect();
+    if !missing.is_empty() {
+        // The hint's order: the known regions as listed, once, then the rest.
+        let mut order: Vec<&str> = Vec::new();
+        for region in &promotion.value.order {
+            let name = region.value.as_str();
+            if regions.contains(&name) && !order.contains(&name) {
+                order.push(name);
+            }
+        }
+        order.extend(&missing);
+        diags.push(
+            Diagnostic::error(
+                Code::INVALID_VALUE,
+                promotion.span,
+                format!(
+                    "`argocd.promotion.order` leaves out {}: its Applications would read `{}`, which nothing advances",
+                    list("region", &missing),
+                    promotion_branch(env, missing[0])
+                ),
+            )
+            .with_label("every region of the environment, once")
+            .with_hint(format!("write `order: [{}]`", order.join(", "))),
+        );
+    }
+    let revision = argocd.target_revision.as_ref();
+    match revision.map(|r| r.value.as_str()) {
+        None | Some("" | "HEAD") => diags.push(
+            Diagnostic::error(
+                Code::INVALID_VALUE,
+                revision.map_or(promotion.span, |r| r.span),
+                "staged promotion needs `argocd.targetRevision` to name the branch `slipway publish` pushes to",
+            )
+            .with_label(match revision {
+                Some(_) => "Argo CD reads this as the repository's default branch",
+                None => "no `targetRevision` beside this",
+            })
+            .with_hint("write `targetRevision: main` (the branch, as `slipway publish --base` names it)"),
+        ),
+        Some(branch)
+            if branch == PROMOTION_BRANCHES
+                || branch.starts_with(&format!("{PROMOTION_BRANCHES}/")) =>
+        {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_VALUE,
+                    revision.map_or(promotion.span, |r| r.span),
+                    format!(
+                        "`argocd.targetRevision` `{branch}` is among the region branches under `{PROMOTION_BRANCHES}/`: git cannot hold it beside them"
+                    ),
+                )
+                .with_hint("name the branch `slipway publish` pushes to, such as `main`"),
+            );
+        }
+        Some(_) => {}
+    }
+}
+
+/// `region `a``, `regions `a` and `b``.
+fn list(what: &str, names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.as_slice() {
+        [one] => format!("{what} {one}"),
+        [rest @ .., last] => format!("{what}s {} and {last}", rest.join(", ")),
+        [] => String::new(),
     }
 }
 

@@ -64,9 +64,10 @@ fn applications_point_at_rendered_folders_and_declared_clusters() {
         assert!(synced.insert(folder.clone()), "{folder} is synced once");
         let name = app.metadata.name.as_deref().unwrap_or_default();
         let policy = app.spec.sync_policy.as_ref().expect("a sync policy");
-        if folder.ends_with("/_argocd/") {
-            // The root registers Applications everywhere; in prod it never
-            // deletes one (and with it a service) without a human.
+        if folder.contains("/_argocd/") {
+            // The root (and under staged promotion each region's root)
+            // registers Applications everywhere; in prod it never deletes
+            // one (and with it a service) without a human.
             let automated = policy.automated.as_ref().expect("the root syncs itself");
             assert!(automated.self_heal, "{name}");
             assert_eq!(automated.prune, !name.starts_with("prod."), "{name}");
@@ -449,10 +450,29 @@ fn applying_the_bootstrap_registers_everything_and_the_root_syncs_only_argo_cd_o
                 doc.path
             );
         }
+        // Under staged promotion, the region roots in the root's folder
+        // register their regions' Applications, each from its own folder.
+        let mut reached = synced.len();
+        let region_roots = synced
+            .iter()
+            .filter(|d| d.kind == "Application" && d.synced_folder().contains("/_argocd/"));
+        for region_root in region_roots {
+            assert_eq!(
+                region_root.get(&["spec", "project"]),
+                Some(project.name.as_str())
+            );
+            let region = in_folder(&docs, &region_root.synced_folder());
+            assert!(!region.is_empty(), "{}", region_root.name);
+            for doc in &region {
+                assert_eq!(doc.kind, "Application", "{}", doc.path);
+                assert_eq!(doc.get(&["metadata", "namespace"]), Some(ARGOCD_NAMESPACE));
+            }
+            reached += region.len();
+        }
         let registered = docs.iter().filter(|d| {
             !d.path.contains("/_bootstrap/") && (d.kind == "Application" || d.kind == "AppProject")
         });
-        assert_eq!(registered.count(), synced.len(), "{env}");
+        assert_eq!(registered.count(), reached, "{env}");
     }
 }
 
@@ -713,4 +733,118 @@ fn argo_cd_objects_are_unique_across_environments_that_share_an_argo_cd() {
         "root.team.slipway-dev",
     ];
     assert_eq!(projects, expected.map(String::from).into());
+}
+
+/// The regions' Applications of `env`, by the folder of `_argocd/` they
+/// are in (`""`: the root's own).
+fn applications_by_folder<'a>(
+    docs: &'a [Document],
+    env: &str,
+) -> BTreeMap<String, Vec<&'a Document>> {
+    let mut out: BTreeMap<String, Vec<&Document>> = BTreeMap::new();
+    for doc in docs.iter().filter(|d| d.kind == "Application") {
+        if let Some(rest) = doc.path.strip_prefix(&format!("{env}/_argocd/")) {
+            let folder = rest.rsplit_once('/').map_or("", |(f, _)| f);
+            out.entry(folder.to_owned()).or_default().push(doc);
+        }
+    }
+    out
+}
+
+#[test]
+fn under_staged_promotion_each_region_reads_its_own_branch_and_moves_its_applications_with_it() {
+    let docs = environment("prod");
+    let (root, _) = bootstrap(&docs, "prod");
+    assert_eq!(
+        root.get(&["spec", "source", "targetRevision"]),
+        Some("main")
+    );
+    let folders = applications_by_folder(&docs, "prod");
+    let regions = ["ap-southeast-1", "eu-west-1", "us-east-1"];
+    assert_eq!(
+        folders.keys().map(String::as_str).collect::<Vec<_>>(),
+        [&[""][..], &regions[..]].concat(),
+        "the root's folder and one per region"
+    );
+    // The root registers exactly the three region roots, each reading its
+    // region's folder of `_argocd/` at its region's branch.
+    let roots: BTreeMap<String, String> = folders[""]
+        .iter()
+        .map(|d| {
+            let revision = d.get(&["spec", "source", "targetRevision"]);
+            (d.name.clone(), revision.unwrap_or_default().to_owned())
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = regions
+        .iter()
+        .map(|r| {
+            (
+                format!("prod.{r}.region.root"),
+                format!("slipway/promotion/prod/{r}"),
+            )
+        })
+        .collect();
+    assert_eq!(roots, expected);
+    for region_root in &folders[""] {
+        let region = region_root.name.split('.').nth(1).expect("a region");
+        assert_eq!(
+            region_root.synced_folder(),
+            format!("prod/_argocd/{region}/")
+        );
+        assert!(
+            region_root.list(&["metadata", "finalizers"]).is_empty(),
+            "deleting it leaves the region running"
+        );
+    }
+    // Every Application of a region reads the region's branch and deploys
+    // to the region's cluster, from a folder of the region.
+    for region in regions {
+        let apps = &folders[region];
+        assert!(apps.len() > 3, "{region}: {}", apps.len());
+        for app in apps {
+            assert_eq!(
+                app.get(&["spec", "source", "targetRevision"]),
+                Some(format!("slipway/promotion/prod/{region}").as_str()),
+                "{}",
+                app.path
+            );
+            assert!(
+                app.name.starts_with(&format!("prod.{region}.")),
+                "{}",
+                app.name
+            );
+            assert!(
+                app.synced_folder().starts_with(&format!("prod/{region}/")),
+                "{}",
+                app.path
+            );
+            assert_eq!(
+                app.get(&["spec", "destination", "name"]),
+                Some(format!("prod-{region}").as_str())
+            );
+        }
+    }
+}
+
+#[test]
+fn without_staged_promotion_every_application_reads_the_target_revision() {
+    for env in ["dev", "staging"] {
+        let docs = environment(env);
+        let folders = applications_by_folder(&docs, env);
+        assert_eq!(
+            folders.keys().collect::<Vec<_>>(),
+            [""],
+            "{env}: no region folders"
+        );
+        let (root, _) = bootstrap(&docs, env);
+        let revision = root.get(&["spec", "source", "targetRevision"]);
+        for app in &folders[""] {
+            assert_eq!(
+                app.get(&["spec", "source", "targetRevision"]),
+                revision,
+                "{}",
+                app.path
+            );
+        }
+    }
 }

@@ -18,6 +18,7 @@ mod monitoring;
 mod network;
 mod platforms;
 mod pods;
+mod promote;
 mod promtool;
 mod publish;
 mod rendering;

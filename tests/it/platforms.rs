@@ -59,4 +59,42 @@ fn the_fleet_platform_renders_in_every_environment() {
         .filter(|p| p.starts_with("prod/_argocd/appproject-"))
         .collect();
     assert_eq!(projects.len(), 4, "{projects:?}");
+    // Staging promotes us-east-2 first, where Argo CD syncs by itself: the
+    // root holds the projects (wave -2) and the region roots (-1), each
+    // region's Applications sit in its own folder at its own branch, and
+    // keep their waves (namespaces -1, then services 0) for the region
+    // root's sync. Prod, without promotion, keeps them in `_argocd/`.
+    let text = |path: &str| String::from_utf8_lossy(&files[path]).into_owned();
+    for region in ["us-east-2", "eu-central-1"] {
+        let root = text(&format!(
+            "staging/_argocd/application-staging.{region}.region.root.yaml"
+        ));
+        for line in [
+            format!("targetRevision: slipway/promotion/staging/{region}"),
+            format!("path: clusters/staging/_argocd/{region}"),
+            "argocd.argoproj.io/sync-wave: \"-1\"".to_owned(),
+            "prune: true".to_owned(),
+        ] {
+            assert!(root.contains(&line), "{line} in {root}");
+        }
+        let apps: Vec<&String> = files
+            .keys()
+            .filter(|p| p.starts_with(&format!("staging/_argocd/{region}/")))
+            .collect();
+        assert!(!apps.is_empty(), "{region}");
+        for app in apps {
+            let app = text(app);
+            assert!(
+                app.contains(&format!(
+                    "targetRevision: slipway/promotion/staging/{region}\n"
+                )),
+                "{app}"
+            );
+            assert!(app.contains("argocd.argoproj.io/sync-wave:"), "{app}");
+        }
+    }
+    assert!(
+        !folders.iter().any(|f| f.starts_with("prod/_argocd/")),
+        "{folders:?}"
+    );
 }

@@ -50,7 +50,8 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Run {
 }
 
 /// Run the slipway binary in `dir` with extra environment variables, without
-/// colour and without a token from the environment of the test run.
+/// colour and without a token (GitHub's, Argo CD's) from the environment of
+/// the test run.
 pub fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_slipway"))
         .args(args)
@@ -58,6 +59,8 @@ pub fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .env("NO_COLOR", "1")
         .env_remove("RUST_BACKTRACE")
         .env_remove("GITHUB_TOKEN")
+        .env_remove("ARGOCD_AUTH_TOKEN")
+        .env_remove("ARGOCD_SERVER")
         .env_remove("GITHUB_ACTIONS")
         .envs(env.iter().copied())
         .output()
@@ -88,7 +91,7 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+pub fn copy_tree(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from)
         .sort_by_file_name()
         .into_iter()
