@@ -142,19 +142,31 @@ fn region_root(env: &Environment, gitops: &GitOps, region: &str) -> Application 
                 server: Some(IN_CLUSTER.into()),
                 namespace: gitops.namespace.clone(),
             },
-            sync_policy: Some(root_sync_policy(gitops)),
+            sync_policy: Some(root_sync_policy(gitops, true)),
             ignore_differences: Vec::new(),
         },
     }
 }
 
 /// The sync of an Application that registers Applications: automated with
-/// self-heal everywhere, pruning only where the environment syncs itself;
-/// the retries.
-fn root_sync_policy(gitops: &GitOps) -> SyncPolicy {
+/// self-heal everywhere, pruning only where the environment syncs itself
+/// and `may_prune`; the retries.
+///
+/// Under staged promotion the root never prunes by itself. Turning
+/// promotion on moves every region's Applications out of the root's folder
+/// into its region root's, under the same names; the root would prune them
+/// in the very sync that creates the region roots, before any region root
+/// has adopted them (with annotation tracking, an object belongs to the
+/// Application its `argocd.argoproj.io/tracking-id` names: argo-cd
+/// `docs/user-guide/resource_tracking.md`), and their cascading-delete
+/// finalizers would take every service down with them. Without pruning,
+/// each region root adopts its Applications when it first syncs. (Turning
+/// promotion off is safe either way: a region root has no finalizer, so
+/// pruning it leaves its Applications, which the root adopts.)
+fn root_sync_policy(gitops: &GitOps, may_prune: bool) -> SyncPolicy {
     SyncPolicy {
         automated: Some(Automated {
-            prune: gitops.automated,
+            prune: gitops.automated && may_prune,
             self_heal: true,
         }),
         sync_options: Vec::new(),
@@ -236,7 +248,7 @@ fn bootstrap(env: &Environment, gitops: &GitOps) -> Vec<Object> {
                 path: gitops.path_of(&format!("{}/{}", env.name, Owner::ArgoCd.dir())),
             },
             destination,
-            sync_policy: Some(root_sync_policy(gitops)),
+            sync_policy: Some(root_sync_policy(gitops, gitops.promotion.is_none())),
             ignore_differences: Vec::new(),
         },
     };

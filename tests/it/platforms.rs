@@ -93,6 +93,12 @@ fn the_fleet_platform_renders_in_every_environment() {
             assert!(app.contains("argocd.argoproj.io/sync-wave:"), "{app}");
         }
     }
+    // The root never prunes by itself under promotion: turning it on moves
+    // every region's Applications to a region root, and the root would
+    // prune them (and, by their finalizers, the services) before any
+    // region root adopted them.
+    let root = text("staging/_bootstrap/application-staging.root.yaml");
+    assert!(root.contains("prune: false"), "{root}");
     assert!(
         !folders.iter().any(|f| f.starts_with("prod/_argocd/")),
         "{folders:?}"
