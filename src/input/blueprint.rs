@@ -131,6 +131,16 @@ pub struct HttpGet {
     pub path: String,
     pub port: Spanned<PortRef>,
     pub scheme: Option<String>,
+    #[serde(default, rename = "httpHeaders")]
+    pub http_headers: Vec<HttpHeader>,
+}
+
+/// A header an HTTP probe sends.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpHeader {
+    pub name: String,
+    pub value: String,
 }
 
 #[derive(Debug, Deserialize)]

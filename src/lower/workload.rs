@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvVar, EnvVarSource, ExecAction, GRPCAction, HTTPGetAction, PodSecurityContext, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    EnvVar, EnvVarSource, ExecAction, GRPCAction, HTTPGetAction, HTTPHeader, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
     SecurityContext, TCPSocketAction, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -256,11 +256,21 @@ fn probe(p: &model::Probe) -> Probe {
             path,
             port: target,
             scheme,
+            headers,
         } => {
             probe.http_get = Some(HTTPGetAction {
                 path: Some(path.clone()),
                 port: port(target),
                 scheme: scheme.clone().filter(|s| s != "HTTP"),
+                http_headers: (!headers.is_empty()).then(|| {
+                    headers
+                        .iter()
+                        .map(|(name, value)| HTTPHeader {
+                            name: name.clone(),
+                            value: value.clone(),
+                        })
+                        .collect()
+                }),
                 ..HTTPGetAction::default()
             });
         }

@@ -65,6 +65,8 @@ pub enum ProbeAction {
         path: String,
         port: PortRef,
         scheme: Option<String>,
+        /// Header name and value, in the blueprint's order.
+        headers: Vec<(String, String)>,
     },
     Grpc {
         port: i32,
@@ -421,6 +423,11 @@ fn probe(
             },
             port: port_ref(&http.port)?,
             scheme: http.scheme.clone(),
+            headers: http
+                .http_headers
+                .iter()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect(),
         }
     } else if let Some(Spanned { value: grpc, .. }) = &raw.grpc {
         let port = match port_ref(&grpc.port)? {

@@ -83,7 +83,8 @@ pub fn blueprint(
     if let Some(side) = side {
         out.extend(t.side_sections(side));
     }
-    (t.diags.len() == before).then(|| map(score.span, out))
+    let refused = t.diags[before..].iter().any(Diagnostic::is_error);
+    (!refused).then(|| map(score.span, out))
 }
 
 /// The side file's own header: its `apiVersion`, `kind` and that it names
@@ -363,43 +364,114 @@ impl Translation<'_> {
         ok.then(|| map(file.span, out))
     }
 
-    /// A probe: `httpGet` or `exec`, one of the two (a Kubernetes probe
-    /// has one handler; score-k8s `buildProbe` takes `httpGet` where both
-    /// are given, the spec's description `exec`, so slipway refuses to
-    /// guess).
+    /// A probe: `httpGet` or `exec`. A Kubernetes probe runs one handler
+    /// (kubernetes `pkg/apis/core/validation` `validateHandler`); where
+    /// both are given, score-k8s `buildProbe` (`internal/convert/workloads.go`)
+    /// takes `httpGet`, and so does slipway, with a warning at the `exec`
+    /// it leaves out (the spec's `containerProbe` would prefer `exec`).
     fn probe(&mut self, probe: &Node) -> Node {
-        if let (Some(http), Some(_)) = (probe.entry("httpGet"), probe.entry("exec")) {
-            self.refuse(
-                http.key_span,
-                "a probe with both `httpGet` and `exec`: a Kubernetes probe runs one of them"
-                    .into(),
-                "keep one (Score's specification prefers `exec`, score-k8s uses `httpGet`)",
-            );
-        }
+        let http = probe.entry("httpGet");
         let mut out = Vec::new();
-        if let Some(http) = probe.entry("httpGet") {
-            let mut get = Vec::new();
-            for e in entries_of(&http.value) {
-                match e.key.as_str() {
-                    "path" | "port" | "scheme" => get.push(entry(&e.key, e.key_span, copy(&e.value))),
-                    "host" => self.refuse(
-                        e.key_span,
-                        "a probe's `host`: the kubelet probes the pod's own address, and another host would be probed from the node".into(),
-                        "remove `host`",
-                    ),
-                    _ => self.refuse(
-                        e.key_span,
-                        format!("slipway's probes send no `{}`", e.key),
-                        "remove it, or probe with `exec` (a command that sends the request as it must be sent)",
-                    ),
-                }
-            }
-            out.push(entry("httpGet", http.key_span, map(http.value.span, get)));
+        if let Some(http) = http {
+            let get = self.http_get(&http.value);
+            out.push(entry("httpGet", http.key_span, get));
         }
-        if let Some(exec) = probe.entry("exec") {
-            out.push(entry("exec", exec.key_span, copy(&exec.value)));
+        match (probe.entry("exec"), http) {
+            (Some(exec), Some(http)) => self.diags.push(
+                Diagnostic::warning(
+                    Code::SCORE_IGNORED,
+                    exec.key_span,
+                    "this probe's `exec` is left out: a Kubernetes probe runs one handler, and like score-k8s slipway runs its `httpGet`",
+                )
+                .with_related(http.key_span, "the handler the probe runs")
+                .with_hint("remove `exec`, or `httpGet` to probe with the command"),
+            ),
+            (Some(exec), None) => out.push(entry("exec", exec.key_span, copy(&exec.value))),
+            (None, _) => {}
         }
         map(probe.span, out)
+    }
+
+    /// `httpGet`: `path`, `port`, `scheme` and `httpHeaders` as written,
+    /// and `host` as the request's `Host` header. Score's `httpProbe.host`
+    /// "is equivalent to a Host HTTP header" (score-spec/spec
+    /// `score-v1b1.json`), which is what Kubernetes' `HTTPGetAction.host`
+    /// advises ("You probably want to set \"Host\" in httpHeaders
+    /// instead"): as the address to connect to, the kubelet would probe it
+    /// from the node, and Istio's injector keeps it while it points the
+    /// probe at the sidecar agent's port (istio/istio
+    /// `pkg/kube/inject/app_probe.go` `rewriteHTTPGetAction`), so the
+    /// probe would reach the node's own address.
+    fn http_get(&mut self, http: &Node) -> Node {
+        let host = http.entry("host");
+        let mut get = Vec::new();
+        let mut headers = Vec::new();
+        let mut headers_span = host.map(|h| h.key_span);
+        for e in entries_of(http) {
+            match e.key.as_str() {
+                "path" | "port" | "scheme" => get.push(entry(&e.key, e.key_span, copy(&e.value))),
+                "httpHeaders" => {
+                    headers_span = Some(e.key_span);
+                    for h in e.value.as_seq().unwrap_or_default() {
+                        if self.header(h, host) {
+                            headers.push(copy(h));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(host) = host {
+            headers.push(map(
+                host.value.span,
+                vec![
+                    entry("name", host.key_span, string(host.key_span, "Host")),
+                    entry("value", host.value.span, copy(&host.value)),
+                ],
+            ));
+        }
+        if let Some(span) = headers_span {
+            let seq = Node {
+                span,
+                value: Value::Seq(headers),
+            };
+            get.push(entry("httpHeaders", span, seq));
+        }
+        map(http.span, get)
+    }
+
+    /// Whether a probe's header can be sent: its name is one Kubernetes
+    /// takes (kubernetes/apimachinery `pkg/util/validation`
+    /// `IsHTTPHeaderName`: `[-A-Za-z0-9]+`, narrower than Score's pattern,
+    /// which allows `_`), and not a `Host` beside the probe's `host`.
+    fn header(&mut self, header: &Node, host: Option<&Entry>) -> bool {
+        let Some(name) = header.get("name") else {
+            return false;
+        };
+        let text = name.as_str().unwrap_or_default();
+        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            self.refuse(
+                name.span,
+                format!("probe header `{text}`: Kubernetes takes header names of letters, digits and `-` only (`IsHTTPHeaderName`), so the API server would refuse the probe"),
+                "name the header with `-` instead of `_` (and read it so in the workload), or probe with `exec`",
+            );
+            return false;
+        }
+        match host.filter(|_| text.eq_ignore_ascii_case("host")) {
+            Some(host) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::SCORE_UNSUPPORTED,
+                        name.span,
+                        "the probe's host is given twice: by `host` and by a `Host` header",
+                    )
+                    .with_related(host.key_span, "`host`, which is the `Host` header")
+                    .with_hint("keep one of the two"),
+                );
+                false
+            }
+            None => true,
+        }
     }
 
     /// `service.ports`, each with the protocol the side file gives it or
@@ -922,6 +994,21 @@ mod tests {
             variable("{{ env.name }}").0.as_deref(),
             Some("{{ '{' }}{ env.name }}")
         );
+    }
+
+    #[test]
+    fn a_probe_runs_its_http_get_and_sends_its_host_as_a_header() {
+        let text = "apiVersion: score.dev/v1b1\nmetadata: {name: w}\ncontainers:\n  main:\n    image: i:1\n    livenessProbe:\n      httpGet: {host: a.example, port: 80, path: /, httpHeaders: [{name: X-A, value: b}]}\n      exec: {command: [/bin/true]}\n";
+        let (tree, diags) = translate(text);
+        let probe = &tree.expect("translated")["containers"]["main"]["livenessProbe"];
+        assert_eq!(probe.get("exec"), None);
+        assert_eq!(
+            probe["httpGet"]["httpHeaders"],
+            serde_json::json!([{"name": "X-A", "value": "b"}, {"name": "Host", "value": "a.example"}])
+        );
+        assert_eq!(probe["httpGet"].get("host"), None);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert!(diags[0].contains("`exec` is left out"), "{diags:?}");
     }
 
     #[test]

@@ -197,12 +197,21 @@ fn score_ports_files_and_probes_render_as_slipway_renders_blueprints() {
             .and_then(|p| p.exec.as_ref())
             .is_some()
     );
+    let ready = c.readiness_probe.as_ref().and_then(|p| p.http_get.as_ref());
+    let ready = ready.expect("an HTTP readiness probe");
+    assert_eq!(ready.path.as_deref(), Some("/readyz"));
+    // The probe's `host` is its `Host` header; the pod is probed at its
+    // own address (no `host` on the action).
+    assert_eq!(ready.host, None);
+    let headers: Vec<(&str, &str)> = ready
+        .http_headers
+        .iter()
+        .flatten()
+        .map(|h| (h.name.as_str(), h.value.as_str()))
+        .collect();
     assert_eq!(
-        c.readiness_probe
-            .as_ref()
-            .and_then(|p| p.http_get.as_ref())
-            .map(|h| h.path.clone()),
-        Some(Some("/readyz".to_owned()))
+        headers,
+        [("Some-Header", "some-value-here"), ("Host", "127.0.0.1")]
     );
     assert_eq!(
         c.command.as_deref(),
