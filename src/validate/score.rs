@@ -5,7 +5,8 @@
 //! from; its side file `<name>.slipway.yaml` adds slipway's own sections.
 //! What follows (merge, templates, the model) sees a blueprint and nothing
 //! of Score. Every Score field is translated or refused here with a
-//! diagnostic at it; none is dropped.
+//! diagnostic at it; the one left out (a probe's `exec` beside its
+//! `httpGet`, as score-k8s does) is left out with a warning at it.
 //!
 //! Placeholders follow score-spec/score-go `framework/substitution.go`:
 //! `${metadata.<key>...}` and `${resources.<name>.<output>}`, `\.` a dot
@@ -49,6 +50,12 @@ pub fn blueprint(
         text,
         metadata: score.get("metadata").unwrap_or(score),
         resources: resources(score),
+        dns: first_of_type(score, "dns"),
+        ports: score
+            .get("service")
+            .and_then(|s| s.get("ports"))
+            .map_or(&[], entries_of),
+        routes: Vec::new(),
         diags,
     };
     let api = score.entry("apiVersion")?;
@@ -82,6 +89,28 @@ pub fn blueprint(
     }
     if let Some(side) = side {
         out.extend(t.side_sections(side));
+    }
+    if let Some(first) = t.routes.first() {
+        // The Score workload's routes, after the side file's.
+        let span = first.span;
+        match out.iter_mut().find(|e| e.key == "routes") {
+            Some(Entry {
+                value:
+                    Node {
+                        value: Value::Seq(items),
+                        ..
+                    },
+                ..
+            }) => items.append(&mut t.routes),
+            _ => out.push(entry(
+                "routes",
+                span,
+                Node {
+                    span,
+                    value: Value::Seq(std::mem::take(&mut t.routes)),
+                },
+            )),
+        }
     }
     let refused = t.diags[before..].iter().any(Diagnostic::is_error);
     (!refused).then(|| map(score.span, out))
@@ -136,6 +165,15 @@ fn resources(score: &Node) -> BTreeMap<String, Resource> {
         .collect()
 }
 
+/// The name of the first resource of type `kind`.
+fn first_of_type(score: &Node, kind: &str) -> Option<String> {
+    let entries = score.get("resources").and_then(Node::as_map).unwrap_or(&[]);
+    entries
+        .iter()
+        .find(|e| e.value.get("type").and_then(Node::as_str) == Some(kind))
+        .map(|e| e.key.clone())
+}
+
 fn store_kind(kind: &str) -> Option<StoreKind> {
     match kind {
         "postgres" => Some(StoreKind::Postgres),
@@ -155,12 +193,21 @@ enum Place {
     Variable,
     /// A file's content, which nothing expands.
     File,
+    /// A route's host.
+    Route,
 }
 
 struct Translation<'a> {
     text: &'a str,
     metadata: &'a Node,
     resources: BTreeMap<String, Resource>,
+    /// The workload's `dns` resource: its `host` is the workload's name in
+    /// the environment's domain.
+    dns: Option<String>,
+    /// The Score service's ports, which a `route` names.
+    ports: &'a [Entry],
+    /// The gateway routes of the `route` resources.
+    routes: Vec<Node>,
     diags: &'a mut Vec<Diagnostic>,
 }
 
@@ -579,6 +626,19 @@ impl Translation<'_> {
                 continue;
             };
             let name = kind.value.as_str().unwrap_or_default();
+            match name {
+                "dns" => {
+                    self.dns_resource(r);
+                    continue;
+                }
+                "route" => {
+                    if let Some(route) = self.route(r) {
+                        self.routes.push(route);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             if store_kind(name).is_none() {
                 let (why, hint) = other_resource(name);
                 self.refuse(
@@ -612,6 +672,127 @@ impl Translation<'_> {
             resources.key_span,
             map(resources.value.span, out),
         )
+    }
+
+    /// A `dns` resource: a host for the workload, which slipway does not
+    /// provision but takes from the environment, `<name>.<env.domain>`
+    /// (score-k8s' default `dns` provisioner, `zz-default.provisioners.yaml`,
+    /// makes up a `*.localhost` name and says to replace it with the
+    /// platform's own naming). One per workload: a second would be the
+    /// same name, where Score gives each its own.
+    fn dns_resource(&mut self, r: &Entry) {
+        if self.dns.as_deref() != Some(r.key.as_str()) {
+            self.refuse(
+                r.key_span,
+                format!("resource `{}` is a second `dns`: slipway's host for a workload is its name in the environment's domain, one name", r.key),
+                "use one `dns` resource, or give further hosts as routes in the side file",
+            );
+        }
+        for e in entries_of(&r.value) {
+            if e.key != "type" {
+                self.refuse(
+                    e.key_span,
+                    format!("a `dns` resource's `{}`: slipway provisions no name, the workload's host is `<name>.<env.domain>`", e.key),
+                    "remove it; a host of another form goes in the side file's `routes`",
+                );
+            }
+        }
+    }
+
+    /// A `route` resource: a gateway route of the service, with the params
+    /// of score-k8s' default `route` provisioner (`host`, `path`, `port`:
+    /// a service port's name or number, as its `WorkloadServices` ports
+    /// are keyed by both, `internal/provisioners/core.go`).
+    fn route(&mut self, r: &Entry) -> Option<Node> {
+        let mut ok = true;
+        for e in entries_of(&r.value) {
+            if !matches!(e.key.as_str(), "type" | "params") {
+                self.refuse(
+                    e.key_span,
+                    format!("a `route` resource's `{}`: slipway's routes are the service's own, on the environment's gateway", e.key),
+                    "remove it",
+                );
+                ok = false;
+            }
+        }
+        let params = r.value.get("params");
+        let mut out = Vec::new();
+        for key in ["host", "path", "port"] {
+            if params.and_then(|p| p.get(key)).is_none() {
+                self.refuse(
+                    params.map_or(r.key_span, |p| p.span),
+                    format!(
+                        "route `{}` has no `params.{key}`: a route needs `host`, `path` and `port`",
+                        r.key
+                    ),
+                    "write `params: {host: ..., path: /, port: <service port>}`",
+                );
+                ok = false;
+            }
+        }
+        for e in params.map(entries_of).unwrap_or_default() {
+            match e.key.as_str() {
+                "host" => {
+                    let host = self.expand(&e.value, Place::Route);
+                    out.push(entry("host", e.key_span, string(e.value.span, host)));
+                }
+                "path" => ok &= self.route_path(e),
+                "port" => match self.route_port(&e.value) {
+                    Some(port) => out.push(entry("port", e.key_span, string(e.value.span, port))),
+                    None => ok = false,
+                },
+                other => {
+                    self.refuse(
+                        e.key_span,
+                        format!("a route's `params.{other}`: a route takes `host`, `path` and `port`"),
+                        "remove it; timeouts, retries and header matches go in the side file's `routes`",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then(|| map(r.value.span, out))
+    }
+
+    /// A route's `path`: `/`, every path. score-k8s matches it as a Gateway
+    /// API `PathPrefix`, by path elements (`/api` matches `/api/x`, not
+    /// `/apis`); slipway's `pathPrefix` is Istio's `uri.prefix`, a string
+    /// prefix, so only `/` means the same in both.
+    fn route_path(&mut self, path: &Entry) -> bool {
+        if path.value.as_str() == Some("/") {
+            return true;
+        }
+        self.refuse(
+            path.value.span,
+            "a route's `path` other than `/`: score-k8s matches it by path elements (Gateway API `PathPrefix`), slipway's routes by string prefix (Istio `uri.prefix`), which would also match `<path>x`".into(),
+            "use `path: /`, or write the route in the side file's `routes` with a `pathPrefix` (a string prefix, `/api/` for what is under `/api`)",
+        );
+        false
+    }
+
+    /// The service port a route names, by name or by `port` number.
+    fn route_port(&mut self, port: &Node) -> Option<String> {
+        let written = port
+            .as_str()
+            .map_or_else(|| port.to_json().to_string(), str::to_owned);
+        let found = self.ports.iter().find(|p| {
+            p.key == written
+                || p.value.get("port").map(|n| n.to_json().to_string()) == Some(written.clone())
+        });
+        if let Some(p) = found {
+            return Some(p.key.clone());
+        }
+        let names: Vec<&str> = self.ports.iter().map(|p| p.key.as_str()).collect();
+        self.refuse(
+            port.span,
+            format!("a route to port `{written}`, which is neither the name nor the number of a port of the workload's `service`"),
+            &if names.is_empty() {
+                "give the workload a `service.ports` entry for the route".to_owned()
+            } else {
+                format!("its ports are {}", names.join(", "))
+            },
+        );
+        None
     }
 
     /// The side file's blueprint sections, as written (the blueprint's
@@ -719,6 +900,9 @@ impl Translation<'_> {
     /// `read_host`.
     fn resource_output(&self, parts: &[String], place: Place) -> Result<String, (String, String)> {
         let name = &parts[1];
+        if self.dns.as_ref() == Some(name) {
+            return self.dns_output(name, &parts[2..]);
+        }
         let Some(resource) = self.resources.get(name) else {
             let hint = did_you_mean(name, self.resources.keys().map(String::as_str))
                 .unwrap_or_else(|| {
@@ -767,7 +951,28 @@ impl Translation<'_> {
                 format!("a resource's output in a file: slipway gives `{name}`'s connection to the main container as variables, and nothing expands them in a file"),
                 "read the connection from the main container's variables (`<NAME>_HOST`, ...), or set `noExpand: true` to keep the text".into(),
             )),
+            Place::Route => Err((
+                format!("a route's host from data store `{name}`"),
+                "a route's host is text or `${resources.<dns>.host}`".into(),
+            )),
         }
+    }
+
+    /// `${resources.<dns>.host}`: the workload's name in the environment's
+    /// domain, as a template of `env.domain`.
+    fn dns_output(&self, name: &str, output: &[String]) -> Result<String, (String, String)> {
+        if output != ["host"] {
+            return Err((
+                format!("resource `{name}` has no output `{}`", output.join(".")),
+                "a `dns` resource's output is `host`".into(),
+            ));
+        }
+        let workload = self
+            .metadata
+            .get("name")
+            .and_then(Node::as_str)
+            .unwrap_or_default();
+        Ok(format!("{}.{{{{ env.domain }}}}", escape(workload)))
     }
 }
 
@@ -780,10 +985,6 @@ fn prefix(dependency: &str) -> String {
 /// Why a resource of another type is refused, and what to use instead.
 fn other_resource(kind: &str) -> (&'static str, &'static str) {
     match kind {
-        "dns" | "route" => (
-            "which slipway does not provision: the gateway's hosts are slipway's routes",
-            "remove the resource and add a `routes` entry to the side file (`blueprints/<name>.slipway.yaml`)",
-        ),
         "service-port" => (
             "which slipway does not provide as a resource",
             "remove it and set the variable in an overlay's `services.<name>` as `{{ endpoint('<service>', '<port>') }}`",

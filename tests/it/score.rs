@@ -224,3 +224,36 @@ fn score_ports_files_and_probes_render_as_slipway_renders_blueprints() {
         "http://sample.storefront-prod.svc.cluster.local:8080"
     );
 }
+
+/// A Score `route` to `${resources.dns.host}` is a gateway route of the
+/// service to `<name>.<env.domain>`, beside the side file's routes.
+#[test]
+fn score_routes_are_gateway_routes_on_the_workloads_host() {
+    for (env, region) in CLUSTERS {
+        let rendered = cluster(env, region);
+        let mut routes = BTreeMap::new();
+        for r in rendered.objects.values() {
+            if let Object::VirtualService(vs) = &r.object {
+                for http in vs
+                    .spec
+                    .http
+                    .iter()
+                    .filter(|h| h.name.starts_with("sample-"))
+                {
+                    routes.insert(vs.spec.hosts.join(","), http.name.clone());
+                }
+            }
+        }
+        let domain = format!("{env}.score.example.net");
+        let hosts: Vec<&String> = routes.keys().collect();
+        assert_eq!(
+            hosts,
+            [&format!("gif.{domain}"), &format!("sample.{domain}")],
+            "{env}/{region}"
+        );
+        // The side file's route first, then the Score file's.
+        assert_eq!(routes[&format!("sample.{domain}")], "sample-1");
+        let vars = expanded(&pod(&rendered, "sample").containers[0]);
+        assert_eq!(vars["PUBLIC_HOST"], format!("sample.{domain}"));
+    }
+}
