@@ -56,6 +56,7 @@ pub fn blueprint(
             .and_then(|s| s.get("ports"))
             .map_or(&[], entries_of),
         routes: Vec::new(),
+        resources_node: score.get("resources"),
         diags,
     };
     let api = score.entry("apiVersion")?;
@@ -208,6 +209,8 @@ struct Translation<'a> {
     ports: &'a [Entry],
     /// The gateway routes of the `route` resources.
     routes: Vec<Node>,
+    /// The Score workload's `resources`.
+    resources_node: Option<&'a Node>,
     diags: &'a mut Vec<Diagnostic>,
 }
 
@@ -611,11 +614,41 @@ impl Translation<'_> {
             None => entry(
                 "protocol",
                 port.key_span,
-                string(port.key_span, protocol_of(&port.key)),
+                string(port.key_span, self.implied_protocol(&port.key)),
             ),
         };
         out.push(protocol);
         map(port.value.span, out)
+    }
+
+    /// A port's protocol by its name (Istio's rule), but HTTP for a port a
+    /// `route` resource targets whose name says TCP: score-k8s' `route`
+    /// provisioner routes HTTP to it (a Gateway API `HTTPRoute`), and
+    /// slipway's gateway routes are HTTP routes.
+    fn implied_protocol(&self, name: &str) -> &'static str {
+        match protocol_of(name) {
+            "TCP" if self.routed_port(name) => "HTTP",
+            protocol => protocol,
+        }
+    }
+
+    /// Whether a `route` resource names this port (by name or number).
+    fn routed_port(&self, name: &str) -> bool {
+        let routes = self.resources_node.map(entries_of).unwrap_or_default();
+        routes
+            .iter()
+            .filter(|r| r.value.get("type").and_then(Node::as_str) == Some("route"))
+            .filter_map(|r| r.value.get("params")?.get("port"))
+            .any(|port| self.port_named(port).is_some_and(|p| p.key == name))
+    }
+
+    /// The service port a route's `port` names: by name, or by its `port`
+    /// number.
+    fn port_named(&self, port: &Node) -> Option<&Entry> {
+        let name = written(port);
+        self.ports
+            .iter()
+            .find(|p| p.key == name || p.value.get("port").map(written).as_ref() == Some(&name))
     }
 
     /// `resources`: data stores become dependencies; the rest is refused.
@@ -772,16 +805,10 @@ impl Translation<'_> {
 
     /// The service port a route names, by name or by `port` number.
     fn route_port(&mut self, port: &Node) -> Option<String> {
-        let written = port
-            .as_str()
-            .map_or_else(|| port.to_json().to_string(), str::to_owned);
-        let found = self.ports.iter().find(|p| {
-            p.key == written
-                || p.value.get("port").map(|n| n.to_json().to_string()) == Some(written.clone())
-        });
-        if let Some(p) = found {
+        if let Some(p) = self.port_named(port) {
             return Some(p.key.clone());
         }
+        let written = written(port);
         let names: Vec<&str> = self.ports.iter().map(|p| p.key.as_str()).collect();
         self.refuse(
             port.span,
@@ -1089,6 +1116,12 @@ fn copy(node: &Node) -> Node {
         span: node.span,
         value,
     }
+}
+
+/// A scalar as written: a string as it is, a number as its digits.
+fn written(node: &Node) -> String {
+    node.as_str()
+        .map_or_else(|| node.to_json().to_string(), str::to_owned)
 }
 
 fn entries_of(node: &Node) -> &[Entry] {

@@ -181,7 +181,8 @@ fn score_ports_files_and_probes_render_as_slipway_renders_blueprints() {
             _ => {}
         }
     }
-    // Protocols from the side file, else the port's name (Istio's rule).
+    // Protocols from the side file, else the port's name (Istio's rule),
+    // but HTTP for a port a `route` resource targets.
     assert_eq!(protocols["sample/web"].0, "http");
     assert_eq!(protocols["example-workload-name123/port-one"].0, "tcp");
     assert_eq!(protocols["example-workload-name123/port-one"].1, 1000);
