@@ -22,6 +22,7 @@ mod promtool;
 mod publish;
 mod rendering;
 mod repo;
+mod scanner;
 mod schemas;
 mod secrets;
 mod support;
