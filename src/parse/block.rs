@@ -276,7 +276,8 @@ impl<'a> Scanner<'a> {
             .iter()
             .position(|&b| matches!(b, b'"' | b'\\' | b'\n'))?;
         let end = start + 1 + len;
-        if self.bytes[end] != b'"' {
+        // saphyr's span of a quoted scalar runs on over the spaces after it.
+        if self.bytes[end] != b'"' || self.bytes.get(end + 1) == Some(&b' ') {
             return None;
         }
         self.pos = end + 1;
@@ -334,7 +335,10 @@ impl<'a> Scanner<'a> {
             };
             s.push(start, open, open + 1);
             s.pos += 1;
-            s.skip_spaces();
+            // saphyr's span of a bracket runs on over the spaces after it.
+            if s.at(0) == b' ' {
+                return None;
+            }
             if s.at(0) != close {
                 loop {
                     if map {
@@ -349,7 +353,7 @@ impl<'a> Scanner<'a> {
                     s.skip_spaces();
                 }
             }
-            if s.at(0) != close {
+            if s.at(0) != close || s.at(1) == b' ' {
                 return None;
             }
             s.push(end, s.pos, s.pos + 1);

@@ -104,6 +104,12 @@ const EDGES: &[(&str, bool)] = &[
     ("a: 1\na: 2\n", true),
     ("k: -1\nm: -.5\nn: ~\no: null\n", true),
     ("a: \"x\"y\n", false),
+    ("d: \"q\"  \n", false),
+    ("e: [1]  \n", false),
+    ("f: {a: \"b\"  }\n", false),
+    ("g: [ 1]\n", false),
+    ("h: [a , b, {c: d }]\n", true),
+    ("- \"z\"\n- [1]\n", true),
     ("\"a\":b\n", false),
 ];
 
