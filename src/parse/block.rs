@@ -1,12 +1,14 @@
 //! A fast scanner for the plain block YAML that blueprints, overlays and
 //! rendered objects are: block maps and lists, plain and double-quoted
-//! scalars without escapes, one-line flow collections, `|` literals.
+//! scalars without escapes, one-line flow collections, `|` literals, and
+//! comments on lines of their own or after a plain value or a key.
 //!
 //! It yields the events `saphyr-parser` yields, with the same spans, or
 //! declines (`None`) at the first thing outside that subset: a tab, a
-//! comment, a non-ASCII byte, an anchor, a tag, a multi-line plain or
-//! flow scalar, a chomping indicator, an error. `parse` then asks saphyr,
-//! so every error and every unusual file is saphyr's alone.
+//! non-ASCII byte, an anchor, a tag, a multi-line plain or flow scalar, a
+//! chomping indicator, a comment after a quoted scalar or a bracket, an
+//! error. `parse` then asks saphyr, so every error and every unusual file
+//! is saphyr's alone.
 
 use std::borrow::Cow;
 
@@ -78,8 +80,9 @@ impl<'a> Scanner<'a> {
         self.push(Event::Scalar(text, style, 0, None), start, end);
     }
 
-    /// From a line's start, skip blank lines and the indentation: `pos`
-    /// at the next token (or the end), its column if there is one.
+    /// From a line's start, skip blank lines, comment lines and the
+    /// indentation: `pos` at the next token (or the end), its column if
+    /// there is one.
     fn next_line(&mut self) -> Option<usize> {
         loop {
             self.line_start = self.pos;
@@ -90,19 +93,33 @@ impl<'a> Scanner<'a> {
                 self.pos = self.bytes.len();
                 return None;
             }
-            if self.bytes[self.pos] != b'\n' {
-                return Some(self.col());
+            match self.bytes[self.pos] {
+                b'\n' => self.pos += 1,
+                b'#' => self.skip_comment(),
+                _ => return Some(self.col()),
             }
-            self.pos += 1;
         }
     }
 
-    /// Spaces, then the end of the line, which is consumed.
-    fn end_line(&mut self) -> Step {
-        while self.at(0) == b' ' {
+    /// From a `#` past the end of its line.
+    fn skip_comment(&mut self) {
+        while self.at(0) != b'\n' {
             self.pos += 1;
         }
-        (self.at(0) == b'\n').then(|| self.pos += 1)
+        self.pos += 1;
+    }
+
+    /// Spaces and a comment after them, then the end of the line, which
+    /// is consumed.
+    fn end_line(&mut self) -> Step {
+        let spaces = self.pos;
+        self.skip_spaces();
+        match self.at(0) {
+            b'#' if self.pos > spaces => self.skip_comment(),
+            b'\n' => self.pos += 1,
+            _ => return None,
+        }
+        Some(())
     }
 
     fn is_dash_item(&self) -> bool {
@@ -232,8 +249,9 @@ impl<'a> Scanner<'a> {
     fn map_value(&mut self, col: usize) -> Step {
         let colon = self.pos;
         self.pos += 1;
-        if self.at(0) == b'\n' {
-            self.pos += 1;
+        let after = self.pos + self.spaces_at(self.pos);
+        if matches!(self.bytes.get(after), Some(b'\n' | b'#')) {
+            self.end_line()?;
             return match self.next_line() {
                 Some(c) if c > col => self.block_node(c),
                 Some(c) if c == col && self.is_dash_item() => {
@@ -245,9 +263,7 @@ impl<'a> Scanner<'a> {
                 }
             };
         }
-        while self.at(0) == b' ' {
-            self.pos += 1;
-        }
+        self.pos = after;
         if self.at(0) == b'|' {
             return self.literal(col);
         }
@@ -307,6 +323,9 @@ impl<'a> Scanner<'a> {
         let mut end = start;
         while !matches!(self.at(0), b'\n') && !context.ends(self.at(0)) {
             let byte = self.at(0);
+            if byte == b' ' && self.at(1) == b'#' && !context.flow {
+                break;
+            }
             if !is_plain(byte, context) || (byte == b':' && matches!(self.at(1), b' ' | b'\n')) {
                 return None;
             }
@@ -403,31 +422,27 @@ impl<'a> Scanner<'a> {
         }
         self.pos += 1;
         self.line_start = self.pos;
-        let indent = self.bytes[self.pos..]
-            .iter()
-            .take_while(|&&b| b == b' ')
-            .count();
+        let indent = self.spaces_at(self.pos);
         if indent <= col || matches!(self.at(indent), b'\n') {
             return None;
         }
         let start = self.pos + indent;
         let mut value = String::new();
         let mut blank = 0;
-        loop {
+        // saphyr ends the scalar's span after the indentation of the line
+        // that ends it, be that a comment.
+        let end = loop {
             let line = self.pos;
-            let spaces = self.bytes[line..]
-                .iter()
-                .take_while(|&&b| b == b' ')
-                .count();
+            let spaces = self.spaces_at(line);
             match self.bytes.get(line + spaces) {
-                None => break,
+                None => break line,
                 Some(b'\n') if spaces == 0 => {
                     blank += 1;
                     self.pos += 1;
                     continue;
                 }
                 Some(b'\n') => return None,
-                Some(_) if spaces < indent => break,
+                Some(_) if spaces < indent => break line + spaces,
                 Some(_) => {}
             }
             let end = line + self.bytes[line..].iter().position(|&b| b == b'\n')?;
@@ -436,10 +451,14 @@ impl<'a> Scanner<'a> {
             value.push_str(&self.text[line + indent..end]);
             value.push('\n');
             self.pos = end + 1;
-        }
+        };
         self.next_line();
-        self.scalar(Cow::Owned(value), ScalarStyle::Literal, start, self.pos);
+        self.scalar(Cow::Owned(value), ScalarStyle::Literal, start, end);
         Some(())
+    }
+
+    fn spaces_at(&self, at: usize) -> usize {
+        self.bytes[at..].iter().take_while(|&&b| b == b' ').count()
     }
 }
 
