@@ -326,6 +326,11 @@ impl<'a> Scanner<'a> {
             if byte == b' ' && self.at(1) == b'#' && !context.flow {
                 break;
             }
+            // saphyr reads what follows a space inside a flow scalar as a
+            // new token's start (` -,` is an error there): leave it those.
+            if byte == b' ' && context.flow && !matches!(self.at(1), b' ' | b',' | b']' | b'}') {
+                return None;
+            }
             if !is_plain(byte, context) || (byte == b':' && matches!(self.at(1), b' ' | b'\n')) {
                 return None;
             }
@@ -490,8 +495,8 @@ impl Context {
 }
 
 /// May this byte be inside a plain scalar here? Conservative: `#`,
-/// quotes, `&`, `*`, `!`, `|`, `>`, `` ` ``, `\` and, in flow, `:` and
-/// brackets are left to saphyr.
+/// quotes, `&`, `*`, `!`, `|`, `>`, `` ` ``, `\`, brackets and, in flow,
+/// `:` and `,` are left to saphyr (or end the scalar: `plain` decides).
 fn is_plain(byte: u8, context: Context) -> bool {
     byte.is_ascii_alphanumeric()
         || matches!(
@@ -511,7 +516,6 @@ fn is_plain(byte: u8, context: Context) -> bool {
                 | b';'
                 | b'%'
                 | b'@'
-                | b','
         )
-        || (!context.flow && byte == b':')
+        || (!context.flow && matches!(byte, b':' | b','))
 }

@@ -55,7 +55,7 @@ const EDGES: &[(&str, bool)] = &[
         true,
     ),
     (
-        "a:\n- k: v\n  j:\n- [x]\nb:\n  - {p: \"q r\", s: [1, 2], t: []}\n\"qk\": v w\nc:   spaced\nd: {a: b c}\n",
+        "a:\n- k: v\n  j:\n- [x]\nb:\n  - {p: \"q r\", s: [1, 2], t: []}\n\"qk\": v w\nc:   spaced\n",
         true,
     ),
     ("- a\n- b\n", true),
@@ -121,6 +121,9 @@ const EDGES: &[(&str, bool)] = &[
     ("f: {a: \"b\"  }\n", false),
     ("g: [ 1]\n", false),
     ("h: [a , b, {c: d }]\n", true),
+    ("- {name: a -,b: c}\n", false),
+    ("- [a, -]\n", false),
+    ("d: {a: b c}\n", false),
     ("- \"z\"\n- [1]\n", true),
     ("\"a\":b\n", false),
 ];
