@@ -5,6 +5,7 @@
 //! original text is kept, so `variables` can render `1.10` as written.
 
 pub mod de;
+pub mod json;
 pub mod path;
 
 use crate::source::Span;

@@ -16,25 +16,63 @@ pub const MAX_DEPTH: usize = 64;
 /// Most nodes one file may expand to, aliases included (bounds alias bombs).
 pub const MAX_NODES: usize = 100_000;
 
+mod block;
+
 /// Parse one file holding exactly one YAML document.
+///
+/// Most files are plain block YAML, which [`block`] scans several times
+/// faster than saphyr; its events are used only when they build a tree
+/// without a diagnostic. Every other file, and every error, is saphyr's.
 pub fn parse(file: &SourceFile, id: FileId) -> Result<Node, Diagnostic> {
-    let mut builder = Builder {
-        file,
-        id,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        nodes: 0,
-        root: None,
-        documents: 0,
-    };
+    let fast = block::events(&file.text, id).and_then(|events| {
+        let mut builder = Builder::new(file, id);
+        for (event, span) in events {
+            builder.event(event, span).ok()?;
+        }
+        builder.finish().ok()
+    });
+    if let Some(tree) = fast {
+        return Ok(tree);
+    }
+    let mut builder = Builder::new(file, id);
     for event in Parser::new_from_str(&file.text) {
         let (event, span) = event.map_err(|e| builder.scan_error(&e))?;
         builder.event(event, builder.span(span.start, span.end))?;
     }
-    builder.root.ok_or_else(|| {
-        Diagnostic::file_error(Code::EMPTY_FILE, &file.name, "file has no YAML document")
-            .with_hint(EMPTY_HINT)
-    })
+    builder.finish()
+}
+
+/// Do the fast scanner's events for `file` equal saphyr's (the node
+/// events, spans included)? `Ok(false)`: the scanner declined the file;
+/// `Err` shows where they part. For the differential test and fuzzer.
+pub fn scanners_agree(file: &SourceFile, id: FileId) -> Result<bool, String> {
+    let Some(fast) = block::events(&file.text, id) else {
+        return Ok(false);
+    };
+    let builder = Builder::new(file, id);
+    let mut saphyr = Vec::new();
+    for event in Parser::new_from_str(&file.text) {
+        let (event, span) =
+            event.map_err(|e| format!("saphyr refuses what the scanner read: {e}"))?;
+        if !matches!(
+            event,
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd
+        ) {
+            saphyr.push((event, builder.span(span.start, span.end)));
+        }
+    }
+    match fast.iter().zip(&saphyr).position(|(a, b)| a != b) {
+        Some(i) => Err(format!(
+            "event {i}: scanner {:?}, saphyr {:?}",
+            fast[i], saphyr[i]
+        )),
+        None if fast.len() != saphyr.len() => Err(format!(
+            "scanner read {} events, saphyr {}",
+            fast.len(),
+            saphyr.len()
+        )),
+        None => Ok(true),
+    }
 }
 
 const EMPTY_HINT: &str = "a blueprint or overlay needs at least `apiVersion`, `kind` and `metadata`; delete the file if it is not needed";
@@ -65,7 +103,30 @@ struct Builder<'a> {
     documents: usize,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(file: &'a SourceFile, id: FileId) -> Self {
+        Builder {
+            file,
+            id,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            nodes: 0,
+            root: None,
+            documents: 0,
+        }
+    }
+
+    fn finish(self) -> Result<Node, Diagnostic> {
+        self.root.ok_or_else(|| {
+            Diagnostic::file_error(
+                Code::EMPTY_FILE,
+                &self.file.name,
+                "file has no YAML document",
+            )
+            .with_hint(EMPTY_HINT)
+        })
+    }
+
     fn span(&self, start: Marker, end: Marker) -> Span {
         let to_u32 = |m: Marker| {
             u32::try_from(self.file.offset_of(m.index(), m.line(), m.col())).unwrap_or(u32::MAX)

@@ -7,6 +7,7 @@
 //! template is literal (templates see only names, never secrets). The
 //! value is masked in the message.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::diag::{Code, Diagnostic};
@@ -76,7 +77,10 @@ fn items(node: Option<&Node>) -> &[Node] {
 
 /// The literal text of a string: template expressions, statements and
 /// comments removed (what they render is a name, never a secret).
-fn literal(text: &str) -> String {
+fn literal(text: &str) -> Cow<'_, str> {
+    if !text.contains('{') {
+        return Cow::Borrowed(text);
+    }
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = ["{{", "{%", "{#"]
@@ -91,20 +95,21 @@ fn literal(text: &str) -> String {
             _ => "#}",
         };
         let Some(end) = rest[start..].find(close) else {
-            return out;
+            return Cow::Owned(out);
         };
         rest = &rest[start + end + 2..];
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// What in a literal text is a credential by its form alone (a PEM
 /// header is one line, so a line holds all it takes).
 fn by_value(text: &str) -> Option<&'static str> {
-    if text
-        .lines()
-        .any(|line| line.contains("-----BEGIN") && line.contains("PRIVATE KEY-----"))
+    if text.contains("-----BEGIN")
+        && text
+            .lines()
+            .any(|line| line.contains("-----BEGIN") && line.contains("PRIVATE KEY-----"))
     {
         return Some("it holds a PEM private key");
     }
@@ -114,14 +119,20 @@ fn by_value(text: &str) -> Option<&'static str> {
 /// Does a name (`DB_PASSWORD`, `api-key`, `spring.datasource.password`)
 /// say it holds a credential?
 fn names_a_secret(name: &str) -> bool {
-    let last = name
-        .rsplit(['_', '-', '.', '/'])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    let joined = name.to_ascii_uppercase().replace(['_', '-', '.'], "");
-    SECRET_WORDS.contains(&last.as_str())
-        || ["APIKEY", "PRIVATEKEY"].iter().any(|w| joined.ends_with(w))
+    let last = name.rsplit(['_', '-', '.', '/']).next().unwrap_or_default();
+    SECRET_WORDS.iter().any(|w| last.eq_ignore_ascii_case(w))
+        || ["APIKEY", "PRIVATEKEY"]
+            .iter()
+            .any(|w| ends_with_word(name, w))
+}
+
+/// Does `name`, with `_`, `-` and `.` left out and in any case, end with
+/// `word`?
+fn ends_with_word(name: &str, word: &str) -> bool {
+    let mut letters = name.bytes().rev().filter(|b| !b"_-.".contains(b));
+    word.bytes()
+        .rev()
+        .all(|w| letters.next().is_some_and(|b| b.eq_ignore_ascii_case(&w)))
 }
 
 /// A value that stands for one set elsewhere (`$(DB_PASSWORD)`,
@@ -282,14 +293,17 @@ fn anywhere(node: &Node, found: &mut impl FnMut(&Node, &'static str)) {
 
 /// `AKIA…`/`ASIA…` and 16 more uppercase letters or digits.
 fn is_aws_access_key(text: &str) -> bool {
-    text.split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|word| {
-            word.len() == 20
-                && (word.starts_with("AKIA") || word.starts_with("ASIA"))
-                && word
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        })
+    // Most strings hold neither prefix: skip splitting them into words.
+    (text.contains("AKIA") || text.contains("ASIA"))
+        && text
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|word| {
+                word.len() == 20
+                    && (word.starts_with("AKIA") || word.starts_with("ASIA"))
+                    && word
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            })
 }
 
 #[cfg(test)]
@@ -402,5 +416,30 @@ mod tests {
             found,
             ["this value looks like a credential: it holds an AWS access key id"]
         );
+    }
+
+    #[test]
+    fn secret_names_are_read_in_any_case_and_spelling() {
+        for name in [
+            "DB_PASSWORD",
+            "db-password",
+            "spring.datasource.password",
+            "api-key",
+            "Stripe_Api.Key",
+            "tls.privateKey",
+            "token",
+        ] {
+            assert!(names_a_secret(name), "{name}");
+        }
+        for name in [
+            "PASSWORD_FILE",
+            "monkey",
+            "keys",
+            "TOKENIZER",
+            "apikeyring",
+            "",
+        ] {
+            assert!(!names_a_secret(name), "{name}");
+        }
     }
 }

@@ -10,6 +10,7 @@ use serde_json::Value as Json;
 use crate::diag::{Code, Diagnostic};
 use crate::duration::{Grammar, Refusal};
 use crate::input::FileKind;
+use crate::node::json::Tree;
 use crate::node::path::{Segment, display};
 use crate::node::{Node, ScalarKind, Value};
 use crate::suggest::did_you_mean;
@@ -20,7 +21,7 @@ pub const SCORE_SCHEMA: &str = include_str!("../../schemas/score.schema.json");
 
 struct Compiled {
     schema: Json,
-    validator: Validator,
+    validator: Validator<Tree>,
 }
 
 fn compile(text: &str) -> Compiled {
@@ -28,7 +29,7 @@ fn compile(text: &str) -> Compiled {
     // failure here is a build defect, not a user error.
     let schema: Json =
         serde_json::from_str(text).unwrap_or_else(|e| panic!("embedded schema is not JSON: {e}"));
-    let mut options = jsonschema::options().should_validate_formats(true);
+    let mut options = jsonschema::options_for::<Tree>().should_validate_formats(true);
     for grammar in Grammar::ALL {
         options = options.with_format(grammar.format(), move |text| grammar.check(text).is_ok());
     }
@@ -51,13 +52,12 @@ pub fn check(tree: &Node, schema: FileKind) -> Vec<Diagnostic> {
         FileKind::Overlay => &*OVERLAY,
         FileKind::Score => &*SCORE,
     };
-    let instance = tree.to_json();
-    if compiled.validator.is_valid(&instance) {
+    if compiled.validator.is_valid(tree) {
         return Vec::new();
     }
     compiled
         .validator
-        .iter_errors(&instance)
+        .iter_errors(tree)
         .flat_map(|error| describe(tree, &compiled.schema, &error))
         .collect()
 }

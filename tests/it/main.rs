@@ -23,6 +23,7 @@ mod promtool;
 mod publish;
 mod rendering;
 mod repo;
+mod scanner;
 mod schemas;
 mod score;
 mod secrets;
