@@ -140,6 +140,12 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
 /// said of the work tree; `None` when any of it cannot be shown, and the
 /// full check decides.
 fn proven_current(dir: &Path) -> anyhow::Result<Option<(usize, Uncommitted)>> {
+    // As `read_rendered` reads it: a real folder, never through a symlink
+    // (`dir/` with a trailing slash would make lstat follow one).
+    let dir: &Path = &dir.components().collect::<PathBuf>();
+    if !std::fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir()) {
+        return Ok(None);
+    }
     let Ok(Some(provenance)) = read_provenance(dir) else {
         return Ok(None);
     };

@@ -575,6 +575,16 @@ fn check_proves_an_unchanged_tree_from_the_index_and_renders_whenever_it_cannot(
             .contains("rendered/dev/us-east-1/web/horizontalpodautoscaler-web.yaml (out of date)"),
         "{partial}"
     );
+    // Never through a symlink, as the full check, which refuses it.
+    #[cfg(unix)]
+    {
+        assert_eq!(run_in(p, &["render", "--all", "-o", "rendered"]).code, 0);
+        git(p, &["add", "-A"]);
+        std::os::unix::fs::symlink("rendered", p.join("link")).expect("symlink");
+        let linked = run_in(p, &["check", "--against", "link/"]);
+        assert_eq!(linked.code, 2, "{}", linked.stderr);
+        assert!(!linked.stderr.contains(PROVEN), "{}", linked.stderr);
+    }
     let outside = rendered_base();
     let run = run_in(outside.path(), &["check"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
