@@ -107,7 +107,7 @@ pub fn write_tree(
             if !same {
                 write_file(&path, text.as_bytes())?;
             }
-            Ok((Sums::of(rel, text), !same))
+            Ok((Sums::of(rel, text, origin.whole_fingerprint()), !same))
         })
         .collect::<anyhow::Result<_>>()?;
     let mut report = Report::default();
@@ -158,20 +158,21 @@ impl Origin<'_> {
     }
 }
 
-/// The two sums of a file slipway writes: sha256 for the manifest's
-/// ownership record, git's object id for [`folder_digests`].
+/// The sums of a file slipway writes: sha256 for the manifest's ownership
+/// record, and git's object id for [`folder_digests`] when the tree is a
+/// whole render (a part's would go unused).
 struct Sums {
     rel: String,
     sha256: String,
-    blob: String,
+    blob: Option<String>,
 }
 
 impl Sums {
-    fn of(rel: &str, text: &str) -> Sums {
+    fn of(rel: &str, text: &str, origin: Option<&str>) -> Sums {
         Sums {
             rel: rel.to_owned(),
             sha256: sha256(text.as_bytes()),
-            blob: git_blob_id(text.as_bytes()),
+            blob: origin.map(|_| git_blob_id(text.as_bytes())),
         }
     }
 }
@@ -183,7 +184,9 @@ impl Manifest {
         let mut blobs = Vec::new();
         let mut files = BTreeMap::new();
         for sums in sums {
-            blobs.push((sums.rel.clone(), sums.blob));
+            if let Some(blob) = sums.blob {
+                blobs.push((sums.rel.clone(), blob));
+            }
             files.insert(sums.rel, sums.sha256);
         }
         let Some(fingerprint) = fingerprint else {
@@ -426,7 +429,7 @@ fn stage(
         .map(|(rel, text)| {
             let path = staging.join(rel);
             fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
-            Ok(Sums::of(rel, text))
+            Ok(Sums::of(rel, text, fingerprint))
         })
         .collect::<anyhow::Result<_>>()?;
     Ok(Manifest::of(sums.into_iter(), fingerprint))
