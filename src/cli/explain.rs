@@ -4,8 +4,8 @@ use std::io::Write;
 
 use anyhow::bail;
 
-use super::{Output, Status};
-use crate::compile::{Selection, has_errors, open};
+use super::{Output, Status, open_valid};
+use crate::compile::Selection;
 use crate::explain::{Action, provenance, value_at};
 use crate::node::path::{display, parse_path};
 use crate::validate::schema::check_field;
@@ -44,11 +44,10 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
     if let Err(message) = check_field(&path) {
         bail!("{message}");
     }
-    let (project, diagnostics) = open(std::path::Path::new("."))?;
-    out.diagnostics(&diagnostics, &project.sources);
-    if has_errors(&diagnostics) {
-        return Ok(Status::Invalid);
-    }
+    let project = match open_valid(out)? {
+        Ok(project) => project,
+        Err(status) => return Ok(status),
+    };
     let selection = Selection {
         env: Some(args.env.clone()),
         region: args.region.clone(),

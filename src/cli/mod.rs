@@ -198,6 +198,17 @@ fn compile(out: &Output, selection: &Selection) -> anyhow::Result<Result<Compile
     }))
 }
 
+/// The project in the current folder, its diagnostics printed; the exit
+/// status instead when any is an error.
+pub(crate) fn open_valid(out: &Output) -> anyhow::Result<Result<Project, Status>> {
+    let (project, diagnostics) = open(Path::new("."))?;
+    out.diagnostics(&diagnostics, &project.sources);
+    if has_errors(&diagnostics) {
+        return Ok(Err(Status::Invalid));
+    }
+    Ok(Ok(project))
+}
+
 /// Check a selection against the project: notes to print (regions the
 /// selected service is not deployed in), or a usage message.
 pub(crate) fn check_selection(

@@ -2,8 +2,8 @@
 
 use anyhow::bail;
 
-use super::{Output, Status, check_selection};
-use crate::compile::{Selection, has_errors, open};
+use super::{Output, Status, check_selection, open_valid};
+use crate::compile::Selection;
 use crate::publish::argocd::ArgoCd;
 use crate::publish::git::redact;
 use crate::publish::promote::{Request, Why, promote, short};
@@ -40,11 +40,10 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
-    let (project, diagnostics) = open(std::path::Path::new("."))?;
-    out.diagnostics(&diagnostics, &project.sources);
-    if has_errors(&diagnostics) {
-        return Ok(Status::Invalid);
-    }
+    let project = match open_valid(out)? {
+        Ok(project) => project,
+        Err(status) => return Ok(status),
+    };
     let selection = Selection {
         env: Some(args.env.clone()),
         ..Selection::default()
