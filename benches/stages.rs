@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use criterion::{Criterion, criterion_group, criterion_main};
 use slipway::compile::{Selection, open, validated};
 use slipway::load::from_memory;
-use slipway::merge::{chain, merged};
+use slipway::merge::{Patches, merged};
 
 fn project_files() -> Vec<(String, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -46,8 +46,9 @@ fn stages(c: &mut Criterion) {
     let overlay = &project.inputs.overlays["prod"].tree;
     c.bench_function("merge (every service, prod eu-west-1)", |b| {
         b.iter(|| {
+            let index = Patches::new(overlay, "eu-west-1");
             for blueprint in project.inputs.blueprints.values() {
-                let patches = chain(overlay, "eu-west-1", &blueprint.name.value);
+                let patches = index.chain(&blueprint.name.value);
                 black_box(merged(&blueprint.tree, &patches));
             }
         })

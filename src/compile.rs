@@ -287,6 +287,8 @@ impl Project {
         let (_, directory) = self.prepare(overlay, region, &templates, &mut Vec::new());
         let target = Target {
             overlay,
+            patches: merge::Patches::new(&overlay.tree, &region.name.value)
+                .chain(&blueprint.name.value),
             region,
             blueprint,
             services: &self.inputs.service_names,
@@ -358,6 +360,7 @@ impl Project {
         templates: &'a Templates,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> (Vec<(Target<'a>, Option<Prepared>)>, Arc<Directory>) {
+        let patches = merge::Patches::new(&overlay.tree, &region.name.value);
         let prepared: Vec<(Target<'_>, Option<Prepared>, Vec<Diagnostic>)> = self
             .inputs
             .blueprints
@@ -368,6 +371,7 @@ impl Project {
             .map(|blueprint| {
                 let target = Target {
                     overlay,
+                    patches: patches.chain(&blueprint.name.value),
                     region,
                     blueprint,
                     services: &self.inputs.service_names,
@@ -499,6 +503,8 @@ fn documents_of(
 /// One (environment, region, service).
 struct Target<'a> {
     overlay: &'a OverlayInput,
+    /// The overlay's patches of the blueprint, lowest precedence first.
+    patches: Vec<&'a Node>,
     region: &'a Region,
     blueprint: &'a BlueprintInput,
     services: &'a BTreeSet<String>,
@@ -563,12 +569,7 @@ impl Prepared {
 impl Target<'_> {
     /// The merged blueprint and the scope of its templates.
     fn prepare(&self, diags: &mut Vec<Diagnostic>) -> Option<Prepared> {
-        let chain = merge::chain(
-            &self.overlay.tree,
-            &self.region.name.value,
-            &self.blueprint.name.value,
-        );
-        let tree = merge::merged(&self.blueprint.tree, &chain);
+        let tree = merge::merged(&self.blueprint.tree, &self.patches);
         let team = tree
             .get("metadata")
             .and_then(|m| m.get("team"))

@@ -17,10 +17,11 @@ pub type Layers<'a> = Vec<(String, &'a Node)>;
 /// lowest first, each with a label: the blueprint, then the overlay's patches.
 pub fn layers<'a>(
     overlay: &'a OverlayInput,
-    region: &Region,
+    region: &'a Region,
     blueprint: &'a BlueprintInput,
 ) -> Layers<'a> {
-    let patches = merge::labelled_chain(&overlay.tree, &region.name.value, &blueprint.name.value);
+    let patches =
+        merge::Patches::new(&overlay.tree, &region.name.value).labelled(&blueprint.name.value);
     let patches = patches
         .into_iter()
         .map(|(label, node)| (format!("{} {label}", overlay.name()), node));

@@ -7,44 +7,78 @@
 //! an explicit `null` removes the key. Every node keeps the span of the file
 //! it came from, so the merged tree is its own provenance record.
 
-use crate::node::{Node, Value};
+use std::collections::HashMap;
 
-/// The patches that apply to `service` in `region`, lowest precedence
-/// first, each with the name of its place in the overlay.
-pub fn labelled_chain<'a>(
-    overlay: &'a Node,
-    region: &str,
-    service: &str,
-) -> Vec<(String, &'a Node)> {
-    let region_overrides = overlay.get("regionOverrides").and_then(|r| r.get(region));
-    [
-        ("defaults".to_owned(), overlay.get("defaults")),
-        (
-            format!("services.{service}"),
-            overlay.get("services").and_then(|s| s.get(service)),
-        ),
-        (
-            format!("regionOverrides.{region}.defaults"),
-            region_overrides.and_then(|r| r.get("defaults")),
-        ),
-        (
-            format!("regionOverrides.{region}.services.{service}"),
-            region_overrides
-                .and_then(|r| r.get("services"))
-                .and_then(|s| s.get(service)),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(label, node)| node.map(|n| (label, n)))
-    .collect()
+use crate::node::{Entry, Node, Value};
+
+/// An overlay's patches for one region, with its two `services` maps
+/// indexed by name: an overlay of N services holds N keys there, and each
+/// of the region's N services looks its own up.
+pub struct Patches<'a> {
+    region: &'a str,
+    defaults: Option<&'a Node>,
+    services: HashMap<&'a str, &'a Node>,
+    region_defaults: Option<&'a Node>,
+    region_services: HashMap<&'a str, &'a Node>,
 }
 
-/// The patches that apply to `service` in `region`, lowest precedence first.
-pub fn chain<'a>(overlay: &'a Node, region: &str, service: &str) -> Vec<&'a Node> {
-    labelled_chain(overlay, region, service)
+impl<'a> Patches<'a> {
+    pub fn new(overlay: &'a Node, region: &'a str) -> Self {
+        let region_overrides = overlay.get("regionOverrides").and_then(|r| r.get(region));
+        Patches {
+            region,
+            defaults: overlay.get("defaults"),
+            services: by_name(overlay.get("services")),
+            region_defaults: region_overrides.and_then(|r| r.get("defaults")),
+            region_services: by_name(region_overrides.and_then(|r| r.get("services"))),
+        }
+    }
+
+    /// The patches that apply to `service`, lowest precedence first, each
+    /// with the name of its place in the overlay.
+    pub fn labelled(&self, service: &str) -> Vec<(String, &'a Node)> {
+        let region = self.region;
+        let [defaults, own, region_defaults, region_own] = self.layers(service);
+        [
+            ("defaults".to_owned(), defaults),
+            (format!("services.{service}"), own),
+            (
+                format!("regionOverrides.{region}.defaults"),
+                region_defaults,
+            ),
+            (
+                format!("regionOverrides.{region}.services.{service}"),
+                region_own,
+            ),
+        ]
         .into_iter()
-        .map(|(_, node)| node)
+        .filter_map(|(label, node)| node.map(|n| (label, n)))
         .collect()
+    }
+
+    /// The patches that apply to `service`, lowest precedence first.
+    pub fn chain(&self, service: &str) -> Vec<&'a Node> {
+        self.layers(service).into_iter().flatten().collect()
+    }
+
+    fn layers(&self, service: &str) -> [Option<&'a Node>; 4] {
+        [
+            self.defaults,
+            self.services.get(service).copied(),
+            self.region_defaults,
+            self.region_services.get(service).copied(),
+        ]
+    }
+}
+
+/// A map's values by key; the first of a repeated key, as `Node::get`.
+fn by_name(map: Option<&Node>) -> HashMap<&str, &Node> {
+    let entries = map.and_then(Node::as_map).unwrap_or(&[]);
+    let mut index = HashMap::with_capacity(entries.len());
+    for entry in entries {
+        index.entry(entry.key.as_str()).or_insert(&entry.value);
+    }
+    index
 }
 
 /// A blueprint with every patch applied in order.
@@ -71,7 +105,7 @@ pub fn apply(base: &mut Node, patch: &Node) {
             }
             (None, true) => {}
             (Some(i), false) => apply(&mut base_entries[i].value, &entry.value),
-            (None, false) => base_entries.push(crate::node::Entry {
+            (None, false) => base_entries.push(Entry {
                 value: without_nulls(&entry.value),
                 ..entry.clone()
             }),
@@ -88,7 +122,7 @@ fn without_nulls(node: &Node) -> Node {
                 entries
                     .iter()
                     .filter(|e| !e.value.is_null())
-                    .map(|e| crate::node::Entry {
+                    .map(|e| Entry {
                         key: e.key.clone(),
                         key_span: e.key_span,
                         value: without_nulls(&e.value),
@@ -179,7 +213,11 @@ mod tests {
             "  eu: {defaults: {n: 3}, services: {orders: {n: 4}}}\n",
             "  us: {defaults: {n: 8}}\n",
         )]);
-        let chain: Vec<String> = chain(&t[0], "eu", "orders").into_iter().map(json).collect();
+        let chain: Vec<String> = Patches::new(&t[0], "eu")
+            .chain("orders")
+            .into_iter()
+            .map(json)
+            .collect();
         assert_eq!(
             chain,
             [r#"{"n":1}"#, r#"{"n":2}"#, r#"{"n":3}"#, r#"{"n":4}"#]
@@ -188,7 +226,7 @@ mod tests {
     }
 
     fn chain_len(overlay: &Node, region: &str, service: &str) -> usize {
-        chain(overlay, region, service).len()
+        Patches::new(overlay, region).chain(service).len()
     }
 
     #[test]

@@ -3,15 +3,15 @@
 
 mod facts;
 mod references;
+mod routes;
 
 pub use facts::Facts;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rayon::prelude::*;
 
-use crate::crd::istio::{HttpMatch, HttpRoute, StringMatch};
 use crate::diag::{Code, Diagnostic};
 use crate::lower::{Kind, Object, ObjectId, Rendered};
 use crate::model::External;
@@ -127,7 +127,7 @@ fn check_object(rendered: &Rendered, id: &ObjectId, diags: &mut Vec<Diagnostic>)
         )));
     }
     if let Object::VirtualService(routes) = &rendered.object {
-        unreachable_routes(rendered, id, &routes.spec.http, diags);
+        routes::unreachable(rendered, id, &routes.spec.http, diags);
     }
     if let Object::ConfigMap(config) = &rendered.object {
         let size: usize = config
@@ -146,89 +146,6 @@ fn check_object(rendered: &Rendered, id: &ObjectId, diags: &mut Vec<Diagnostic>)
             );
         }
     }
-}
-
-/// Istio applies the first HTTP route whose match fits a request
-/// (`VirtualService.http`: "the first rule matching an incoming request is
-/// used"), so a route after one that matches every request it would match
-/// can never be reached.
-fn unreachable_routes(
-    rendered: &Rendered,
-    id: &ObjectId,
-    routes: &[HttpRoute],
-    diags: &mut Vec<Diagnostic>,
-) {
-    for (later, route) in routes.iter().enumerate() {
-        if let Some(first) = routes[..later]
-            .iter()
-            .find(|earlier| covers(earlier, route))
-        {
-            diags.push(
-                Diagnostic::error(
-                    Code::UNREACHABLE_ROUTE,
-                    rendered.origin,
-                    format!(
-                        "route `{}` of {} `{}/{}` can never match: route `{}` before it matches every request it would",
-                        route.name, id.kind, id.namespace, id.name, first.name
-                    ),
-                )
-                .with_hint("give the later route a longer `pathPrefix` or a header match, or remove one"),
-            );
-        }
-    }
-}
-
-/// Does every request that `later` matches also match `earlier`? An empty
-/// match list matches every request; otherwise some match of `earlier` must
-/// cover each match of `later`.
-fn covers(earlier: &HttpRoute, later: &HttpRoute) -> bool {
-    if earlier.matches.is_empty() {
-        return true;
-    }
-    let all = HttpMatch {
-        uri: None,
-        headers: BTreeMap::new(),
-        port: None,
-    };
-    let later_matches: Vec<&HttpMatch> = if later.matches.is_empty() {
-        vec![&all]
-    } else {
-        later.matches.iter().collect()
-    };
-    later_matches
-        .iter()
-        .all(|l| earlier.matches.iter().any(|e| match_covers(e, l)))
-}
-
-/// Every value one string match accepts, another accepts too: equal
-/// matches, or a prefix of the other's prefix or exact value.
-fn string_covers(earlier: &StringMatch, later: &StringMatch) -> bool {
-    match (earlier, later) {
-        (StringMatch::Prefix(p), StringMatch::Prefix(q) | StringMatch::Exact(q)) => {
-            q.starts_with(p.as_str())
-        }
-        (e, l) => e == l,
-    }
-}
-
-/// One match's requests include another's: its URI condition is weaker
-/// (none or `/`, or a prefix of the other's prefix or exact path), each of its
-/// header conditions is also the other's, and its port, if any, is the
-/// other's.
-fn match_covers(earlier: &HttpMatch, later: &HttpMatch) -> bool {
-    let uri = match (&earlier.uri, &later.uri) {
-        (None, _) => true,
-        (Some(e), Some(l)) => string_covers(e, l),
-        // Every request path starts with `/`.
-        (Some(StringMatch::Prefix(p)), None) => p == "/",
-        (Some(_), None) => false,
-    };
-    let headers = earlier
-        .headers
-        .iter()
-        .all(|(name, m)| later.headers.get(name).is_some_and(|l| string_covers(m, l)));
-    let port = earlier.port.is_none() || earlier.port == later.port;
-    uri && headers && port
 }
 
 #[cfg(test)]
@@ -331,45 +248,5 @@ mod tests {
         assert_eq!(messages.len(), 2, "{messages:?}");
         assert!(messages[0].starts_with("annotations of ConfigMap `web-config`"));
         assert!(messages[1].starts_with("ConfigMap `web-config` is"));
-    }
-
-    fn route(name: &str, matches: Vec<HttpMatch>) -> HttpRoute {
-        HttpRoute {
-            name: name.into(),
-            matches,
-            route: Vec::new(),
-            timeout: None,
-            retries: None,
-            fault: None,
-        }
-    }
-
-    fn on(prefix: Option<&str>, headers: &[(&str, &str)], port: Option<i32>) -> HttpMatch {
-        HttpMatch {
-            uri: prefix.map(|p| StringMatch::Prefix(p.into())),
-            headers: headers
-                .iter()
-                .map(|(k, v)| ((*k).into(), StringMatch::Exact((*v).into())))
-                .collect(),
-            port,
-        }
-    }
-
-    #[test]
-    fn what_an_earlier_route_covers() {
-        let all = route("all", Vec::new());
-        let root = route("root", vec![on(Some("/"), &[], None)]);
-        let api = route("api", vec![on(Some("/api"), &[], None)]);
-        let beta = route("beta", vec![on(Some("/"), &[("x-beta", "1")], None)]);
-        let http = route("http", vec![on(None, &[], Some(80))]);
-        assert!(covers(&all, &api) && covers(&root, &api) && covers(&root, &beta));
-        assert!(covers(&root, &all), "`/` matches every request");
-        assert!(!covers(&api, &root) && !covers(&beta, &root) && !covers(&api, &beta));
-        assert!(!covers(&http, &all) && covers(&all, &http));
-        let two_ports = route(
-            "two",
-            vec![on(None, &[], Some(80)), on(None, &[], Some(81))],
-        );
-        assert!(!covers(&http, &two_ports), "port 81 is not covered");
     }
 }

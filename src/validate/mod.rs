@@ -897,8 +897,12 @@ fn check_overlay_references(
             service_keys.push((&only.value, only.span));
         }
     }
+    // The set first: an overlay may name each of thousands of services,
+    // and `known` scans its list.
     for (name, span) in service_keys {
-        known(name, span, "service", &services, overlay.name(), diags);
+        if !named.contains(name) {
+            known(name, span, "service", &services, overlay.name(), diags);
+        }
     }
 }
 
