@@ -152,16 +152,18 @@ fn proven_current(dir: &Path) -> anyhow::Result<Option<(usize, Uncommitted)>> {
     if provenance.incomplete || provenance.source.is_none() {
         return Ok(None);
     }
-    // The inputs read and git asked at once: neither waits for the other.
-    let (inputs, (entries, missing)) = rayon::join(
-        || {
-            load(Path::new(".")).map(|loaded| {
-                let fingerprint = loaded.sources.fingerprint();
-                loaded.diagnostics.is_empty().then_some(fingerprint)
-            })
-        },
-        || rayon::join(|| index_entries(dir), || uncommitted(dir)),
-    );
+    // The inputs read while both git commands run: threads of their own,
+    // as each mostly waits (for git, for the file system), and rayon's
+    // two workers would run one after another what they picked up.
+    let (inputs, entries, missing) = std::thread::scope(|scope| {
+        let entries = scope.spawn(|| index_entries(dir));
+        let missing = scope.spawn(|| uncommitted(dir));
+        let inputs = load(Path::new(".")).map(|loaded| {
+            let fingerprint = loaded.sources.fingerprint();
+            loaded.diagnostics.is_empty().then_some(fingerprint)
+        });
+        (inputs, joined(entries), joined(missing))
+    });
     if inputs?.is_none_or(|fingerprint| provenance.source != Some(fingerprint)) {
         return Ok(None);
     }
@@ -191,6 +193,13 @@ fn proven_current(dir: &Path) -> anyhow::Result<Option<(usize, Uncommitted)>> {
     files.sort_unstable();
     let digests = folder_digests(files.iter().copied());
     Ok((digests == provenance.folders).then_some((files.len(), missing)))
+}
+
+/// A scoped thread's result; its panic, if any, goes on in this thread.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Is the rendered tree on disk, and the inputs it was rendered from, also
