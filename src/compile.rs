@@ -14,7 +14,7 @@ use crate::emit;
 use crate::explain::{self, Layers};
 use crate::input::FileKind;
 use crate::input::{self, Region};
-use crate::load::{Loaded, load};
+use crate::load::{Attached, Loaded, load};
 use crate::lower::{self, Rendered};
 use crate::merge;
 use crate::model::{self, Context, Service};
@@ -30,6 +30,8 @@ use crate::validate::{self, BlueprintInput, Inputs, OverlayInput};
 pub struct Project {
     pub sources: Sources,
     pub inputs: Inputs,
+    /// The files Score workloads name as a file's `source`, read.
+    pub attached: Attached,
 }
 
 /// Which part of the platform to render. A selection filters what a render
@@ -119,12 +121,20 @@ pub fn validated(loaded: Loaded) -> (Project, Vec<Diagnostic>) {
         sources,
         files,
         blueprint_stems,
+        attached,
         mut diagnostics,
     } = loaded;
-    let (inputs, found) = validate::inputs(&sources, &files, blueprint_stems);
+    let (inputs, found) = validate::inputs(&sources, &files, &attached, blueprint_stems);
     diagnostics.extend(found);
     normalize(&mut diagnostics, &sources);
-    (Project { sources, inputs }, diagnostics)
+    (
+        Project {
+            sources,
+            inputs,
+            attached,
+        },
+        diagnostics,
+    )
 }
 
 impl Project {

@@ -95,8 +95,8 @@ codes! {
     IMAGE_NOT_SET = "image-not-set": "a Score workload's image `.` that no overlay (or `set-image`) has set";
     UNKNOWN_PORT = "unknown-port": "a reference to a port the service does not have";
     INVALID_PORT = "invalid-port": "a port used where it cannot be";
-    INVALID_FILE_TARGET = "invalid-file-target": "a file's target path is not a valid mount path";
-    DUPLICATE_FILE_TARGET = "duplicate-file-target": "a container mounting two files at one path";
+    INVALID_FILE_TARGET = "invalid-file-target": "a file's or volume's target path is not a valid mount path";
+    DUPLICATE_FILE_TARGET = "duplicate-file-target": "a container mounting two files or two volumes at one path";
     INVALID_GATEWAY = "invalid-gateway": "the gateway is not `<namespace>/<name>`";
     INVALID_ROUTE = "invalid-route": "a route Istio would refuse or that cannot work";
     ROUTE_CONFLICT = "route-conflict": "two services route the same host, path and match";

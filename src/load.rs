@@ -1,8 +1,9 @@
 //! Find and read the input files, safely: only regular UTF-8 files under
 //! `blueprints/` and `overlays/`, never anything a symlink leads outside the
-//! project root, never more than the size caps.
+//! project root, never more than the size caps. The files Score workloads
+//! name as a file's `source` are inputs too, read by the same rules.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,9 @@ use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::diag::{Code, Diagnostic, printable};
-use crate::input::{FileKind, SIDE_FILE_SUFFIX};
+use crate::input::{FileKind, SCORE_API_VERSION, SIDE_FILE_SUFFIX, score_sources, source_path};
+use crate::node::Node;
+use crate::parse::parse;
 use crate::source::{FileId, SourceFile, Sources, Span, display_name};
 
 /// Largest input file accepted.
@@ -49,8 +52,16 @@ pub struct Loaded {
     pub files: Vec<(FileId, FileKind)>,
     /// The stem of every blueprint file found, including refused ones.
     pub blueprint_stems: BTreeSet<String>,
+    /// The files Score workloads name as a file's `source`.
+    pub attached: Attached,
     pub diagnostics: Vec<Diagnostic>,
 }
+
+/// Each file Score workloads name as a file's `source`, by its project
+/// path (`input::source_path`): its text added to the sources, or why it
+/// was not (a refusal naming the file, which `validate` shows at the
+/// `source` that names it).
+pub type Attached = BTreeMap<String, Result<FileId, Box<Diagnostic>>>;
 
 /// Read every `*.yaml`/`*.yml` file under the input folders of `root`, in
 /// sorted path order. Errors are operational (no such project); refused
@@ -112,7 +123,84 @@ pub fn load_with(root: &Path, limits: Limits) -> anyhow::Result<Loaded> {
             }
         }
     }
+    attach(&root, &mut loaded, &mut total, limits);
     Ok(loaded)
+}
+
+/// Read the files the Score workloads name as a file's `source` (each
+/// workload parsed for it here, and again by `validate`, which translates
+/// it), so their text is part of the sources and of their fingerprint.
+fn attach(root: &Path, loaded: &mut Loaded, total: &mut u64, limits: Limits) {
+    let mut wanted = BTreeSet::new();
+    for &(id, kind) in &loaded.files {
+        let file = loaded.sources.get(id);
+        if kind != FileKind::Blueprint || !file.text.contains(SCORE_API_VERSION) {
+            continue;
+        }
+        let Ok(tree) = parse(file, id) else {
+            continue;
+        };
+        if tree.get("apiVersion").and_then(Node::as_str) != Some(SCORE_API_VERSION) {
+            continue;
+        }
+        let paths = score_sources(&tree)
+            .into_iter()
+            .filter_map(|source| source_path(&file.name, source.as_str()?).ok());
+        wanted.extend(paths);
+    }
+    for name in wanted {
+        let path = root.join(&name);
+        let outcome = read_source(root, &path, &name, total, limits)
+            .map(|text| loaded.sources.add(name.clone(), path, text));
+        loaded.attached.insert(name, outcome);
+    }
+}
+
+/// One `source` file: inside the project root however symlinks lead,
+/// within the size caps, UTF-8 (its text is placeholders' and a
+/// ConfigMap's `data`). `Err` is a refusal naming the file.
+fn read_source(
+    root: &Path,
+    path: &Path,
+    name: &str,
+    total: &mut u64,
+    limits: Limits,
+) -> Result<String, Box<Diagnostic>> {
+    let real = path.canonicalize().map_err(|e| {
+        Box::new(
+            Diagnostic::file_error(Code::UNREADABLE_FILE, name, format!("cannot read `{name}`: {e}"))
+                .with_hint("a `source` is relative to the Score file's folder: create the file there, or correct the path"),
+        )
+    })?;
+    if !real.starts_with(root) {
+        return Err(Box::new(
+            Diagnostic::file_error(
+                Code::SYMLINK_OUTSIDE_ROOT,
+                name,
+                format!("`{name}` is a symlink that leads outside the project root"),
+            )
+            .with_hint("copy the file into the project instead of linking to it"),
+        ));
+    }
+    let named = |mut diag: Box<Diagnostic>| {
+        diag.message = format!("`{name}`: {}", diag.message);
+        diag
+    };
+    admit(path, name, total, limits).map_err(named)?;
+    let bytes = read(path, name, limits).map_err(named)?;
+    String::from_utf8(bytes).map_err(|e| {
+        Box::new(
+            Diagnostic::file_error(
+                Code::NOT_UTF8,
+                name,
+                format!(
+                    "`{name}` is not valid UTF-8 (invalid byte at offset {}); slipway reads a `source` as text",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+            .with_hint("write a binary file as `binaryContent` (its bytes in base64)"),
+        )
+    })
 }
 
 /// Inputs given as bytes rather than read from disk (for the fuzzer):

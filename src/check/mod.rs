@@ -130,12 +130,11 @@ fn check_object(rendered: &Rendered, id: &ObjectId, diags: &mut Vec<Diagnostic>)
         routes::unreachable(rendered, id, &routes.spec.http, diags);
     }
     if let Object::ConfigMap(config) = &rendered.object {
-        let size: usize = config
-            .data
-            .iter()
-            .flatten()
-            .map(|(k, v)| k.len() + v.len())
-            .sum();
+        // Text and binary files count alike (kubernetes
+        // `pkg/apis/core/validation` `ValidateConfigMap`).
+        let text = config.data.iter().flatten().map(|(k, v)| k.len() + v.len());
+        let binary = (config.binary_data.iter().flatten()).map(|(k, v)| k.len() + v.0.len());
+        let size: usize = text.chain(binary).sum();
         if size > MAX_CONFIG_MAP_BYTES {
             diags.push(
                 at(format!(

@@ -1,6 +1,6 @@
 //! `slipway check`
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
@@ -10,6 +10,7 @@ use crate::audit;
 use crate::compile::{Selection, has_errors};
 use crate::diag::printable;
 use crate::diff::{Change, compare};
+use crate::input::SOURCE_DIR;
 use crate::load::{is_yaml, load};
 use crate::model::Environment;
 use crate::publish::git::{Uncommitted, index_entries, uncommitted};
@@ -46,8 +47,8 @@ pub struct Args {
 const LISTED: usize = 20;
 
 pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
-    if let Some((objects, uncommitted)) = proven_current(&args.against)? {
-        if args.staged && !staged(&args.against, Some(uncommitted), out)? {
+    if let Some((objects, uncommitted, attached)) = proven_current(&args.against)? {
+        if args.staged && !staged(&args.against, Some(uncommitted), &attached, out)? {
             return Ok(Status::Invalid);
         }
         out.note(&format!(
@@ -67,6 +68,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         .iter()
         .map(|(env, overlay)| (env.clone(), Environment::new(&overlay.head).policy))
         .collect();
+    let attached: BTreeSet<String> = compiled.project.attached.keys().cloned().collect();
     let fresh = compiled.tree();
     let on_disk = read_rendered(&args.against)?;
     // What Argo CD would sync, whoever wrote it: the tree rules. A file
@@ -94,7 +96,7 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
         if has_errors(&findings) {
             return Ok(Status::Invalid);
         }
-        if args.staged && !staged(&args.against, None, out)? {
+        if args.staged && !staged(&args.against, None, &attached, out)? {
             return Ok(Status::Invalid);
         }
         out.note(&format!(
@@ -137,9 +139,10 @@ pub fn run(args: &Args, out: &Output) -> anyhow::Result<Status> {
 /// each folder the manifest lists with exactly the files and object ids it
 /// records, and the work tree holds them as the index does (git tells by
 /// the stat data its index keeps). The number of files then, and what git
-/// said of the work tree; `None` when any of it cannot be shown, and the
-/// full check decides.
-fn proven_current(dir: &Path) -> anyhow::Result<Option<(usize, Uncommitted)>> {
+/// said of the work tree, and the Score workloads' `source` files among
+/// the inputs; `None` when any of it cannot be shown, and the full check
+/// decides.
+fn proven_current(dir: &Path) -> anyhow::Result<Option<(usize, Uncommitted, BTreeSet<String>)>> {
     // As `read_rendered` reads it: a real folder, never through a symlink
     // (`dir/` with a trailing slash would make lstat follow one).
     let dir: &Path = &dir.components().collect::<PathBuf>();
@@ -160,11 +163,18 @@ fn proven_current(dir: &Path) -> anyhow::Result<Option<(usize, Uncommitted)>> {
         let missing = scope.spawn(|| uncommitted(dir));
         let inputs = load(Path::new(".")).map(|loaded| {
             let fingerprint = loaded.sources.fingerprint();
-            loaded.diagnostics.is_empty().then_some(fingerprint)
+            let attached: BTreeSet<String> = loaded.attached.into_keys().collect();
+            loaded
+                .diagnostics
+                .is_empty()
+                .then_some((fingerprint, attached))
         });
         (inputs, joined(entries), joined(missing))
     });
-    if inputs?.is_none_or(|fingerprint| provenance.source != Some(fingerprint)) {
+    let Some((fingerprint, attached)) = inputs? else {
+        return Ok(None);
+    };
+    if provenance.source != Some(fingerprint) {
         return Ok(None);
     }
     let (Some(entries), Some(missing)) = (entries?, missing?) else {
@@ -192,7 +202,7 @@ fn proven_current(dir: &Path) -> anyhow::Result<Option<(usize, Uncommitted)>> {
     }
     files.sort_unstable();
     let digests = folder_digests(files.iter().copied());
-    Ok((digests == provenance.folders).then_some((files.len(), missing)))
+    Ok((digests == provenance.folders).then_some((files.len(), missing, attached)))
 }
 
 /// A scoped thread's result; its panic, if any, goes on in this thread.
@@ -205,16 +215,25 @@ fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
 /// Is the rendered tree on disk, and the inputs it was rendered from, also
 /// what git will commit? Lists what is not, with the command that stages
 /// it. Only files that matter count: manifests Argo CD would read in the
-/// tree, YAML files among the inputs (pre-commit stashes unstaged changes
-/// to tracked files, but leaves untracked ones in place). `rendered`: what
-/// git already said of `dir`, if it was asked.
-fn staged(dir: &Path, rendered: Option<Uncommitted>, out: &Output) -> anyhow::Result<bool> {
+/// tree, YAML files among the inputs and the `source` files Score
+/// workloads read (`attached`, by project path; all in `blueprints/`)
+/// (pre-commit stashes unstaged changes to tracked files, but leaves
+/// untracked ones in place). `rendered`: what git already said of `dir`,
+/// if it was asked.
+fn staged(
+    dir: &Path,
+    rendered: Option<Uncommitted>,
+    attached: &BTreeSet<String>,
+    out: &Output,
+) -> anyhow::Result<bool> {
     let mut rendered = rendered;
     let mut all_staged = true;
-    let inputs = [
-        (dir.to_path_buf(), is_manifest_name as fn(&str) -> bool),
-        (PathBuf::from("blueprints"), is_input_name),
-        (PathBuf::from("overlays"), is_input_name),
+    let blueprint =
+        |name: &str| is_input_name(name) || attached.contains(&format!("{SOURCE_DIR}/{name}"));
+    let inputs: [(PathBuf, &Counts<'_>); 3] = [
+        (dir.to_path_buf(), &is_manifest_name),
+        (PathBuf::from("blueprints"), &blueprint),
+        (PathBuf::from("overlays"), &is_input_name),
     ];
     for (folder, counts) in inputs {
         if folder != dir && !folder.is_dir() {
@@ -238,6 +257,9 @@ fn staged(dir: &Path, rendered: Option<Uncommitted>, out: &Output) -> anyhow::Re
     }
     Ok(all_staged)
 }
+
+/// Which files of a folder count as what git must hold.
+type Counts<'a> = dyn Fn(&str) -> bool + 'a;
 
 fn is_input_name(name: &str) -> bool {
     is_yaml(Path::new(name))

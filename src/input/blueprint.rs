@@ -72,6 +72,8 @@ pub struct Container {
     pub secrets: BTreeMap<String, Spanned<SecretRef>>,
     #[serde(default)]
     pub files: Vec<Spanned<File>>,
+    #[serde(default)]
+    pub volumes: Vec<Spanned<Volume>>,
     pub resources: Option<Resources>,
     pub liveness_probe: Option<Spanned<Probe>>,
     pub readiness_probe: Option<Spanned<Probe>>,
@@ -90,11 +92,25 @@ pub struct SecretRef {
     pub version: Option<Spanned<String>>,
 }
 
+/// A file: text (`content`) or bytes (`binaryContent`, base64), one of the
+/// two, which the model checks.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct File {
     pub target: Spanned<String>,
-    pub content: String,
+    pub content: Option<String>,
+    pub binary_content: Option<Spanned<String>>,
+    pub mode: Option<Spanned<String>>,
+}
+
+/// A scratch volume: an emptyDir of its own, mounted at `target`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Volume {
+    pub target: Spanned<String>,
+    pub sub_path: Option<Spanned<String>>,
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,13 +1,17 @@
 //! `files` -> one ConfigMap named from a sha256 of its content, so a content
-//! change renames it, changes the pod template, and rolls the pods.
+//! change renames it, changes the pod template, and rolls the pods. Text
+//! files are its `data`, binary ones its `binaryData` (their keys differ:
+//! `model::workload` derives a key per file, and Kubernetes refuses a key
+//! in both, `ValidateConfigMap`).
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ConfigMap;
 use sha2::{Digest, Sha256};
 
 use super::meta::{object_meta, sync_before_workloads};
-use crate::model::Service;
+use crate::model::{FileContent, Service};
 
 /// Hex digits of the content hash kept in the name.
 const HASH_LEN: usize = 10;
@@ -16,30 +20,38 @@ pub fn config_map(service: &Service) -> Option<ConfigMap> {
     if service.files.is_empty() {
         return None;
     }
-    let data: BTreeMap<String, String> = service
-        .files
-        .iter()
-        .map(|f| (f.key.clone(), f.content.clone()))
-        .collect();
-    let name = format!("{}-{}", service.name, content_hash(&data));
+    let mut data = BTreeMap::new();
+    let mut binary = BTreeMap::new();
+    for f in &service.files {
+        match &f.content {
+            FileContent::Text(text) => data.insert(f.key.clone(), text.clone()).is_some(),
+            FileContent::Binary(bytes) => binary.insert(f.key.clone(), bytes.clone()).is_some(),
+        };
+    }
+    let name = format!("{}-{}", service.name, content_hash(&data, &binary));
     let mut metadata = object_meta(service, &name);
     sync_before_workloads(&mut metadata);
     Some(ConfigMap {
         metadata,
-        data: Some(data),
+        data: (!data.is_empty()).then_some(data),
+        binary_data: (!binary.is_empty()).then(|| {
+            binary
+                .into_iter()
+                .map(|(key, bytes)| (key, ByteString(bytes)))
+                .collect()
+        }),
         immutable: Some(true),
-        ..ConfigMap::default()
     })
 }
 
-/// sha256 over length-prefixed keys and values, so no two maps share an encoding.
-fn content_hash(data: &BTreeMap<String, String>) -> String {
+/// sha256 over length-prefixed keys and values, so no two maps share an
+/// encoding; the binary files after a length no part has.
+fn content_hash(data: &BTreeMap<String, String>, binary: &BTreeMap<String, Vec<u8>>) -> String {
     let mut hasher = Sha256::new();
-    for (key, value) in data {
-        for part in [key, value] {
-            hasher.update((part.len() as u64).to_be_bytes());
-            hasher.update(part.as_bytes());
-        }
+    hash_entries(&mut hasher, data.iter().map(|(k, v)| (k, v.as_bytes())));
+    if !binary.is_empty() {
+        hasher.update(u64::MAX.to_be_bytes());
+        hash_entries(&mut hasher, binary.iter().map(|(k, v)| (k, v.as_slice())));
     }
     let digest = hasher.finalize();
     digest
@@ -49,19 +61,44 @@ fn content_hash(data: &BTreeMap<String, String>) -> String {
         .to_owned()
 }
 
+fn hash_entries<'a>(hasher: &mut Sha256, entries: impl Iterator<Item = (&'a String, &'a [u8])>) {
+    for (key, value) in entries {
+        for part in [key.as_bytes(), value] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn map(key: &str, value: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([(key.to_owned(), value.to_owned())])
+    }
+
+    fn bytes(key: &str, value: &str) -> BTreeMap<String, Vec<u8>> {
+        BTreeMap::from([(key.to_owned(), value.as_bytes().to_vec())])
+    }
+
     #[test]
     fn hash_changes_with_content_and_is_stable() {
-        let a = BTreeMap::from([("k".to_owned(), "v1".to_owned())]);
-        let b = BTreeMap::from([("k".to_owned(), "v2".to_owned())]);
-        assert_eq!(content_hash(&a), content_hash(&a.clone()));
-        assert_ne!(content_hash(&a), content_hash(&b));
-        assert_eq!(content_hash(&a).len(), HASH_LEN);
-        let split = BTreeMap::from([("kv".to_owned(), "1".to_owned())]);
-        let joined = BTreeMap::from([("k".to_owned(), "v1".to_owned())]);
-        assert_ne!(content_hash(&split), content_hash(&joined));
+        let none = BTreeMap::new();
+        let (a, b) = (map("k", "v1"), map("k", "v2"));
+        assert_eq!(content_hash(&a, &none), content_hash(&a.clone(), &none));
+        assert_ne!(content_hash(&a, &none), content_hash(&b, &none));
+        assert_eq!(content_hash(&a, &none).len(), HASH_LEN);
+        let (split, joined) = (map("kv", "1"), map("k", "v1"));
+        assert_ne!(content_hash(&split, &none), content_hash(&joined, &none));
+        assert_ne!(
+            content_hash(&a, &none),
+            content_hash(&BTreeMap::new(), &bytes("k", "v1")),
+            "binary data counts, apart from text"
+        );
+        assert_ne!(
+            content_hash(&a, &bytes("k2", "x")),
+            content_hash(&a, &bytes("k2", "y"))
+        );
     }
 }

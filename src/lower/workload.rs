@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvVar, EnvVarSource, ExecAction, GRPCAction, HTTPGetAction, HTTPHeader, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
-    SecurityContext, TCPSocketAction, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+    EnvVar, EnvVarSource, ExecAction, GRPCAction, HTTPGetAction, HTTPHeader, KeyToPath,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
+    SecretKeySelector, SecurityContext, TCPSocketAction, Toleration, TopologySpreadConstraint,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -117,10 +118,11 @@ pub fn node_group(group: NodeGroup) -> &'static str {
     }
 }
 
-/// A writable `/tmp` (the root filesystem is read-only) and the files, if any.
+/// A writable `/tmp` (the root filesystem is read-only), the files, if
+/// any, and the containers' scratch volumes.
 fn volumes(service: &Service, config_name: Option<String>) -> Vec<Volume> {
-    let tmp = Volume {
-        name: TMP_VOLUME.into(),
+    let empty_dir = |name: &str| Volume {
+        name: name.to_owned(),
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Volume::default()
     };
@@ -130,11 +132,40 @@ fn volumes(service: &Service, config_name: Option<String>) -> Vec<Volume> {
             name: FILES_VOLUME.into(),
             config_map: Some(ConfigMapVolumeSource {
                 name,
+                items: items(service),
                 ..ConfigMapVolumeSource::default()
             }),
             ..Volume::default()
         });
-    files.into_iter().chain([tmp]).collect()
+    let scratch = service.volumes.iter().map(|v| empty_dir(&v.name));
+    files
+        .into_iter()
+        .chain([empty_dir(TMP_VOLUME)])
+        .chain(scratch)
+        .collect()
+}
+
+/// The ConfigMap's keys with their modes, when a file has a mode of its
+/// own; else none, and every key is a file of mode 0644 (the volume's
+/// `defaultMode`). Listed, only the keys listed are files
+/// (`ConfigMapVolumeSource.items`), so all are.
+fn items(service: &Service) -> Option<Vec<KeyToPath>> {
+    service.files.iter().any(|f| f.mode.is_some()).then(|| {
+        let modes: BTreeMap<&str, Option<i32>> = service
+            .files
+            .iter()
+            .map(|f| (f.key.as_str(), f.mode))
+            .collect();
+        modes
+            .into_iter()
+            .map(|(key, mode)| KeyToPath {
+                key: key.to_owned(),
+                path: key.to_owned(),
+                mode,
+                ..KeyToPath::default()
+            })
+            .collect()
+    })
 }
 
 fn container(service: &Service, c: &model::Container, main: bool, has_files: bool) -> Container {
@@ -169,6 +200,19 @@ fn container(service: &Service, c: &model::Container, main: bool, has_files: boo
                 }),
         );
     }
+    mounts.extend(
+        service
+            .volumes
+            .iter()
+            .filter(|v| v.container == c.name)
+            .map(|v| VolumeMount {
+                name: v.name.clone(),
+                mount_path: v.target.clone(),
+                sub_path: v.sub_path.clone(),
+                read_only: v.read_only.then_some(true),
+                ..VolumeMount::default()
+            }),
+    );
     Container {
         name: c.name.clone(),
         image: Some(c.image.clone()),

@@ -32,8 +32,8 @@ pub use traffic::{
     TrafficPolicy, is_http,
 };
 pub use workload::{
-    Container, EnvValue, EnvVar, MountedFile, PortRef, Probe, ProbeAction, Quantities, SCRATCH_DIR,
-    check_image, is_quantity,
+    Container, EnvValue, EnvVar, FileContent, MountedFile, PortRef, Probe, ProbeAction, Quantities,
+    SCRATCH_DIR, ScratchVolume, check_image, is_quantity,
 };
 
 use crate::diag::{Code, Diagnostic};
@@ -260,6 +260,8 @@ pub struct Service {
     pub disruption: Option<Disruption>,
     /// Files of all containers, served from one content-addressed ConfigMap.
     pub files: Vec<MountedFile>,
+    /// The containers' scratch volumes (emptyDirs), besides `/tmp`.
+    pub volumes: Vec<ScratchVolume>,
     pub gateway: Gateway,
     pub routes: Vec<Route>,
     pub mesh: Mesh,
@@ -322,6 +324,8 @@ impl Service {
             .collect();
         let replicas = scaling::replicas(raw, cx.sources, &mut diags);
         scaling::check_cpu_requests(raw, &replicas, &mut diags);
+        let files = workload::files(raw, &mut diags);
+        let volumes = workload::volumes(raw, &files, &mut diags);
         let service = Service {
             version: version_of(&containers[0].image),
             namespace: cx.namespace.value.clone(),
@@ -343,7 +347,8 @@ impl Service {
                 .and_then(|s| s.min_replicas.or(s.max_replicas))
                 .map_or(raw.metadata.name.span, |n| n.span),
             disruption: scaling::disruption(raw, &replicas, &mut diags),
-            files: workload::files(raw, &mut diags),
+            files,
+            volumes,
             routes: traffic::routes(raw, &ports, &mut diags),
             mesh: traffic::mesh(raw, cx.services, &mut diags),
             canary: traffic::canary(raw, &ports, &mut diags),

@@ -2,6 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use super::traffic::{Port, unknown_port};
 use crate::diag::{Code, Diagnostic};
 use crate::input;
@@ -103,7 +106,46 @@ pub struct MountedFile {
     /// Key in the ConfigMap, derived from the target path.
     pub key: String,
     pub target: String,
-    pub content: String,
+    pub content: FileContent,
+    /// The file's mode (Kubernetes' `KeyToPath.mode`), if not the
+    /// volume's default 0644.
+    pub mode: Option<i32>,
+}
+
+/// A file's content: text (the ConfigMap's `data`) or bytes (its
+/// `binaryData`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FileContent {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl MountedFile {
+    /// What makes two files one: target, content and mode, as text that
+    /// no two different files share.
+    fn identity(&self) -> String {
+        let mut out = match &self.content {
+            FileContent::Text(text) => format!("{}\0{text}", self.target),
+            FileContent::Binary(bytes) => {
+                format!("{}\0{}\0binary", self.target, BASE64.encode(bytes))
+            }
+        };
+        if let Some(mode) = self.mode {
+            out.push_str(&format!("\0mode {mode:o}"));
+        }
+        out
+    }
+}
+
+/// A scratch volume of a container: an emptyDir of its own.
+#[derive(Debug)]
+pub struct ScratchVolume {
+    pub container: String,
+    /// The pod volume's name, unique in the pod.
+    pub name: String,
+    pub target: String,
+    pub sub_path: Option<String>,
+    pub read_only: bool,
 }
 
 /// A container; `secrets` holds the resolved value of each of its secret
@@ -522,11 +564,21 @@ pub(super) fn files(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
                 );
                 continue;
             }
+            let content = file_content(file, diags);
+            let mode = file
+                .value
+                .mode
+                .as_ref()
+                .map_or(Ok(None), |m| file_mode(m, diags));
+            let (Some(content), Ok(mode)) = (content, mode) else {
+                continue;
+            };
             out.push(MountedFile {
                 container: container.clone(),
                 key: String::new(),
                 target: target.value.clone(),
-                content: file.value.content.clone(),
+                content,
+                mode,
             });
         }
     }
@@ -535,6 +587,180 @@ pub(super) fn files(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
         file.key = key;
     }
     out
+}
+
+/// A file's `content` or its `binaryContent` decoded: one of the two.
+/// Kubernetes' `binaryData` is bytes, written as standard base64 (as
+/// Score's `binaryContent` is, score-spec/spec `score-v1b1.json`:
+/// "standard-base64 encoded").
+fn file_content(file: &Spanned<input::File>, diags: &mut Vec<Diagnostic>) -> Option<FileContent> {
+    let target = &file.value.target.value;
+    match (&file.value.content, &file.value.binary_content) {
+        (Some(text), None) => Some(FileContent::Text(text.clone())),
+        (None, Some(encoded)) => match BASE64.decode(encoded.value.trim_end()) {
+            Ok(bytes) => Some(FileContent::Binary(bytes)),
+            Err(error) => {
+                diags.push(
+                    Diagnostic::error(
+                        Code::INVALID_VALUE,
+                        encoded.span,
+                        format!("the `binaryContent` of file `{target}` is not standard base64: {error}"),
+                    )
+                    .with_hint("encode the bytes with `base64` (the alphabet `A-Z a-z 0-9 + /`, padded with `=`)"),
+                );
+                None
+            }
+        },
+        (content, _) => {
+            let (message, hint) = match content {
+                Some(_) => (
+                    "has both `content` and `binaryContent`",
+                    "keep one of the two",
+                ),
+                None => (
+                    "has neither `content` nor `binaryContent`",
+                    "write its text as `content`, or its bytes in base64 as `binaryContent`",
+                ),
+            };
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_VALUE,
+                    file.span,
+                    format!("file `{target}` {message}"),
+                )
+                .with_hint(hint),
+            );
+            None
+        }
+    }
+}
+
+/// A file's mode, octal text (`"0600"`): `None` for 0644, the volume's
+/// default. Kubernetes takes modes of 0 to 0777 (`validateKeyToPath` in
+/// kubernetes `pkg/apis/core/validation/validation.go`: "must be a number
+/// between 0 and 0777 (octal), both inclusive"). `Err` when refused.
+fn file_mode(mode: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> Result<Option<i32>, ()> {
+    match i32::from_str_radix(&mode.value, 8) {
+        Ok(0o644) => Ok(None),
+        Ok(bits) if (0..=0o777).contains(&bits) => Ok(Some(bits)),
+        _ => {
+            diags.push(
+                Diagnostic::error(
+                    Code::INVALID_VALUE,
+                    mode.span,
+                    format!("file mode `{}` is not an octal mode of 0 to 0777, which Kubernetes takes", mode.value),
+                )
+                .with_hint("write the permission bits in octal, such as `\"0600\"`; setuid, setgid and sticky bits cannot be set"),
+            );
+            Err(())
+        }
+    }
+}
+
+/// The containers' scratch volumes, each an emptyDir of its own, named
+/// `scratch-<hash of container and target>` (unique in the pod, never
+/// `tmp` or `files`). A target is refused where a mount is already:
+/// `/tmp`, a file of the container, another volume
+/// (`ValidateVolumeMounts`: mount paths "must be unique").
+pub(super) fn volumes(
+    raw: &input::Blueprint,
+    files: &[MountedFile],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<ScratchVolume> {
+    let mut out = Vec::new();
+    let mut mounted: BTreeMap<(&str, &str), Span> = BTreeMap::new();
+    for (container, c) in &raw.containers {
+        for volume in &c.volumes {
+            let target = &volume.value.target;
+            let reason = check_volume_target(&target.value).err().or_else(|| {
+                files
+                    .iter()
+                    .any(|f| &f.container == container && f.target == target.value)
+                    .then_some("is where the container mounts a file")
+            });
+            if let Some(reason) = reason {
+                diags.push(
+                    Diagnostic::error(
+                        Code::INVALID_FILE_TARGET,
+                        target.span,
+                        format!("invalid volume target `{}`: {reason}", target.value),
+                    )
+                    .with_hint(
+                        "mount the volume at a folder of its own, such as `/var/cache/<service>`",
+                    ),
+                );
+                continue;
+            }
+            if let Some(first) = mounted.insert((container, &target.value), target.span) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::DUPLICATE_FILE_TARGET,
+                        target.span,
+                        format!(
+                            "container `{container}` mounts two volumes at `{}`",
+                            target.value
+                        ),
+                    )
+                    .with_related(first, "first volume")
+                    .with_hint("give the container's volumes distinct target paths"),
+                );
+                continue;
+            }
+            let sub_path = volume.value.sub_path.as_ref();
+            if let Some(reason) = sub_path.and_then(|p| check_sub_path(&p.value).err()) {
+                let span = sub_path.map_or(target.span, |p| p.span);
+                diags.push(
+                    Diagnostic::error(
+                        Code::INVALID_VALUE,
+                        span,
+                        format!("invalid `subPath` of volume `{}`: {reason}", target.value),
+                    )
+                    .with_hint(
+                        "write a path inside the volume, relative to it, such as `data/cache`",
+                    ),
+                );
+                continue;
+            }
+            out.push(ScratchVolume {
+                container: container.clone(),
+                name: format!(
+                    "scratch-{}",
+                    names::short_hash(&format!("{container}\0{}", target.value))
+                ),
+                target: target.value.clone(),
+                sub_path: sub_path.map(|p| p.value.clone()),
+                read_only: volume.value.read_only,
+            });
+        }
+    }
+    out
+}
+
+/// A volume's target: a clean absolute path, not the scratch folder.
+fn check_volume_target(target: &str) -> Result<(), &'static str> {
+    if target == SCRATCH_DIR {
+        return Err("is each container's writable scratch folder (an emptyDir) already");
+    }
+    if target.ends_with('/') {
+        return Err("must not end in `/`");
+    }
+    check_target(target)
+}
+
+/// A mount's `subPath`: relative, with no `..` (kubernetes
+/// `pkg/apis/core/validation/validation.go` `validateLocalDescendingPath`:
+/// "must be a relative path", "must not contain '..'").
+fn check_sub_path(path: &str) -> Result<(), &'static str> {
+    if path.starts_with('/') {
+        return Err("must be a relative path");
+    }
+    if path.split('/').any(|part| part == "..") {
+        return Err("must not contain `..`");
+    }
+    if path.is_empty() || path.chars().any(char::is_control) {
+        return Err("must be a path");
+    }
+    Ok(())
 }
 
 /// A ConfigMap key holds at most 253 characters
@@ -551,21 +777,19 @@ const CONFIG_KEY_LIMIT: usize = 253;
 /// and content, so no file is refused for a name slipway derives.
 fn config_keys(files: &[MountedFile]) -> Vec<String> {
     let bases: Vec<String> = files.iter().map(|f| config_key(&f.target)).collect();
-    let mut claims: BTreeMap<&str, BTreeSet<(&str, &str)>> = BTreeMap::new();
-    for (file, base) in files.iter().zip(&bases) {
-        claims
-            .entry(base)
-            .or_default()
-            .insert((file.target.as_str(), file.content.as_str()));
+    let identities: Vec<String> = files.iter().map(MountedFile::identity).collect();
+    let mut claims: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (identity, base) in identities.iter().zip(&bases) {
+        claims.entry(base).or_default().insert(identity);
     }
-    files
+    identities
         .iter()
         .zip(&bases)
-        .map(|(file, key)| {
+        .map(|(identity, key)| {
             if claims[key.as_str()].len() == 1 && key.len() <= CONFIG_KEY_LIMIT {
                 return key.clone();
             }
-            let hash = names::short_hash(&format!("{}\0{}", file.target, file.content));
+            let hash = names::short_hash(identity);
             let keep = CONFIG_KEY_LIMIT - hash.len() - 1;
             format!("{}-{hash}", &key[..keep.min(key.len())])
         })
@@ -720,7 +944,8 @@ mod tests {
             container: container.into(),
             key: String::new(),
             target: target.into(),
-            content: content.into(),
+            content: FileContent::Text(content.into()),
+            mode: None,
         }
     }
 

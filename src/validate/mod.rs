@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use crate::diag::{Code, Diagnostic};
 use crate::input::OverlayHead;
 use crate::input::{FileKind, SCORE_API_VERSION, SIDE_FILE_SUFFIX};
+use crate::load::Attached;
 use crate::names;
 use crate::node::de::{Spanned, from_node};
 use crate::node::{Node, Value};
@@ -87,6 +88,7 @@ impl OverlayInput {
 pub fn inputs(
     sources: &Sources,
     files: &[(FileId, FileKind)],
+    attached: &Attached,
     mut named: BTreeSet<String>,
 ) -> (Inputs, Vec<Diagnostic>) {
     // Parsing and the schema check are per file: in parallel.
@@ -124,7 +126,12 @@ pub fn inputs(
     }
     for (id, tree) in workloads {
         let side = sides.remove(&workload_path(&sources.get(id).path));
-        if let Some(blueprint) = score_blueprint(sources.get(id), &tree, side, &mut diags) {
+        let read = score::Read {
+            workload: &sources.get(id).name,
+            sources,
+            attached,
+        };
+        if let Some(blueprint) = score_blueprint(sources.get(id), &tree, side, &read, &mut diags) {
             add_blueprint(&mut inputs, blueprint, &mut diags);
         }
     }
@@ -182,6 +189,7 @@ fn score_blueprint(
     file: &SourceFile,
     tree: &Node,
     side: Option<(FileId, Node)>,
+    read: &score::Read<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<BlueprintInput> {
     let before = diags.len();
@@ -190,7 +198,7 @@ fn score_blueprint(
     if let Some(side) = &side {
         score::check_side(side, &stem, diags);
     }
-    let translated = score::blueprint(tree, side.as_ref(), &file.text, diags);
+    let translated = score::blueprint(tree, side.as_ref(), read, diags);
     let translated = translated.filter(|_| !diags[before..].iter().any(Diagnostic::is_error))?;
     // The side file's sections, and the translation itself, against the
     // blueprint's contract.

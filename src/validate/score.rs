@@ -12,14 +12,16 @@
 //! `${metadata.<key>...}` and `${resources.<name>.<output>}`, `\.` a dot
 //! inside a key, `$$` a `$` (and `$${...}` a literal `${...}`), and like
 //! score-spec/score-k8s `internal/convert` they are expanded in variables
-//! and file contents, never in `command` or `args`.
+//! and file contents (a file's `source` too), never in `command` or `args`
+//! and never in `binaryContent`.
 
 use std::collections::BTreeMap;
 
-use crate::diag::{Code, Diagnostic};
-use crate::input::StoreKind;
+use crate::diag::{Code, Diagnostic, Location};
+use crate::input::{StoreKind, source_path};
+use crate::load::Attached;
 use crate::node::{Entry, Node, Scalar, ScalarKind, Value};
-use crate::source::Span;
+use crate::source::{Sources, Span};
 use crate::suggest::did_you_mean;
 
 /// The annotation that names the service's team.
@@ -32,22 +34,29 @@ pub const SIDE_KIND: &str = "ScoreExtension";
 /// field that says them.
 const SCORE_SECTIONS: [(&str, &str); 2] =
     [("containers", "containers"), ("dependencies", "resources")];
-/// The mode slipway's ConfigMap volume gives every file (Kubernetes'
-/// `ConfigMapVolumeSource.defaultMode`, 0644).
-const FILE_MODES: [&str; 2] = ["0644", "644"];
+/// What a Score workload's files' `source` read: the files `load` read
+/// for it, in the sources.
+pub struct Read<'a> {
+    /// The workload's file as shown (`blueprints/orders.yaml`), whose
+    /// folder a `source` is relative to.
+    pub workload: &'a str,
+    /// Every file read, the workload's own among them: placeholders are
+    /// found in their text for their spans.
+    pub sources: &'a Sources,
+    pub attached: &'a Attached,
+}
 
 /// A Score workload, translated into a blueprint's tree; `None` if any
-/// part was refused (the reasons are in `diags`). `text` is the Score
-/// file's text, where placeholders are found for their spans.
+/// part was refused (the reasons are in `diags`).
 pub fn blueprint(
     score: &Node,
     side: Option<&Node>,
-    text: &str,
+    read: &Read<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Node> {
     let before = diags.len();
     let mut t = Translation {
-        text,
+        read,
         metadata: score.get("metadata").unwrap_or(score),
         resources: resources(score),
         dns: first_of_type(score, "dns"),
@@ -199,7 +208,7 @@ enum Place {
 }
 
 struct Translation<'a> {
-    text: &'a str,
+    read: &'a Read<'a>,
     metadata: &'a Node,
     resources: BTreeMap<String, Resource>,
     /// The workload's `dns` resource: its `host` is the workload's name in
@@ -303,14 +312,7 @@ impl Translation<'_> {
                 "variables" => self.variables(&e.value, main),
                 "files" => self.files(&e.value),
                 "livenessProbe" | "readinessProbe" => self.probe(&e.value),
-                "volumes" => {
-                    self.refuse(
-                        e.key_span,
-                        "slipway mounts no volumes: a Score volume names one the platform provides, and slipway has no model of those".into(),
-                        "remove `volumes`; the pod has a writable `/tmp`, and configuration can be `files`",
-                    );
-                    continue;
-                }
+                "volumes" => self.volumes(&e.value),
                 "before" => {
                     self.refuse(
                         e.key_span,
@@ -373,45 +375,220 @@ impl Translation<'_> {
         }
     }
 
+    /// A file: `content`, `binaryContent` (as written: Score expands no
+    /// placeholders there) or `source`, exactly one (score-spec/spec
+    /// `score-v1b1.json` `containerFile`: `oneOf`), and its `mode`.
     fn file(&mut self, target: Node, file: &Node) -> Option<Node> {
-        let mut ok = true;
-        for e in entries_of(file) {
-            let refusal = match e.key.as_str() {
-                "source" => Some((
-                    "slipway reads no files but those of `blueprints/` and `overlays/`, so it cannot read a file's `source`",
-                    "inline the file as `content`",
-                )),
-                "binaryContent" => Some((
-                    "slipway's ConfigMap holds text files only, so a file cannot be `binaryContent`",
-                    "write the file as `content`, or build it into the image",
-                )),
-                "mode" if !e.value.as_str().is_some_and(|m| FILE_MODES.contains(&m)) => Some((
-                    "slipway mounts every file with mode 0644 (its ConfigMap volume's default), read-only",
-                    "remove `mode`, or write `mode: \"0644\"`; a file that must be private belongs in a secret",
-                )),
-                _ => None,
+        let bodies: Vec<&Entry> = ["content", "binaryContent", "source"]
+            .iter()
+            .filter_map(|key| file.entry(key))
+            .collect();
+        let [body] = bodies.as_slice() else {
+            let (message, span) = match bodies.get(1) {
+                Some(second) => (
+                    "a file has more than one of `content`, `binaryContent` and `source`",
+                    second.key_span,
+                ),
+                None => (
+                    "a file has none of `content`, `binaryContent` and `source`",
+                    file.span,
+                ),
             };
-            if let Some((message, hint)) = refusal {
-                self.refuse(e.key_span, message.into(), hint);
-                ok = false;
+            self.refuse(
+                span,
+                message.into(),
+                "give the file exactly one of them, as Score requires",
+            );
+            return None;
+        };
+        let raw = file.get("noExpand").and_then(Node::as_bool) == Some(true);
+        let value = match body.key.as_str() {
+            "binaryContent" => copy(&body.value),
+            "content" => self.text_content(&body.value, raw),
+            _ => {
+                let content = self.source(&body.value)?;
+                self.text_content(&content, raw)
+            }
+        };
+        let key = if body.key == "binaryContent" {
+            "binaryContent"
+        } else {
+            "content"
+        };
+        let mut out = vec![
+            entry("target", target.span, target),
+            entry(key, body.key_span, value),
+        ];
+        if let Some(mode) = file.entry("mode") {
+            out.push(entry("mode", mode.key_span, copy(&mode.value)));
+        }
+        Some(map(file.span, out))
+    }
+
+    /// A file's text, its placeholders expanded unless `raw` (`noExpand`).
+    fn text_content(&mut self, content: &Node, raw: bool) -> Node {
+        let text = if raw {
+            escape(content.as_str().unwrap_or_default())
+        } else {
+            self.expand(content, Place::File)
+        };
+        string(content.span, text)
+    }
+
+    /// The file a `source` names, which `load` read: its text as a node
+    /// spanning the whole file, or a refusal at the `source`.
+    fn source(&mut self, source: &Node) -> Option<Node> {
+        let written = source.as_str().unwrap_or_default();
+        let path = match source_path(self.read.workload, written) {
+            Ok(path) => path,
+            Err(reason) => {
+                self.refuse(
+                    source.span,
+                    format!("file source `{written}` is {reason}"),
+                    "put the file in `blueprints/` (a `source` is relative to the Score file's folder), or inline it as `content`",
+                );
+                return None;
+            }
+        };
+        match self.read.attached.get(&path) {
+            Some(Ok(id)) => {
+                let text = &self.read.sources.get(*id).text;
+                let span = Span {
+                    file: *id,
+                    start: 0,
+                    end: u32::try_from(text.len()).unwrap_or(u32::MAX),
+                };
+                Some(string(span, text.clone()))
+            }
+            Some(Err(refusal)) => {
+                let mut diag = (**refusal).clone();
+                diag.location = Location::Span(source.span);
+                self.diags.push(diag);
+                None
+            }
+            None => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::UNREADABLE_FILE,
+                        source.span,
+                        format!("file source `{path}` was not read with the inputs"),
+                    )
+                    .with_hint("inline the file as `content`"),
+                );
+                None
             }
         }
-        let content = file.entry("content")?;
-        let raw = file.get("noExpand").and_then(Node::as_bool) == Some(true);
-        let text = if raw {
-            escape(content.value.as_str().unwrap_or_default())
-        } else {
-            self.expand(&content.value, Place::File)
+    }
+
+    /// `volumes`, as a map of target -> volume or the (deprecated) list of
+    /// volumes with `target`: each a `volume` resource, which score-k8s'
+    /// default provisioner makes an `emptyDir` (score-spec/score-k8s
+    /// `internal/provisioners/default/zz-default.provisioners.yaml`), one
+    /// per mount (`internal/convert/container_volumes.go` names the pod
+    /// volume after the mount's target): a blueprint's scratch volume.
+    fn volumes(&mut self, volumes: &Node) -> Node {
+        let out = match &volumes.value {
+            Value::Map(entries) => entries
+                .iter()
+                .filter_map(|e| self.volume(string(e.key_span, escape(&e.key)), &e.value))
+                .collect(),
+            Value::Seq(items) => items
+                .iter()
+                .filter_map(|v| {
+                    let Some(target) = v.get("target").map(copy) else {
+                        self.refuse(
+                            v.span,
+                            "a volume of the list form needs its `target`".into(),
+                            "write `target: <path in the container>`, or use the map form `volumes: {<path>: {source: ...}}`",
+                        );
+                        return None;
+                    };
+                    self.volume(target, v)
+                })
+                .collect(),
+            Value::Scalar(_) => Vec::new(),
         };
-        let out = vec![
-            entry("target", target.span, target),
-            entry(
-                "content",
-                content.key_span,
-                string(content.value.span, text),
-            ),
-        ];
-        ok.then(|| map(file.span, out))
+        Node {
+            span: volumes.span,
+            value: Value::Seq(out),
+        }
+    }
+
+    fn volume(&mut self, target: Node, volume: &Node) -> Option<Node> {
+        let source = volume.get("source")?;
+        self.volume_resource(source)?;
+        let mut out = vec![entry("target", target.span, target)];
+        for e in entries_of(volume) {
+            match e.key.as_str() {
+                "path" => out.push(entry("subPath", e.key_span, copy(&e.value))),
+                "readOnly" => out.push(entry("readOnly", e.key_span, copy(&e.value))),
+                _ => {}
+            }
+        }
+        Some(map(volume.span, out))
+    }
+
+    /// A volume's `source`: `${resources.<name>}` of a `volume` resource.
+    /// score-k8s resolves it to the resource and refuses a source that is
+    /// none ("source: resource '...' does not exist",
+    /// `internal/convert/container_volumes.go`).
+    fn volume_resource(&mut self, source: &Node) -> Option<()> {
+        let written = source.as_str().unwrap_or_default();
+        let named = written
+            .strip_prefix("${")
+            .and_then(|s| s.strip_suffix('}'))
+            .map(split_reference);
+        let volumes = self.resources_of_type("volume");
+        let Some(name) = named.as_deref().and_then(|parts| match parts {
+            [resources, name] if resources == "resources" => Some(name.clone()),
+            _ => None,
+        }) else {
+            self.refuse(
+                source.span,
+                format!("volume source `{written}` names no resource: like score-k8s, slipway mounts a `volume` resource, named as `${{resources.<name>}}`"),
+                &match volumes.first() {
+                    Some(first) => format!("write `source: ${{resources.{first}}}`"),
+                    None => "declare `resources: {<name>: {type: volume}}` (an emptyDir) and write `source: ${resources.<name>}`".into(),
+                },
+            );
+            return None;
+        };
+        let kind = self
+            .resources_node
+            .and_then(|r| r.get(&name))
+            .and_then(|r| r.get("type"))
+            .and_then(Node::as_str);
+        match kind {
+            Some("volume") => Some(()),
+            Some(other) => {
+                self.refuse(
+                    source.span,
+                    format!("volume source names resource `{name}`, which is of type `{other}`, not `volume`"),
+                    "mount a resource of type `volume`",
+                );
+                None
+            }
+            None => {
+                let hint = did_you_mean(&name, volumes.iter().map(String::as_str))
+                    .unwrap_or_else(|| "declare it in `resources` as `{type: volume}`".into());
+                self.refuse(
+                    source.span,
+                    format!("volume source names resource `{name}`, which this workload does not declare"),
+                    &hint,
+                );
+                None
+            }
+        }
+    }
+
+    /// The names of the workload's resources of type `kind`.
+    fn resources_of_type(&self, kind: &str) -> Vec<String> {
+        let resources = self.resources_node.map(entries_of).unwrap_or_default();
+        resources
+            .iter()
+            .filter(|r| r.value.get("type").and_then(Node::as_str) == Some(kind))
+            .map(|r| r.key.clone())
+            .collect()
     }
 
     /// A probe: `httpGet` or `exec`. A Kubernetes probe runs one handler
@@ -670,6 +847,10 @@ impl Translation<'_> {
                     }
                     continue;
                 }
+                "volume" => {
+                    self.volume_declared(r);
+                    continue;
+                }
                 _ => {}
             }
             if store_kind(name).is_none() {
@@ -705,6 +886,21 @@ impl Translation<'_> {
             resources.key_span,
             map(resources.value.span, out),
         )
+    }
+
+    /// A `volume` resource: an emptyDir where a container mounts it, as
+    /// score-k8s' default `volume` provisioner makes it, which takes no
+    /// params, class or id.
+    fn volume_declared(&mut self, r: &Entry) {
+        for e in entries_of(&r.value) {
+            if e.key != "type" {
+                self.refuse(
+                    e.key_span,
+                    format!("a `volume` resource's `{}`: slipway's volume is an emptyDir of the pod, which takes none", e.key),
+                    "remove it; storage that outlives the pod is the platform's, outside slipway",
+                );
+            }
+        }
     }
 
     /// A `dns` resource: a host for the workload, which slipway does not
@@ -878,7 +1074,8 @@ impl Translation<'_> {
     /// One placeholder's value (as template text), or an error at it.
     fn resolve(&mut self, reference: &str, node: &Node, place: Place) -> String {
         let parts = split_reference(reference);
-        let span = placeholder_span(node, self.text, reference);
+        let text = &self.read.sources.get(node.span.file).text;
+        let span = placeholder_span(node, text, reference);
         let found = match parts.first().map(String::as_str) {
             Some("metadata") if parts.len() > 1 => self.metadata_value(&parts[1..]),
             Some("resources") if parts.len() > 1 => match self.resource_output(&parts, place) {
@@ -1015,10 +1212,6 @@ fn other_resource(kind: &str) -> (&'static str, &'static str) {
         "service-port" => (
             "which slipway does not provide as a resource",
             "remove it and set the variable in an overlay's `services.<name>` as `{{ endpoint('<service>', '<port>') }}`",
-        ),
-        "volume" => (
-            "which slipway does not mount",
-            "remove it; the pod has a writable `/tmp`",
         ),
         "environment" => (
             "which slipway does not provide: an environment's values are its overlay's",
@@ -1170,7 +1363,12 @@ mod tests {
         let id = sources.add("blueprints/w.yaml".into(), "w.yaml".into(), text.into());
         let tree = parse(sources.get(id), id).expect("YAML");
         let mut diags = Vec::new();
-        let out = blueprint(&tree, None, text, &mut diags);
+        let read = Read {
+            workload: "blueprints/w.yaml",
+            sources: &sources,
+            attached: &Attached::new(),
+        };
+        let out = blueprint(&tree, None, &read, &mut diags);
         (
             out.map(|n| n.to_json()),
             diags.into_iter().map(|d| d.message).collect(),

@@ -11,7 +11,8 @@ use slipway::compile::{Selection, open};
 use slipway::lower::Object;
 
 use crate::rendering::{Rendering, render};
-use crate::support::{read_tree, root, run_in};
+use crate::repo::git;
+use crate::support::{copy_tree, read_tree, root, run_in};
 
 fn platform() -> PathBuf {
     root().join("tests/fixtures/platforms/score")
@@ -187,7 +188,7 @@ fn score_ports_files_and_probes_render_as_slipway_renders_blueprints() {
     assert_eq!(protocols["example-workload-name123/port-one"].0, "tcp");
     assert_eq!(protocols["example-workload-name123/port-one"].1, 1000);
     // Files: expanded, or (`noExpand`) as written, braces and all.
-    assert_eq!(files["my_file"], "written for example-workload-name123");
+    assert!(files["my_file"].starts_with("written for example-workload-name123\n"));
     assert!(files["my_other_file"].contains("{{ not a template }} and ${kept}"));
     assert_eq!(files["mnt_some-path"], "my content here");
     let full = pod(&rendered, "example-workload-name123");
@@ -257,4 +258,163 @@ fn score_routes_are_gateway_routes_on_the_workloads_host() {
         let vars = expanded(&pod(&rendered, "sample").containers[0]);
         assert_eq!(vars["PUBLIC_HOST"], format!("sample.{domain}"));
     }
+}
+
+/// A file's `source`, `mode` and `binaryContent`, and a `volume` resource:
+/// the ConfigMap's `data` and `binaryData`, the volume's items with their
+/// modes, and an emptyDir mounted with its sub-path.
+#[test]
+fn score_file_sources_modes_binary_content_and_volumes_render() {
+    for (env, region) in CLUSTERS {
+        let rendered = cluster(env, region);
+        let config = rendered
+            .objects
+            .values()
+            .find_map(|r| match &r.object {
+                Object::ConfigMap(c)
+                    if c.metadata
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("example-workload-name123-")) =>
+                {
+                    Some(c.clone())
+                }
+                _ => None,
+            })
+            .expect("the workload's ConfigMap");
+        let data = config.data.clone().unwrap_or_default();
+        // `blueprints/file.txt`, its placeholder expanded and `$$` a `$`.
+        assert_eq!(
+            data["my_file"],
+            "written for example-workload-name123\nkept: ${metadata.name}\n"
+        );
+        let binary = config.binary_data.clone().unwrap_or_default();
+        assert_eq!(
+            binary["my_other_binaryfile"].0,
+            [0x00, 0x30, 0x60, 0xc2, 0x90]
+        );
+        assert!(
+            !data.contains_key("my_other_binaryfile"),
+            "a key in one map only"
+        );
+        let spec = pod(&rendered, "example-workload-name123");
+        let volumes = spec.volumes.clone().unwrap_or_default();
+        let files = volumes.iter().find(|v| v.name == "files").expect("files");
+        let items = files.config_map.as_ref().and_then(|c| c.items.clone());
+        let modes: BTreeMap<String, Option<i32>> = items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| (i.key, i.mode))
+            .collect();
+        assert_eq!(modes["my_file"], Some(0o600));
+        assert_eq!(modes["my_other_file"], None, "0644, the default");
+        assert_eq!(modes.len(), 3, "every key is listed: {modes:?}");
+        let mounts = spec.containers[0].volume_mounts.clone().unwrap_or_default();
+        let scratch = mounts
+            .iter()
+            .find(|m| m.mount_path == "/mnt/something")
+            .expect("the volume's mount");
+        assert_eq!(scratch.sub_path.as_deref(), Some("sub/path"));
+        assert_eq!(scratch.read_only, None);
+        let volume = volumes
+            .iter()
+            .find(|v| v.name == scratch.name)
+            .expect("its volume");
+        assert!(volume.empty_dir.is_some(), "{volume:?}");
+        assert_ne!(scratch.name, "tmp");
+    }
+}
+
+/// The platform in a git repository, rendered and committed.
+fn committed_platform() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path();
+    copy_tree(&platform(), p);
+    git(p, &["init", "--quiet", "--initial-branch=main"]);
+    assert_eq!(run_in(p, &["render", "--all", "-o", "rendered"]).code, 0);
+    git(p, &["add", "-A"]);
+    dir
+}
+
+/// A `source` file is an input: its bytes are in the fingerprint, so an
+/// edit of it is never proven up to date, and `check` renders and finds
+/// the tree stale.
+#[test]
+fn a_source_file_is_part_of_the_inputs_check_proves() {
+    let dir = committed_platform();
+    let p = dir.path();
+    let fingerprint = || {
+        let loaded = slipway::load::load(p).expect("loads");
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        loaded.sources.fingerprint()
+    };
+    let before = fingerprint();
+    let proven = run_in(p, &["check"]);
+    assert_eq!(proven.code, 0, "{}", proven.stderr);
+    assert!(
+        proven.stderr.contains("proven by its manifest"),
+        "{}",
+        proven.stderr
+    );
+    std::fs::write(p.join("blueprints/file.txt"), "changed\n").expect("write");
+    assert_ne!(fingerprint(), before);
+    let stale = run_in(p, &["check"]);
+    assert_eq!(stale.code, 1, "{}", stale.stderr);
+    assert!(!stale.stderr.contains("proven"), "{}", stale.stderr);
+    assert!(
+        stale.stderr.contains(
+            "example-workload-name123/deployment-example-workload-name123.yaml (out of date)"
+        ),
+        "{}",
+        stale.stderr
+    );
+}
+
+/// `check --staged` counts a `source` file as an input: changed and not
+/// staged, the commit would not hold what was rendered.
+#[test]
+fn check_staged_counts_source_files() {
+    let dir = committed_platform();
+    let p = dir.path();
+    let ok = run_in(p, &["check", "--staged"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    std::fs::write(p.join("blueprints/file.txt"), "changed\n").expect("write");
+    assert_eq!(run_in(p, &["render", "--all", "-o", "rendered"]).code, 0);
+    git(p, &["add", "rendered"]);
+    let unstaged = run_in(p, &["check", "--staged"]);
+    assert_eq!(unstaged.code, 1, "{}", unstaged.stderr);
+    assert!(
+        unstaged
+            .stderr
+            .contains("not staged: blueprints/file.txt (changed but not staged)"),
+        "{}",
+        unstaged.stderr
+    );
+}
+
+/// A `source` that is a symlink out of the project is refused at the
+/// `source`, as any input would be.
+#[cfg(unix)]
+#[test]
+fn a_source_symlinked_out_of_the_project_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("project");
+    copy_tree(&platform(), &p);
+    let outside = dir.path().join("secret.txt");
+    std::fs::write(&outside, "outside\n").expect("write");
+    std::fs::remove_file(p.join("blueprints/file.txt")).expect("remove");
+    std::os::unix::fs::symlink(&outside, p.join("blueprints/file.txt")).expect("symlink");
+    let run = run_in(&p, &["validate"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error[symlink-outside-root]: `blueprints/file.txt` is a symlink that leads outside the project root"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("blueprints/example-workload-name123.yaml:"),
+        "at the `source`: {}",
+        run.stderr
+    );
 }
