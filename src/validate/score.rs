@@ -1218,8 +1218,8 @@ fn other_resource(kind: &str) -> (&'static str, &'static str) {
             "remove it and set the variables per environment in the overlay's `services.<name>`",
         ),
         _ => (
-            "which slipway has no data store for: it connects `postgres` and `redis`",
-            "use a `postgres` or `redis` resource, or pass the address as a variable set per environment in the overlay",
+            "which slipway does not provide: its resources are the data stores `postgres` and `redis`, and `dns`, `route` and `volume`",
+            "use one of those types, or pass the address as a variable set per environment in the overlay",
         ),
     }
 }
