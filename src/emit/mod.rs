@@ -17,15 +17,20 @@ use crate::lower::Rendered;
 /// `<env>/_bootstrap/`.
 pub fn path(env: &str, region: Option<&str>, rendered: &Rendered) -> String {
     let id = rendered.object.id();
-    let folder = match region {
-        Some(region) => format!("{env}/{region}/{}", rendered.owner.dir()),
-        None => format!("{env}/{}", rendered.owner.dir()),
-    };
-    format!(
-        "{folder}/{}-{}.yaml",
-        id.kind.name().to_ascii_lowercase(),
-        id.name
-    )
+    let owner = rendered.owner.dir();
+    let kind = id.kind.name();
+    let mut path = String::with_capacity(
+        env.len() + region.map_or(0, str::len) + owner.len() + kind.len() + id.name.len() + 9,
+    );
+    for part in [Some(env), region, Some(&owner)].into_iter().flatten() {
+        path.push_str(part);
+        path.push('/');
+    }
+    path.extend(kind.chars().map(|c| c.to_ascii_lowercase()));
+    path.push('-');
+    path.push_str(&id.name);
+    path.push_str(".yaml");
+    path
 }
 
 /// Documents of objects that are not needed afterwards, in the folder of
@@ -69,13 +74,6 @@ pub(crate) fn string(out: &mut String, text: &str, level: usize) {
         double_quoted(out, text);
     }
 }
-
-/// Words YAML 1.1 reads as booleans or null, and 1.1's special keys.
-const RESERVED: &[&str] = &[
-    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
-    "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "=",
-    "<<",
-];
 
 /// Can `text` be written without quotes and read back as the same string
 /// by YAML 1.1 and 1.2 readers alike? Conservative: when unsure, quote.
@@ -153,27 +151,40 @@ pub fn is_plain_safe(text: &str) -> bool {
     true
 }
 
-/// One of [`RESERVED`]; its first bytes are checked first, as most
-/// strings start with none of them.
+/// A word YAML 1.1 reads as a boolean or null, or one of 1.1's special
+/// keys; a `match`, which compares by length first (keys such as `name`
+/// and `type` reach it often).
 fn is_reserved(text: &str) -> bool {
-    let first = text.as_bytes().first().copied().unwrap_or_default();
-    text.len() <= 5
-        && matches!(
-            first,
-            b'y' | b'Y'
-                | b'n'
-                | b'N'
-                | b't'
-                | b'T'
-                | b'f'
-                | b'F'
-                | b'o'
-                | b'O'
-                | b'~'
-                | b'='
-                | b'<'
-        )
-        && RESERVED.contains(&text)
+    matches!(
+        text,
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+            | "null"
+            | "Null"
+            | "NULL"
+            | "~"
+            | "="
+            | "<<"
+    )
 }
 
 /// What [`scan_ascii`] found.
@@ -216,8 +227,7 @@ fn is_c1(rest: &str) -> bool {
 /// base, floats, sexagesimals (`1:30`), `.inf`, `.nan`, `1.10`, `0755`, `1_000`.
 fn looks_numeric(text: &str) -> bool {
     let body = text.strip_prefix(['+', '-']).unwrap_or(text);
-    let lower = body.to_ascii_lowercase();
-    if matches!(lower.as_str(), ".inf" | ".nan") {
+    if body.eq_ignore_ascii_case(".inf") || body.eq_ignore_ascii_case(".nan") {
         return true;
     }
     let starts_numeric = body.starts_with(|c: char| c.is_ascii_digit() || c == '.');
