@@ -6,7 +6,8 @@
 //! What follows (merge, templates, the model) sees a blueprint and nothing
 //! of Score. Every Score field is translated or refused here with a
 //! diagnostic at it; the one left out (a probe's `exec` beside its
-//! `httpGet`, as score-k8s does) is left out with a warning at it.
+//! `httpGet`, as score-k8s does) is left out with a warning at it, and so
+//! is a `service` resource no placeholder reads, which nothing checks.
 //!
 //! Placeholders follow score-spec/score-go `framework/substitution.go`:
 //! `${metadata.<key>...}` and `${resources.<name>.<output>}`, `\.` a dot
@@ -15,7 +16,7 @@
 //! and file contents (a file's `source` too), never in `command` or `args`
 //! and never in `binaryContent`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Code, Diagnostic, Location};
 use crate::input::{StoreKind, source_path};
@@ -60,6 +61,7 @@ pub fn blueprint(
         metadata: score.get("metadata").unwrap_or(score),
         resources: resources(score),
         services: services(score),
+        read_services: BTreeSet::new(),
         dns: first_of_type(score, "dns"),
         ports: score
             .get("service")
@@ -231,6 +233,9 @@ struct Translation<'a> {
     resources: BTreeMap<String, Resource>,
     /// The `service` resources: the workload each names.
     services: BTreeMap<String, String>,
+    /// The `service` resources a placeholder reads (containers are
+    /// translated before `resources`).
+    read_services: BTreeSet<String>,
     /// The workload's `dns` resource: its `host` is the workload's name in
     /// the environment's domain.
     dns: Option<String>,
@@ -952,6 +957,19 @@ impl Translation<'_> {
             }
         }
         let workload = self.services.get(&r.key).cloned().unwrap_or_default();
+        if !self.read_services.contains(&r.key) {
+            // score-k8s' provisioner fails on a workload that does not
+            // exist, read or not; slipway checks the call where `name` is
+            // read, as an `endpoint()` call, and admits nothing by itself.
+            self.diags.push(
+                Diagnostic::warning(
+                    Code::SCORE_IGNORED,
+                    r.key_span,
+                    format!("`service` resource `{}` is read by no placeholder, so slipway neither checks that workload `{workload}` exists nor sees this workload call it", r.key),
+                )
+                .with_hint(format!("read its host as `${{resources.{}.name}}` where the workload connects to it, or remove it; either way `{workload}` must list this workload in its `mesh.allowFrom` to be reached", r.key)),
+            );
+        }
         if r.value.get("id").is_none() && crate::names::dns1123_label(&workload, 63).is_err() {
             self.refuse(
                 r.key_span,
@@ -1137,6 +1155,11 @@ impl Translation<'_> {
         let parts = split_reference(reference);
         let text = &self.read.sources.get(node.span.file).text;
         let span = placeholder_span(node, text, reference);
+        if let (Some("resources"), Some(name)) = (parts.first().map(String::as_str), parts.get(1)) {
+            if self.services.contains_key(name) {
+                self.read_services.insert(name.clone());
+            }
+        }
         let found = match parts.first().map(String::as_str) {
             Some("metadata") if parts.len() > 1 => self.metadata_value(&parts[1..]),
             // A resource of a type slipway refuses: refused at its `type`
