@@ -85,7 +85,7 @@ codes! {
     TEMPLATE_ERROR = "template-error": "a template fails to render (an undefined variable, a syntax error)";
     TEMPLATE_NOT_ALLOWED = "template-not-allowed": "template syntax in an overlay field that is read as written";
     SCORE_UNSUPPORTED = "score-unsupported": "a Score field or resource slipway cannot render faithfully";
-    SCORE_IGNORED = "score-ignored": "a Score field slipway leaves out, as score-k8s does: a probe's `exec` beside its `httpGet`";
+    SCORE_IGNORED = "score-ignored": "a Score field slipway leaves out or cannot check: a probe's `exec` beside its `httpGet` (as score-k8s does), a `service` resource no placeholder reads";
     UNKNOWN_PLACEHOLDER = "unknown-placeholder": "a Score placeholder that names nothing slipway knows, or an output where nothing can expand it";
     INVALID_SIDE_FILE = "invalid-side-file": "a Score workload's side file that is not one, names another service or says what Score says";
     UNKNOWN_ENDPOINT = "unknown-endpoint": "`endpoint()` names a service that has no blueprint or that the region does not run";

@@ -94,13 +94,14 @@ pub struct ListedPort {
     pub url: bool,
 }
 
-/// One `endpoint(service, port)` a template called, at the span of the
-/// string that holds it.
+/// One `endpoint(service, port)` (or `endpoint(service)`) a template
+/// called, at the span of the string that holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reference {
     pub span: Span,
     pub service: String,
-    pub port: String,
+    /// The port it names; `None` for the service's host alone.
+    pub port: Option<String>,
 }
 
 /// A strict template engine.
@@ -236,11 +237,11 @@ impl Templates {
 }
 
 /// `endpoint(service, port)`: another service's address in this region,
-/// recording each call.
+/// recording each call; `endpoint(service)`: its host.
 #[derive(Debug)]
 struct EndpointFn {
     directory: Arc<Directory>,
-    calls: Mutex<Vec<(String, String)>>,
+    calls: Mutex<Vec<(String, Option<String>)>>,
 }
 
 impl Object for EndpointFn {
@@ -249,31 +250,32 @@ impl Object for EndpointFn {
         _: &mut State<'_, '_>,
         args: &[Jinja],
     ) -> Result<Jinja, minijinja::Error> {
-        let (service, port): (&str, &str) = from_args(args)?;
+        let (service, port): (&str, Option<&str>) = from_args(args)?;
         let endpoint = self.directory.endpoint(service, port).map_err(|e| {
             minijinja::Error::new(ErrorKind::InvalidOperation, e.to_string()).with_source(e)
         })?;
         self.calls
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push((service.to_owned(), port.to_owned()));
+            .push((service.to_owned(), port.map(str::to_owned)));
         Ok(Jinja::from_object(endpoint))
     }
 }
 
 /// What `endpoint()` returns: it renders as `http://<host>:<port>` for an
 /// HTTP or HTTP2 port and as `<host>:<port>` otherwise (GRPC, TCP), and has
-/// `.host`, `.port` and `.address` (`<host>:<port>`).
+/// `.host`, `.port` and `.address` (`<host>:<port>`). Without a port (the
+/// call named none) it renders as the host and has `.host` only.
 #[derive(Debug)]
 struct Endpoint {
     host: String,
-    port: u16,
+    port: Option<u16>,
     url: bool,
 }
 
 impl Endpoint {
-    fn address(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+    fn address(&self) -> Option<String> {
+        self.port.map(|port| format!("{}:{port}", self.host))
     }
 }
 
@@ -281,28 +283,33 @@ impl Object for Endpoint {
     fn get_value(self: &Arc<Self>, key: &Jinja) -> Option<Jinja> {
         match key.as_str()? {
             "host" => Some(Jinja::from(self.host.as_str())),
-            "port" => Some(Jinja::from(self.port)),
-            "address" => Some(Jinja::from(self.address())),
+            "port" => self.port.map(Jinja::from),
+            "address" => self.address().map(Jinja::from),
             _ => None,
         }
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(&["host", "port", "address"])
+        if self.port.is_some() {
+            Enumerator::Str(&["host", "port", "address"])
+        } else {
+            Enumerator::Str(&["host"])
+        }
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.url {
-            write!(f, "http://{}", self.address())
-        } else {
-            f.write_str(&self.address())
+        match self.address() {
+            Some(address) if self.url => write!(f, "http://{address}"),
+            Some(address) => f.write_str(&address),
+            None => f.write_str(&self.host),
         }
     }
 }
 
 impl Directory {
-    /// The endpoint of `port` of `service`, or why there is none.
-    fn endpoint(&self, service: &str, port: &str) -> Result<Endpoint, EndpointError> {
+    /// The endpoint of `port` of `service` (its host alone without a
+    /// port), or why there is none.
+    fn endpoint(&self, service: &str, port: Option<&str>) -> Result<Endpoint, EndpointError> {
         let Some(listing) = self.services.get(service) else {
             return Err(if self.elsewhere.contains(service) {
                 EndpointError::NotInRegion {
@@ -327,6 +334,20 @@ impl Directory {
                 service: service.to_owned(),
             });
         };
+        let host = crate::names::service_host(service, &listing.namespace);
+        let Some(port) = port else {
+            // Only a service with ports has a Service, whose name resolves.
+            if listing.ports.is_empty() {
+                return Err(EndpointError::NoService {
+                    service: service.to_owned(),
+                });
+            }
+            return Ok(Endpoint {
+                host,
+                port: None,
+                url: false,
+            });
+        };
         let Some(found) = listing.ports.iter().find(|p| p.name == port) else {
             return Err(EndpointError::UnknownPort {
                 service: service.to_owned(),
@@ -335,8 +356,8 @@ impl Directory {
             });
         };
         Ok(Endpoint {
-            host: crate::names::service_host(service, &listing.namespace),
-            port: found.port,
+            host,
+            port: Some(found.port),
             url: found.url,
         })
     }
@@ -356,6 +377,9 @@ enum EndpointError {
     InError {
         service: String,
     },
+    NoService {
+        service: String,
+    },
     UnknownPort {
         service: String,
         port: String,
@@ -367,7 +391,7 @@ impl fmt::Display for EndpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EndpointError::UnknownService { service, .. } => {
-                write!(f, "`endpoint()` names unknown service `{service}`")
+                write!(f, "a call of unknown service `{service}`")
             }
             EndpointError::NotInRegion { service, region } => {
                 write!(f, "`{service}` does not run in region `{region}`")
@@ -375,6 +399,10 @@ impl fmt::Display for EndpointError {
             EndpointError::InError { service } => write!(
                 f,
                 "the endpoint of `{service}` is not known: its own namespace or ports are in error here"
+            ),
+            EndpointError::NoService { service } => write!(
+                f,
+                "`{service}` has no Service to call: it has no `service.ports`"
             ),
             EndpointError::UnknownPort { service, port, .. } => {
                 write!(f, "`{service}` has no port `{port}`")
@@ -403,6 +431,11 @@ impl EndpointError {
                 Code::UNKNOWN_ENDPOINT,
                 "called here",
                 format!("fix the errors reported for `{service}`"),
+            ),
+            EndpointError::NoService { service } => (
+                Code::UNKNOWN_ENDPOINT,
+                "no Service answers for the called service",
+                format!("give `{service}` a `service.ports` entry, or call a service that has one"),
             ),
             EndpointError::UnknownPort { port, ports, .. } => (
                 Code::UNKNOWN_PORT,
@@ -642,13 +675,22 @@ mod tests {
         };
         Directory {
             region: "eu-west-1".into(),
-            services: BTreeMap::from([(
-                "cart".into(),
-                Some(Listing {
-                    namespace: "commerce-prod".into(),
-                    ports: vec![port("http", 80, true), port("grpc", 9090, false)],
-                }),
-            )]),
+            services: BTreeMap::from([
+                (
+                    "cart".into(),
+                    Some(Listing {
+                        namespace: "commerce-prod".into(),
+                        ports: vec![port("http", 80, true), port("grpc", 9090, false)],
+                    }),
+                ),
+                (
+                    "worker".into(),
+                    Some(Listing {
+                        namespace: "commerce-prod".into(),
+                        ports: Vec::new(),
+                    }),
+                ),
+            ]),
             elsewhere: BTreeSet::from(["search".into()]),
         }
     }
@@ -692,7 +734,7 @@ mod tests {
         );
         let called: Vec<(&str, &str)> = references
             .iter()
-            .map(|r| (r.service.as_str(), r.port.as_str()))
+            .map(|r| (r.service.as_str(), r.port.as_deref().unwrap_or_default()))
             .collect();
         assert_eq!(
             called,
@@ -710,12 +752,33 @@ mod tests {
     }
 
     #[test]
+    fn an_endpoint_without_a_port_is_the_services_host() {
+        let (node, diags, references) = expand_calling(concat!(
+            "host: \"{{ endpoint('cart') }}:7070\"\n",
+            "same: \"{{ endpoint('cart').host }}\"\n",
+            "port: \"{{ endpoint('cart').port }}\"\n",
+        ));
+        let get = |key| node.get(key).and_then(Node::as_str);
+        assert_eq!(
+            get("host"),
+            Some("cart.commerce-prod.svc.cluster.local:7070")
+        );
+        assert_eq!(get("same"), Some("cart.commerce-prod.svc.cluster.local"));
+        // No port was named, so there is none to give.
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].code, Code::TEMPLATE_ERROR);
+        assert_eq!(references.len(), 2);
+        assert!(references.iter().all(|r| r.port.is_none()));
+    }
+
+    #[test]
     fn endpoints_that_do_not_resolve_are_errors_with_their_code() {
         let (_, diags, references) = expand_calling(concat!(
             "a: \"{{ endpoint('crat', 'http') }}\"\n",
             "b: \"{{ endpoint('search', 'http') }}\"\n",
             "c: \"{{ endpoint('cart', 'grcp') }}\"\n",
-            "d: \"{{ endpoint('cart') }}\"\n",
+            "d: \"{{ endpoint() }}\"\n",
+            "e: \"{{ endpoint('worker') }}\"\n",
         ));
         let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
         assert_eq!(
@@ -724,8 +787,13 @@ mod tests {
                 "unknown-endpoint",
                 "unknown-endpoint",
                 "unknown-port",
-                "template-error"
+                "template-error",
+                "unknown-endpoint"
             ]
+        );
+        assert_eq!(
+            diags[4].message,
+            "`worker` has no Service to call: it has no `service.ports`"
         );
         assert_eq!(diags[0].hint.as_deref(), Some("did you mean `cart`?"));
         assert_eq!(

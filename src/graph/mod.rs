@@ -194,18 +194,22 @@ pub fn environment(clusters: &[model::Cluster]) -> Graph {
 }
 
 /// `endpoint grpc, http`: the ports the caller's templates name on the
-/// called service, if any.
+/// called service; `endpoint` where they name its host alone.
 fn calls(clusters: &[model::Cluster], place: &Place, caller: &str, called: &str) -> Option<String> {
     let cluster = clusters.iter().find(|c| Place::of(c) == *place)?;
-    let ports: BTreeSet<&str> = cluster
+    let calls: Vec<&model::Call> = cluster
         .service(caller)?
         .calls
         .iter()
         .filter(|call| call.service == called)
-        .map(|call| call.port.as_str())
         .collect();
+    let ports: BTreeSet<&str> = calls.iter().filter_map(|c| c.port.as_deref()).collect();
     let ports: Vec<&str> = ports.into_iter().collect();
-    (!ports.is_empty()).then(|| format!("endpoint {}", ports.join(", ")))
+    match (calls.is_empty(), ports.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some("endpoint".to_owned()),
+        (false, false) => Some(format!("endpoint {}", ports.join(", "))),
+    }
 }
 
 /// What a change does to the topology: services added, removed or changed

@@ -1044,11 +1044,11 @@ fn default_steps() -> Vec<CanaryStep> {
 }
 
 /// A call of one service to another that its templates name with
-/// `endpoint(service, port)`.
+/// `endpoint(service, port)`, or `endpoint(service)` for its host.
 #[derive(Debug)]
 pub struct Call {
     pub service: String,
-    pub port: String,
+    pub port: Option<String>,
     /// The string whose template calls it.
     pub span: Span,
 }
@@ -1089,10 +1089,13 @@ pub(super) fn unadmitted_calls(cluster: &super::Cluster) -> Vec<Diagnostic> {
                         called.name, caller.name, caller.name, called.name
                     ),
                 )
-                .with_label(format!(
-                    "`{}` calls `{}` on port `{}` here",
-                    caller.name, called.name, call.port
-                ))
+                .with_label(match &call.port {
+                    Some(port) => format!(
+                        "`{}` calls `{}` on port `{port}` here",
+                        caller.name, called.name
+                    ),
+                    None => format!("`{}` calls `{}` here", caller.name, called.name),
+                })
                 .with_related(called.origin, format!("`{}` is defined here", called.name))
                 .with_hint(format!(
                     "`{}`'s AuthorizationPolicy and NetworkPolicy admit only the services in its `mesh.allowFrom`",

@@ -148,11 +148,44 @@ fn is_placeholder(value: &str) -> bool {
         .contains(&value.to_ascii_lowercase().as_str())
 }
 
+/// The text of a variable's value with its kubelet references `$(NAME)`
+/// removed: the kubelet expands each from another variable of the
+/// container (kubernetes `third_party/forked/golang/expansion/expand.go`,
+/// `$$` a literal `$`), which is checked on its own. A Score placeholder
+/// of a data store's `password` is one, `$(DB_PASSWORD)`, read from a
+/// Secret by the dependency.
+fn without_references(text: &str) -> Cow<'_, str> {
+    if !text.contains("$(") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(escaped) = after.strip_prefix('$') {
+            out.push_str("$$");
+            rest = escaped;
+        } else if let Some(end) = after
+            .strip_prefix('(')
+            .and_then(|r| r.find(')'))
+            .filter(|end| *end > 0 && !after[1..=*end].contains(['$', '(']))
+        {
+            rest = &after[end + 2..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 fn variable_credential(variable: &Entry) -> Option<(Span, Diagnostic)> {
     let Value::Scalar(scalar) = &variable.value.value else {
         return None;
     };
-    let text = literal(&scalar.text);
+    let text = without_references(&literal(&scalar.text)).into_owned();
     let templated = text.len() != scalar.text.len();
     let why = by_value(&text).or_else(|| {
         (names_a_secret(&variable.key) && !text.trim().is_empty()).then_some(if templated {
@@ -363,6 +396,18 @@ mod tests {
     fn ordinary_variables_pass() {
         let ok = "      TOKEN_TTL: 30m\n      SECRET_NAME: orders-db\n      LOG_LEVEL: info\n      PASSWORD: \"\"\n      API_TOKEN: \"{{ env.name }}\"\n";
         assert!(found(ok).is_empty(), "{:?}", found(ok));
+    }
+
+    #[test]
+    fn kubelet_references_are_no_literal() {
+        // `$(DB_PASSWORD)` is read from the variable the dependency sets
+        // from a Secret; `$$(X)` is the literal text `$(X)`.
+        let ok = "      POSTGRES_PASSWORD: $(MY_POSTGRES_PASSWORD)\n      DB_TOKEN: \"$(A)$(B)\"\n";
+        assert!(found(ok).is_empty(), "{:?}", found(ok));
+        for literal in ["hunter2$(A)", "$$(A)", "$(A) x", "$()"] {
+            let found = found(&format!("      DB_PASSWORD: \"{literal}\"\n"));
+            assert_eq!(found.len(), 1, "{literal}: {found:?}");
+        }
     }
 
     fn file(content: &str) -> Vec<String> {

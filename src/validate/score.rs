@@ -6,7 +6,8 @@
 //! What follows (merge, templates, the model) sees a blueprint and nothing
 //! of Score. Every Score field is translated or refused here with a
 //! diagnostic at it; the one left out (a probe's `exec` beside its
-//! `httpGet`, as score-k8s does) is left out with a warning at it.
+//! `httpGet`, as score-k8s does) is left out with a warning at it, and so
+//! is a `service` resource no placeholder reads, which nothing checks.
 //!
 //! Placeholders follow score-spec/score-go `framework/substitution.go`:
 //! `${metadata.<key>...}` and `${resources.<name>.<output>}`, `\.` a dot
@@ -15,7 +16,7 @@
 //! and file contents (a file's `source` too), never in `command` or `args`
 //! and never in `binaryContent`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::{Code, Diagnostic, Location};
 use crate::input::{StoreKind, source_path};
@@ -59,6 +60,8 @@ pub fn blueprint(
         read,
         metadata: score.get("metadata").unwrap_or(score),
         resources: resources(score),
+        services: services(score),
+        read_services: BTreeSet::new(),
         dns: first_of_type(score, "dns"),
         ports: score
             .get("service")
@@ -175,6 +178,23 @@ fn resources(score: &Node) -> BTreeMap<String, Resource> {
         .collect()
 }
 
+/// The `service` resources, by name, each with the workload it names: its
+/// `id`'s last `.`-part, else the resource's name (score-spec/community-provisioners
+/// `service/score-k8s/10-service.provisioners.yaml`: `splitList "." .Id | last`,
+/// the resource's id being `<workload>.<name>` where it gives none).
+fn services(score: &Node) -> BTreeMap<String, String> {
+    let entries = score.get("resources").and_then(Node::as_map).unwrap_or(&[]);
+    entries
+        .iter()
+        .filter(|e| e.value.get("type").and_then(Node::as_str) == Some("service"))
+        .map(|e| {
+            let id = e.value.get("id").and_then(Node::as_str);
+            let target = id.and_then(|id| id.rsplit('.').next()).unwrap_or(&e.key);
+            (e.key.clone(), target.to_owned())
+        })
+        .collect()
+}
+
 /// The name of the first resource of type `kind`.
 fn first_of_type(score: &Node, kind: &str) -> Option<String> {
     let entries = score.get("resources").and_then(Node::as_map).unwrap_or(&[]);
@@ -211,6 +231,11 @@ struct Translation<'a> {
     read: &'a Read<'a>,
     metadata: &'a Node,
     resources: BTreeMap<String, Resource>,
+    /// The `service` resources: the workload each names.
+    services: BTreeMap<String, String>,
+    /// The `service` resources a placeholder reads (containers are
+    /// translated before `resources`).
+    read_services: BTreeSet<String>,
     /// The workload's `dns` resource: its `host` is the workload's name in
     /// the environment's domain.
     dns: Option<String>,
@@ -851,6 +876,10 @@ impl Translation<'_> {
                     self.volume_declared(r);
                     continue;
                 }
+                "service" => {
+                    self.service_declared(r);
+                    continue;
+                }
                 _ => {}
             }
             if store_kind(name).is_none() {
@@ -900,6 +929,56 @@ impl Translation<'_> {
                     "remove it; storage that outlives the pod is the platform's, outside slipway",
                 );
             }
+        }
+    }
+
+    /// A `service` resource: another workload, which names it by its
+    /// `id` or its own name, as the community provisioner reads it; it
+    /// takes no params, and a `class` would choose another provisioner.
+    fn service_declared(&mut self, r: &Entry) {
+        for e in entries_of(&r.value) {
+            match e.key.as_str() {
+                "type" => {}
+                "id" => {
+                    let workload = self.services.get(&r.key).cloned().unwrap_or_default();
+                    if let Err(reason) = crate::names::dns1123_label(&workload, 63) {
+                        self.refuse(
+                            e.value.span,
+                            format!("`service` resource `{}` names workload `{workload}`, which is no service name: {reason}", r.key),
+                            "write the called workload's `metadata.name` as `id`",
+                        );
+                    }
+                }
+                other => self.refuse(
+                    e.key_span,
+                    format!("a `service` resource's `{other}`: it names a workload (by `id`, else its own name) and takes nothing else"),
+                    "remove it",
+                ),
+            }
+        }
+        let workload = self.services.get(&r.key).cloned().unwrap_or_default();
+        if !self.read_services.contains(&r.key) {
+            // score-k8s' provisioner fails on a workload that does not
+            // exist, read or not; slipway checks the call where `name` is
+            // read, as an `endpoint()` call, and admits nothing by itself.
+            self.diags.push(
+                Diagnostic::warning(
+                    Code::SCORE_IGNORED,
+                    r.key_span,
+                    format!("`service` resource `{}` is read by no placeholder, so slipway neither checks that workload `{workload}` exists nor sees this workload call it", r.key),
+                )
+                .with_hint(format!("read its host as `${{resources.{}.name}}` where the workload connects to it, or remove it; either way `{workload}` must list this workload in its `mesh.allowFrom` to be reached", r.key)),
+            );
+        }
+        if r.value.get("id").is_none() && crate::names::dns1123_label(&workload, 63).is_err() {
+            self.refuse(
+                r.key_span,
+                format!(
+                    "`service` resource `{}` names itself a workload, which is no service name",
+                    r.key
+                ),
+                "name the resource after the called workload, or give its name as `id`",
+            );
         }
     }
 
@@ -1076,8 +1155,18 @@ impl Translation<'_> {
         let parts = split_reference(reference);
         let text = &self.read.sources.get(node.span.file).text;
         let span = placeholder_span(node, text, reference);
+        if let (Some("resources"), Some(name)) = (parts.first().map(String::as_str), parts.get(1)) {
+            if self.services.contains_key(name) {
+                self.read_services.insert(name.clone());
+            }
+        }
         let found = match parts.first().map(String::as_str) {
             Some("metadata") if parts.len() > 1 => self.metadata_value(&parts[1..]),
+            // A resource of a type slipway refuses: refused at its `type`
+            // once, not again at each placeholder that reads it.
+            Some("resources") if parts.len() > 1 && self.refused_type(&parts[1]) => {
+                return String::new();
+            }
             Some("resources") if parts.len() > 1 => match self.resource_output(&parts, place) {
                 Ok(text) => return text,
                 Err((message, hint)) => {
@@ -1100,6 +1189,17 @@ impl Translation<'_> {
             );
             String::new()
         })
+    }
+
+    /// Whether the workload declares resource `name` with a type slipway
+    /// refuses (`other_resource`).
+    fn refused_type(&self, name: &str) -> bool {
+        let kind = self
+            .resources_node
+            .and_then(|r| r.get(name))
+            .and_then(|r| r.get("type"))
+            .and_then(Node::as_str);
+        kind.is_some_and(|k| !TRANSLATED_TYPES.contains(&k))
     }
 
     /// `${metadata.a.b}`: a string as it is, anything else as JSON (as
@@ -1127,14 +1227,17 @@ impl Translation<'_> {
         if self.dns.as_ref() == Some(name) {
             return self.dns_output(name, &parts[2..]);
         }
+        if let Some(workload) = self.services.get(name) {
+            return service_output(name, workload, &parts[2..], place);
+        }
         let Some(resource) = self.resources.get(name) else {
-            let hint = did_you_mean(name, self.resources.keys().map(String::as_str))
-                .unwrap_or_else(|| {
-                    "name a `postgres` or `redis` resource of this workload's `resources`".into()
-                });
+            let known = self.resources.keys().chain(self.services.keys());
+            let hint = did_you_mean(name, known.map(String::as_str)).unwrap_or_else(|| {
+                "name a `postgres`, `redis` or `service` resource of this workload's `resources`".into()
+            });
             return Err((
                 format!(
-                    "placeholder names resource `{name}`, which is not a data store of this workload"
+                    "placeholder names resource `{name}`, which is no data store or `service` of this workload"
                 ),
                 hint,
             ));
@@ -1176,7 +1279,7 @@ impl Translation<'_> {
                 "read the connection from the main container's variables (`<NAME>_HOST`, ...), or set `noExpand: true` to keep the text".into(),
             )),
             Place::Route => Err((
-                format!("a route's host from data store `{name}`"),
+                format!("a route's host from data store `{name}`, which is no host the gateway serves"),
                 "a route's host is text or `${resources.<dns>.host}`".into(),
             )),
         }
@@ -1200,11 +1303,43 @@ impl Translation<'_> {
     }
 }
 
+/// `${resources.<service>.name}`: the host of the workload a `service`
+/// resource names, `{{ endpoint('<workload>') }}`, its Service in the
+/// environment (score-k8s' community `service` provisioner outputs the
+/// workload's Service name, `name`, its one output; slipway's namespaces are
+/// per team, so the host is the Service's full name).
+fn service_output(
+    name: &str,
+    workload: &str,
+    output: &[String],
+    place: Place,
+) -> Result<String, (String, String)> {
+    if output != ["name"] {
+        return Err((
+            format!("resource `{name}` has no output `{}`", output.join(".")),
+            "a `service` resource's output is `name`, the host of the workload it names".into(),
+        ));
+    }
+    if place == Place::Route {
+        return Err((
+            format!(
+                "a route's host from `service` resource `{name}`, another workload's host inside the cluster, which the gateway does not serve"
+            ),
+            "a route's host is text or `${resources.<dns>.host}`".into(),
+        ));
+    }
+    Ok(format!("{{{{ endpoint('{workload}') }}}}"))
+}
+
 /// The prefix of a dependency's variables (`model::data_stores::prefix`):
 /// its name in capitals, `-` as `_`.
 fn prefix(dependency: &str) -> String {
     dependency.to_ascii_uppercase().replace('-', "_")
 }
+
+/// The resource types slipway translates; `other_resource` says why the
+/// rest are refused.
+const TRANSLATED_TYPES: [&str; 6] = ["postgres", "redis", "dns", "route", "volume", "service"];
 
 /// Why a resource of another type is refused, and what to use instead.
 fn other_resource(kind: &str) -> (&'static str, &'static str) {
@@ -1213,12 +1348,18 @@ fn other_resource(kind: &str) -> (&'static str, &'static str) {
             "which slipway does not provide as a resource",
             "remove it and set the variable in an overlay's `services.<name>` as `{{ endpoint('<service>', '<port>') }}`",
         ),
+        // score-spec/community-provisioners `endpoint/score-k8s`: another
+        // workload's URL if it exists, else a Microcks mock it imports.
+        "endpoint" => (
+            "which slipway does not provide: it mocks no workload, and a workload that exists is a `service` resource",
+            "to call another workload, declare `{type: service}` and read its host as `${resources.<name>.name}`",
+        ),
         "environment" => (
             "which slipway does not provide: an environment's values are its overlay's",
             "remove it and set the variables per environment in the overlay's `services.<name>`",
         ),
         _ => (
-            "which slipway does not provide: its resources are the data stores `postgres` and `redis`, and `dns`, `route` and `volume`",
+            "which slipway does not provide: its resources are the data stores `postgres` and `redis`, and `dns`, `route`, `service` and `volume`",
             "use one of those types, or pass the address as a variable set per environment in the overlay",
         ),
     }

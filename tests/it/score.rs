@@ -90,6 +90,7 @@ fn score_workloads_render_in_every_environment() {
             "example-workload-name123",
             "deprecated-files-example",
             "ledger",
+            "checkout",
         ] {
             let path = format!("{env}/{region}/{service}/deployment-{service}.yaml");
             assert!(files.contains_key(&path), "{path}");
@@ -225,6 +226,65 @@ fn score_ports_files_and_probes_render_as_slipway_renders_blueprints() {
         ledger["SAMPLE_URL"],
         "http://sample.storefront-prod.svc.cluster.local:8080"
     );
+}
+
+/// A `service` resource's `name` is the called workload's host, its
+/// Service in the namespace of its own team (score-k8s' community `service`
+/// provisioner gives the Service's name, in one namespace), and the called
+/// workloads admit the caller; a data store's password stays a Secret's
+/// key behind its secret-named variable.
+#[test]
+fn score_service_resources_are_the_called_workloads_hosts() {
+    for (env, region) in CLUSTERS {
+        let rendered = cluster(env, region);
+        let vars = expanded(&pod(&rendered, "checkout").containers[0]);
+        assert_eq!(
+            vars["SAMPLE_ADDR"],
+            format!("sample.storefront-{env}.svc.cluster.local:8080")
+        );
+        assert_eq!(
+            vars["LEDGER_URL"],
+            format!("http://ledger.storefront-{env}.svc.cluster.local:80/entries")
+        );
+        assert_eq!(
+            vars["POSTGRES_PASSWORD"],
+            "secret:checkout-external/DB_PASSWORD"
+        );
+        let caller = format!("cluster.local/ns/payments-{env}/sa/checkout");
+        for called in ["sample", "ledger"] {
+            let admits = rendered.objects.values().any(|r| match &r.object {
+                Object::AuthorizationPolicy(p) => {
+                    p.metadata.name.as_deref() == Some(called)
+                        && p.spec.rules.iter().any(|rule| {
+                            rule.from
+                                .iter()
+                                .any(|f| f.source.principals.contains(&caller))
+                        })
+                }
+                _ => false,
+            });
+            assert!(admits, "{called} admits checkout in {env}/{region}");
+        }
+    }
+}
+
+/// The graph labels a call of a host alone `endpoint`, beside a call of a
+/// named port.
+#[test]
+fn score_service_calls_are_graph_edges() {
+    let run = run_in(&platform(), &["graph", "--env", "dev"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for edge in [
+        "s_eu_west_1_checkout -->|\"endpoint\"| s_eu_west_1_ledger",
+        "s_eu_west_1_checkout -->|\"endpoint\"| s_eu_west_1_sample",
+        "s_eu_west_1_ledger -->|\"endpoint web\"| s_eu_west_1_sample",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("  {edge}\n")),
+            "{edge}: {}",
+            run.stdout
+        );
+    }
 }
 
 /// A Score `route` to `${resources.dns.host}` is a gateway route of the
