@@ -185,14 +185,17 @@ fn variable_credential(variable: &Entry) -> Option<(Span, Diagnostic)> {
     let Value::Scalar(scalar) = &variable.value.value else {
         return None;
     };
-    let text = without_references(&literal(&scalar.text)).into_owned();
-    let templated = text.len() != scalar.text.len();
+    let untemplated = literal(&scalar.text);
+    let text = without_references(&untemplated);
     let why = by_value(&text).or_else(|| {
-        (names_a_secret(&variable.key) && !text.trim().is_empty()).then_some(if templated {
+        let said = if untemplated.len() != scalar.text.len() {
             "its name says it holds a secret, and its template writes literal text into it"
+        } else if text.len() != untemplated.len() {
+            "its name says it holds a secret, and the text beside its `$(...)` references is literal"
         } else {
             "its name says it holds a secret"
-        })
+        };
+        (names_a_secret(&variable.key) && !text.trim().is_empty()).then_some(said)
     })?;
     let span = variable.value.span;
     let diag = Diagnostic::error(
@@ -407,6 +410,12 @@ mod tests {
         for literal in ["hunter2$(A)", "$$(A)", "$(A) x", "$()"] {
             let found = found(&format!("      DB_PASSWORD: \"{literal}\"\n"));
             assert_eq!(found.len(), 1, "{literal}: {found:?}");
+            let beside = found[0].ends_with("the text beside its `$(...)` references is literal");
+            assert_eq!(
+                beside,
+                literal.contains("$(A)") && !literal.contains("$$"),
+                "{found:?}"
+            );
         }
     }
 
