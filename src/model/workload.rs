@@ -547,21 +547,7 @@ pub(super) fn files(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
                 ));
                 continue;
             }
-            // The API server refuses two mounts at one path of a container
-            // (`ValidateVolumeMounts`: "must be unique").
-            if let Some(first) = mounted.insert((container, &target.value), target.span) {
-                diags.push(
-                    Diagnostic::error(
-                        Code::DUPLICATE_FILE_TARGET,
-                        target.span,
-                        format!(
-                            "container `{container}` mounts two files at `{}`",
-                            target.value
-                        ),
-                    )
-                    .with_related(first, "first file")
-                    .with_hint("give the container's files distinct target paths"),
-                );
+            if mounted_twice(&mut mounted, container, target, "file", diags) {
                 continue;
             }
             let content = file_content(file, diags);
@@ -657,6 +643,36 @@ fn file_mode(mode: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> Result<Opti
     }
 }
 
+/// A second `what` (file or volume) at a path of the container where one
+/// is mounted already, which the API server refuses
+/// (`ValidateVolumeMounts`: "must be unique"); else `target` is noted.
+fn mounted_twice<'a>(
+    mounted: &mut BTreeMap<(&'a str, &'a str), Span>,
+    container: &'a str,
+    target: &'a Spanned<String>,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
+    let Some(first) = mounted.insert((container, &target.value), target.span) else {
+        return false;
+    };
+    diags.push(
+        Diagnostic::error(
+            Code::DUPLICATE_FILE_TARGET,
+            target.span,
+            format!(
+                "container `{container}` mounts two {what}s at `{}`",
+                target.value
+            ),
+        )
+        .with_related(first, format!("first {what}"))
+        .with_hint(format!(
+            "give the container's {what}s distinct target paths"
+        )),
+    );
+    true
+}
+
 /// The containers' scratch volumes, each an emptyDir of its own, named
 /// `scratch-<hash of container and target>` (unique in the pod, never
 /// `tmp` or `files`). A target is refused where a mount is already:
@@ -691,19 +707,7 @@ pub(super) fn volumes(
                 );
                 continue;
             }
-            if let Some(first) = mounted.insert((container, &target.value), target.span) {
-                diags.push(
-                    Diagnostic::error(
-                        Code::DUPLICATE_FILE_TARGET,
-                        target.span,
-                        format!(
-                            "container `{container}` mounts two volumes at `{}`",
-                            target.value
-                        ),
-                    )
-                    .with_related(first, "first volume")
-                    .with_hint("give the container's volumes distinct target paths"),
-                );
+            if mounted_twice(&mut mounted, container, target, "volume", diags) {
                 continue;
             }
             let sub_path = volume.value.sub_path.as_ref();
