@@ -41,25 +41,30 @@ pub const SOURCE_DIR: &str = "blueprints";
 /// `source`, relative to the folder of the workload shown as `workload`
 /// (score-spec/score-k8s `internal/convert/container_files.go`: a relative
 /// `source` is joined to the Score file's folder). `Err` says why it is
-/// refused: absolute, outside `blueprints/`, or a YAML file, which `load`
-/// reads as a blueprint.
+/// refused: absolute, with a `\`, outside `blueprints/` (above the project
+/// root on the way too), or a YAML file, which `load` reads as a blueprint.
 pub fn source_path(workload: &str, source: &str) -> Result<String, &'static str> {
-    if source.starts_with('/') || source.contains('\\') {
+    const OUTSIDE: &str = "outside `blueprints/`, where slipway reads a Score file's sources";
+    if source.starts_with('/') {
         return Err("an absolute path, where slipway reads only the project's files");
+    }
+    if source.contains('\\') {
+        return Err("a path with a `\\`, which slipway does not take for a folder separator");
     }
     let mut parts: Vec<&str> = workload.split('/').collect();
     parts.pop();
     for part in source.split('/') {
         match part {
             "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
+            // Above the project root: no file slipway reads, however the
+            // path comes back (`../../blueprints/a.conf`).
+            ".." if parts.pop().is_none() => return Err(OUTSIDE),
+            ".." => {}
             part => parts.push(part),
         }
     }
     if parts.len() < 2 || parts[0] != SOURCE_DIR {
-        return Err("outside `blueprints/`, where slipway reads a Score file's sources");
+        return Err(OUTSIDE);
     }
     let path = parts.join("/");
     let yaml = path.ends_with(".yaml") || path.ends_with(".yml");
