@@ -100,6 +100,9 @@ pub fn inputs(
     let mut inputs = Inputs::default();
     let mut workloads = Vec::new();
     let mut sides = BTreeMap::new();
+    // Blueprint files refused on their own: a side file beside one has its
+    // workload there, with what is wrong with it said.
+    let mut refused = BTreeSet::new();
     for Checked {
         id,
         schema,
@@ -111,6 +114,9 @@ pub fn inputs(
         diags.extend(errors);
         if let (FileKind::Blueprint | FileKind::Score, Some(name)) = (schema, name) {
             named.insert(name);
+        }
+        if passed.is_none() && matches!(schema, FileKind::Blueprint | FileKind::Score) {
+            refused.insert(workload_path(&sources.get(id).path));
         }
         match passed {
             Some(Passed::Blueprint(blueprint)) => add_blueprint(&mut inputs, blueprint, &mut diags),
@@ -135,6 +141,7 @@ pub fn inputs(
             add_blueprint(&mut inputs, blueprint, &mut diags);
         }
     }
+    sides.retain(|workload, _| !refused.contains(workload));
     for (id, side) in sides.into_values() {
         diags.push(
             Diagnostic::error(

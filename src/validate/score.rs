@@ -1264,7 +1264,7 @@ impl Translation<'_> {
         let Some((_, suffix)) = output.and_then(|o| outputs.iter().find(|(k, _)| k == o)) else {
             let known: Vec<&str> = outputs.iter().map(|(k, _)| *k).collect();
             return Err((
-                format!("resource `{name}` has no output `{}`", parts[2..].join(".")),
+                no_output(name, &parts[2..]),
                 format!("its outputs are {}", known.join(", ")),
             ));
         };
@@ -1290,7 +1290,7 @@ impl Translation<'_> {
     fn dns_output(&self, name: &str, output: &[String]) -> Result<String, (String, String)> {
         if output != ["host"] {
             return Err((
-                format!("resource `{name}` has no output `{}`", output.join(".")),
+                no_output(name, output),
                 "a `dns` resource's output is `host`".into(),
             ));
         }
@@ -1301,6 +1301,15 @@ impl Translation<'_> {
             .unwrap_or_default();
         Ok(format!("{}.{{{{ env.domain }}}}", escape(workload)))
     }
+}
+
+/// Why a placeholder of resource `name` reads none of its outputs:
+/// `output` is what follows the resource's name, perhaps nothing.
+fn no_output(name: &str, output: &[String]) -> String {
+    if output.is_empty() {
+        return format!("`${{resources.{name}}}` names no output of resource `{name}`");
+    }
+    format!("resource `{name}` has no output `{}`", output.join("."))
 }
 
 /// `${resources.<service>.name}`: the host of the workload a `service`
@@ -1316,7 +1325,7 @@ fn service_output(
 ) -> Result<String, (String, String)> {
     if output != ["name"] {
         return Err((
-            format!("resource `{name}` has no output `{}`", output.join(".")),
+            no_output(name, output),
             "a `service` resource's output is `name`, the host of the workload it names".into(),
         ));
     }
