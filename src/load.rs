@@ -156,8 +156,8 @@ fn attach(root: &Path, loaded: &mut Loaded, total: &mut u64, limits: Limits) {
     }
 }
 
-/// One `source` file: inside the project root however symlinks lead,
-/// within the size caps, UTF-8 (its text is placeholders' and a
+/// One `source` file: the file itself, never through a symlink (nor one
+/// out of the project root), within the size caps, UTF-8 (its text is placeholders' and a
 /// ConfigMap's `data`). `Err` is a refusal naming the file.
 fn read_source(
     root: &Path,
@@ -180,6 +180,18 @@ fn read_source(
                 format!("`{name}` is a symlink that leads outside the project root"),
             )
             .with_hint("copy the file into the project instead of linking to it"),
+        ));
+    }
+    // Git records a link, not what it leads to: `check --staged` could not
+    // see an edit of the file behind it.
+    if real != path {
+        return Err(Box::new(
+            Diagnostic::file_error(
+                Code::SCORE_UNSUPPORTED,
+                name,
+                format!("`{name}` is reached through a symlink, and slipway reads a `source` only as the file itself: git records the link, not an edit of what it leads to"),
+            )
+            .with_hint("point `source` at the file itself, or copy the file there"),
         ));
     }
     let named = |mut diag: Box<Diagnostic>| {

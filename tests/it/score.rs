@@ -4,7 +4,7 @@
 //! became.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 use slipway::compile::{Selection, open};
@@ -452,29 +452,41 @@ fn check_staged_counts_source_files() {
     );
 }
 
-/// A `source` that is a symlink out of the project is refused at the
-/// `source`, as any input would be.
+/// A `source` reached through a symlink is refused at the `source`: out
+/// of the project as any input would be, and inside it too, since git
+/// records the link and `check --staged` could not see an edit of the
+/// file behind it.
 #[cfg(unix)]
 #[test]
-fn a_source_symlinked_out_of_the_project_is_refused() {
+fn a_source_through_a_symlink_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = dir.path().join("project");
-    copy_tree(&platform(), &p);
     let outside = dir.path().join("secret.txt");
     std::fs::write(&outside, "outside\n").expect("write");
-    std::fs::remove_file(p.join("blueprints/file.txt")).expect("remove");
-    std::os::unix::fs::symlink(&outside, p.join("blueprints/file.txt")).expect("symlink");
-    let run = run_in(&p, &["validate"]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("error[symlink-outside-root]: `blueprints/file.txt` is a symlink that leads outside the project root"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("blueprints/example-workload-name123.yaml:"),
-        "at the `source`: {}",
-        run.stderr
-    );
+    let inside = Path::new("real.txt").to_path_buf();
+    let cases = [
+        (
+            outside,
+            "error[symlink-outside-root]: `blueprints/file.txt` is a symlink that leads outside the project root",
+        ),
+        (
+            inside,
+            "error[score-unsupported]: `blueprints/file.txt` is reached through a symlink",
+        ),
+    ];
+    for (i, (target, expected)) in cases.into_iter().enumerate() {
+        let p = dir.path().join(format!("project-{i}"));
+        copy_tree(&platform(), &p);
+        std::fs::rename(p.join("blueprints/file.txt"), p.join("blueprints/real.txt"))
+            .expect("move");
+        std::os::unix::fs::symlink(&target, p.join("blueprints/file.txt")).expect("symlink");
+        let run = run_in(&p, &["validate"]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains(expected), "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("blueprints/example-workload-name123.yaml:"),
+            "at the `source`: {}",
+            run.stderr
+        );
+    }
 }
