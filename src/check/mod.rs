@@ -130,15 +130,16 @@ fn check_object(rendered: &Rendered, id: &ObjectId, diags: &mut Vec<Diagnostic>)
         routes::unreachable(rendered, id, &routes.spec.http, diags);
     }
     if let Object::ConfigMap(config) = &rendered.object {
-        // Text and binary files count alike (kubernetes
-        // `pkg/apis/core/validation` `ValidateConfigMap`).
-        let text = config.data.iter().flatten().map(|(k, v)| k.len() + v.len());
-        let binary = (config.binary_data.iter().flatten()).map(|(k, v)| k.len() + v.0.len());
+        // The values of text and binary files count alike, their keys not
+        // (kubernetes `pkg/apis/core/validation` `ValidateConfigMap`:
+        // `totalSize += len(value)` over `Data` and `BinaryData`).
+        let text = config.data.iter().flatten().map(|(_, v)| v.len());
+        let binary = (config.binary_data.iter().flatten()).map(|(_, v)| v.0.len());
         let size: usize = text.chain(binary).sum();
         if size > MAX_CONFIG_MAP_BYTES {
             diags.push(
                 at(format!(
-                    "ConfigMap `{}` is {size} bytes; the limit is {MAX_CONFIG_MAP_BYTES}",
+                    "the files of ConfigMap `{}` are {size} bytes; the limit is {MAX_CONFIG_MAP_BYTES}",
                     id.name
                 ))
                 .with_hint("large files belong in the image or a volume, not in `files`"),
@@ -224,7 +225,7 @@ mod tests {
 
     #[test]
     fn oversized_config_maps_and_annotations_are_refused() {
-        let big = "x".repeat(MAX_CONFIG_MAP_BYTES);
+        let big = "x".repeat(MAX_CONFIG_MAP_BYTES + 1);
         let mut metadata = meta("web-config");
         metadata.annotations = Some(BTreeMap::from([(
             "note".into(),
@@ -246,6 +247,6 @@ mod tests {
             .collect();
         assert_eq!(messages.len(), 2, "{messages:?}");
         assert!(messages[0].starts_with("annotations of ConfigMap `web-config`"));
-        assert!(messages[1].starts_with("ConfigMap `web-config` is"));
+        assert!(messages[1].starts_with("the files of ConfigMap `web-config` are"));
     }
 }

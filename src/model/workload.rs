@@ -583,10 +583,13 @@ fn file_content(file: &Spanned<input::File>, diags: &mut Vec<Diagnostic>) -> Opt
     let target = &file.value.target.value;
     match (&file.value.content, &file.value.binary_content) {
         (Some(text), None) => Some(FileContent::Text(text.clone())),
-        (None, Some(encoded)) => match BASE64.decode(encoded.value.trim_end()) {
-            Ok(bytes) => Some(FileContent::Binary(bytes)),
-            Err(error) => {
-                diags.push(
+        // Line breaks are skipped, as Go's `base64.StdEncoding` (which
+        // decodes Kubernetes' bytes) skips them: `base64` wraps at 76.
+        (None, Some(encoded)) => {
+            match BASE64.decode(encoded.value.trim_end().replace(['\r', '\n'], "")) {
+                Ok(bytes) => Some(FileContent::Binary(bytes)),
+                Err(error) => {
+                    diags.push(
                     Diagnostic::error(
                         Code::INVALID_VALUE,
                         encoded.span,
@@ -594,9 +597,10 @@ fn file_content(file: &Spanned<input::File>, diags: &mut Vec<Diagnostic>) -> Opt
                     )
                     .with_hint("encode the bytes with `base64` (the alphabet `A-Z a-z 0-9 + /`, padded with `=`)"),
                 );
-                None
+                    None
+                }
             }
-        },
+        }
         (content, _) => {
             let (message, hint) = match content {
                 Some(_) => (
