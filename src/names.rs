@@ -42,6 +42,12 @@ pub fn dns1123_label(name: &str, max: usize) -> Result<(), String> {
 
 /// The longest DNS-1123 subdomain (`IsDNS1123Subdomain`).
 pub const MAX_SUBDOMAIN: usize = 253;
+/// Kubernetes' limit on the total size of an object's annotations
+/// (apimachinery `ValidateAnnotationsSize`, `TotalAnnotationSizeLimitB`).
+pub const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
+/// Kubernetes' limit on a ConfigMap's data (`ValidateConfigMap`,
+/// `MaxSecretSize`).
+pub const MAX_CONFIG_MAP_BYTES: usize = 1024 * 1024;
 
 /// A DNS-1123 subdomain (most object names, ServiceAccount names among
 /// them): lowercase alphanumerics and `-` in parts separated by `.`, each

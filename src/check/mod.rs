@@ -15,12 +15,7 @@ use rayon::prelude::*;
 use crate::diag::{Code, Diagnostic};
 use crate::lower::{Kind, Object, ObjectId, Rendered};
 use crate::model::External;
-use crate::names;
-
-/// Kubernetes' limit on the total size of an object's annotations.
-pub const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
-/// Kubernetes' limit on a ConfigMap's data.
-pub const MAX_CONFIG_MAP_BYTES: usize = 1024 * 1024;
+use crate::names::{self, MAX_ANNOTATION_BYTES, MAX_CONFIG_MAP_BYTES};
 
 /// Every problem in one cluster's objects. `external` lists the mesh
 /// identities and pods that live outside them (the ingress gateway,

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::meta::{object_meta, sync_before_workloads};
 use crate::model::{FileContent, Service};
+use crate::names::MAX_ANNOTATION_BYTES;
 
 /// Hex digits of the content hash kept in the name.
 const HASH_LEN: usize = 10;
@@ -31,7 +32,7 @@ pub fn config_map(service: &Service) -> Option<ConfigMap> {
     let name = format!("{}-{}", service.name, content_hash(&data, &binary));
     let mut metadata = object_meta(service, &name);
     sync_before_workloads(&mut metadata);
-    Some(ConfigMap {
+    let mut config = ConfigMap {
         metadata,
         data: (!data.is_empty()).then_some(data),
         binary_data: (!binary.is_empty()).then(|| {
@@ -41,7 +42,36 @@ pub fn config_map(service: &Service) -> Option<ConfigMap> {
                 .collect()
         }),
         immutable: Some(true),
-    })
+    };
+    if too_big_for_client_side_apply(&config) {
+        config
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(SYNC_OPTIONS.into(), SERVER_SIDE_APPLY.into());
+    }
+    Some(config)
+}
+
+const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
+const SERVER_SIDE_APPLY: &str = "ServerSideApply=true";
+/// Room left in the annotations for those Argo CD and kubectl add besides
+/// the object's copy (`argocd.argoproj.io/tracking-id` and the like).
+const ANNOTATION_MARGIN: usize = 16 * 1024;
+
+/// Would `kubectl apply`'s copy of the object in the annotation
+/// `kubectl.kubernetes.io/last-applied-configuration` (its JSON) take the
+/// object's annotations past Kubernetes' 256 KiB? Argo CD applies client
+/// side unless told otherwise, and the API server then refuses the
+/// object ("metadata.annotations: Too long: must have at most 262144
+/// bytes"); Argo CD's `ServerSideApply=true` sync option, on the object
+/// itself, keeps no such copy (argo-cd `docs/user-guide/sync-options.md`).
+fn too_big_for_client_side_apply(config: &ConfigMap) -> bool {
+    let copy = serde_json::to_vec(config).map_or(usize::MAX, |json| json.len());
+    let annotations: usize = (config.metadata.annotations.iter().flatten())
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    copy.saturating_add(annotations) > MAX_ANNOTATION_BYTES - ANNOTATION_MARGIN
 }
 
 /// sha256 over length-prefixed keys and values, so no two maps share an

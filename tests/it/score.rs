@@ -490,3 +490,33 @@ fn a_source_through_a_symlink_is_refused() {
         );
     }
 }
+
+/// A ConfigMap whose JSON would take `kubectl apply`'s copy of it in its
+/// annotations past Kubernetes' 256 KiB asks Argo CD for server-side
+/// apply; the platform's own small one does not.
+#[test]
+fn a_config_map_too_big_for_client_side_apply_is_applied_server_side() {
+    let config_maps = |p: &Path| -> Vec<String> {
+        let run = run_in(p, &["render", "--env", "dev"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stdout
+            .split("\n---\n")
+            .filter(|doc| {
+                doc.contains("\nkind: ConfigMap\n") && doc.contains("example-workload-name123-")
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    let asks = |doc: &String| doc.contains("argocd.argoproj.io/sync-options: ServerSideApply=true");
+    let small = config_maps(&platform());
+    assert!(!small.is_empty() && !small.iter().any(asks), "{small:?}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(&platform(), dir.path());
+    let line = "a line of a large configuration file, written out in full\n";
+    std::fs::write(dir.path().join("blueprints/file.txt"), line.repeat(5_000)).expect("write");
+    let large = config_maps(dir.path());
+    assert!(
+        !large.is_empty() && large.iter().all(asks),
+        "ServerSideApply=true expected"
+    );
+}
