@@ -537,14 +537,31 @@ pub(super) fn files(raw: &input::Blueprint, diags: &mut Vec<Diagnostic>) -> Vec<
     let mut out: Vec<MountedFile> = Vec::new();
     let mut mounted: BTreeMap<(&str, &str), Span> = BTreeMap::new();
     for (container, c) in &raw.containers {
+        // The files it mounts; a refused target is refused once, and
+        // mounts nothing.
+        let targets: Vec<&str> = (c.files.iter())
+            .map(|f| f.value.target.value.as_str())
+            .filter(|t| check_target(t).is_ok())
+            .collect();
         for file in &c.files {
             let target = &file.value.target;
-            if let Err(reason) = check_target(&target.value) {
-                diags.push(Diagnostic::error(
+            let outer = targets.iter().find(|t| inside_file(&target.value, t));
+            let reason = match check_target(&target.value) {
+                Err(reason) => Some(reason.to_owned()),
+                Ok(()) => outer.map(|outer| inside_message(outer)),
+            };
+            if let Some(reason) = reason {
+                let diag = Diagnostic::error(
                     Code::INVALID_FILE_TARGET,
                     target.span,
                     format!("invalid file target `{}`: {reason}", target.value),
-                ));
+                );
+                diags.push(match outer {
+                    Some(outer) => diag.with_hint(format!(
+                        "mount the file beside `{outer}`, not inside it, or make `{outer}` a folder of files"
+                    )),
+                    None => diag,
+                });
                 continue;
             }
             if mounted_twice(&mut mounted, container, target, "file", diags) {
@@ -647,6 +664,20 @@ fn file_mode(mode: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> Result<Opti
     }
 }
 
+/// Is `path` inside `file`'s path? A file is bind-mounted by `subPath`
+/// as a file, and the container runtime cannot make a mount point inside
+/// a file: the container would never start.
+fn inside_file(path: &str, file: &str) -> bool {
+    path.strip_prefix(file)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+fn inside_message(file: &str) -> String {
+    format!(
+        "is inside `{file}`, which the container mounts as a file, so no mount point can be made there and the container would never start"
+    )
+}
+
 /// A second `what` (file or volume) at a path of the container where one
 /// is mounted already, which the API server refuses
 /// (`ValidateVolumeMounts`: "must be unique"); else `target` is noted.
@@ -692,12 +723,18 @@ pub(super) fn volumes(
     for (container, c) in &raw.containers {
         for volume in &c.volumes {
             let target = &volume.value.target;
-            let reason = check_volume_target(&target.value).err().or_else(|| {
-                files
-                    .iter()
-                    .any(|f| &f.container == container && f.target == target.value)
-                    .then_some("is where the container mounts a file")
+            let file = files.iter().find(|f| {
+                &f.container == container
+                    && (f.target == target.value || inside_file(&target.value, &f.target))
             });
+            let reason = match (check_volume_target(&target.value), file) {
+                (Err(reason), _) => Some(reason.to_owned()),
+                (Ok(()), Some(f)) if f.target == target.value => {
+                    Some("is where the container mounts a file".to_owned())
+                }
+                (Ok(()), Some(f)) => Some(inside_message(&f.target)),
+                (Ok(()), None) => None,
+            };
             if let Some(reason) = reason {
                 diags.push(
                     Diagnostic::error(
