@@ -62,7 +62,9 @@ pub fn blueprint(
         resources: resources(score),
         services: services(score),
         read_services: BTreeSet::new(),
-        dns: first_of_type(score, "dns"),
+        dns: of_type(score.get("resources"), "dns")
+            .next()
+            .map(|e| e.key.clone()),
         ports: score
             .get("service")
             .and_then(|s| s.get("ports"))
@@ -183,10 +185,7 @@ fn resources(score: &Node) -> BTreeMap<String, Resource> {
 /// `service/score-k8s/10-service.provisioners.yaml`: `splitList "." .Id | last`,
 /// the resource's id being `<workload>.<name>` where it gives none).
 fn services(score: &Node) -> BTreeMap<String, String> {
-    let entries = score.get("resources").and_then(Node::as_map).unwrap_or(&[]);
-    entries
-        .iter()
-        .filter(|e| e.value.get("type").and_then(Node::as_str) == Some("service"))
+    of_type(score.get("resources"), "service")
         .map(|e| {
             let id = e.value.get("id").and_then(Node::as_str);
             let target = id.and_then(|id| id.rsplit('.').next()).unwrap_or(&e.key);
@@ -195,13 +194,11 @@ fn services(score: &Node) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The name of the first resource of type `kind`.
-fn first_of_type(score: &Node, kind: &str) -> Option<String> {
-    let entries = score.get("resources").and_then(Node::as_map).unwrap_or(&[]);
-    entries
-        .iter()
-        .find(|e| e.value.get("type").and_then(Node::as_str) == Some(kind))
-        .map(|e| e.key.clone())
+/// The resources of `resources` (a Score workload's) of type `kind`, in
+/// order.
+fn of_type<'a>(resources: Option<&'a Node>, kind: &'a str) -> impl Iterator<Item = &'a Entry> {
+    (resources.map(entries_of).unwrap_or_default().iter())
+        .filter(move |e| e.value.get("type").and_then(Node::as_str) == Some(kind))
 }
 
 fn store_kind(kind: &str) -> Option<StoreKind> {
@@ -563,7 +560,9 @@ impl Translation<'_> {
             .strip_prefix("${")
             .and_then(|s| s.strip_suffix('}'))
             .map(split_reference);
-        let volumes = self.resources_of_type("volume");
+        let volumes: Vec<&str> = of_type(self.resources_node, "volume")
+            .map(|r| r.key.as_str())
+            .collect();
         let Some(name) = named.as_deref().and_then(|parts| match parts {
             [resources, name] if resources == "resources" => Some(name.clone()),
             _ => None,
@@ -594,7 +593,7 @@ impl Translation<'_> {
                 None
             }
             None => {
-                let hint = did_you_mean(&name, volumes.iter().map(String::as_str))
+                let hint = did_you_mean(&name, volumes.iter().copied())
                     .unwrap_or_else(|| "declare it in `resources` as `{type: volume}`".into());
                 self.refuse(
                     source.span,
@@ -607,15 +606,6 @@ impl Translation<'_> {
     }
 
     /// The names of the workload's resources of type `kind`.
-    fn resources_of_type(&self, kind: &str) -> Vec<String> {
-        let resources = self.resources_node.map(entries_of).unwrap_or_default();
-        resources
-            .iter()
-            .filter(|r| r.value.get("type").and_then(Node::as_str) == Some(kind))
-            .map(|r| r.key.clone())
-            .collect()
-    }
-
     /// A probe: `httpGet` or `exec`. A Kubernetes probe runs one handler
     /// (kubernetes `pkg/apis/core/validation` `validateHandler`); where
     /// both are given, score-k8s `buildProbe` (`internal/convert/workloads.go`)
