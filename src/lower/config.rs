@@ -25,9 +25,13 @@ pub fn config_map(service: &Service) -> Option<ConfigMap> {
     let mut binary = BTreeMap::new();
     for f in &service.files {
         match &f.content {
-            FileContent::Text(text) => data.insert(f.key.clone(), text.clone()).is_some(),
-            FileContent::Binary(bytes) => binary.insert(f.key.clone(), bytes.clone()).is_some(),
-        };
+            FileContent::Text(text) => {
+                data.insert(f.key.clone(), text.clone());
+            }
+            FileContent::Binary(bytes) => {
+                binary.insert(f.key.clone(), bytes.clone());
+            }
+        }
     }
     let name = format!("{}-{}", service.name, content_hash(&data, &binary));
     let mut metadata = object_meta(service, &name);
