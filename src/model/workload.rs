@@ -122,18 +122,21 @@ pub enum FileContent {
 
 impl MountedFile {
     /// What makes two files one: target, content and mode, as text that
-    /// no two different files share.
+    /// no two different files share. A text file of the default mode is
+    /// `<target>\0<text>`, which starts with the target's `/`; any other
+    /// starts with `\0` and ends in its content, after a target (which
+    /// holds no control character) and a mode and kind (which hold no
+    /// `\0`), so no text can make it another file's.
     fn identity(&self) -> String {
-        let mut out = match &self.content {
-            FileContent::Text(text) => format!("{}\0{text}", self.target),
-            FileContent::Binary(bytes) => {
-                format!("{}\0{}\0binary", self.target, BASE64.encode(bytes))
+        let (kind, content) = match &self.content {
+            FileContent::Text(text) if self.mode.is_none() => {
+                return format!("{}\0{text}", self.target);
             }
+            FileContent::Text(text) => ("text", text.clone()),
+            FileContent::Binary(bytes) => ("binary", BASE64.encode(bytes)),
         };
-        if let Some(mode) = self.mode {
-            out.push_str(&format!("\0mode {mode:o}"));
-        }
-        out
+        let mode = self.mode.map_or("default".to_owned(), |m| format!("{m:o}"));
+        format!("\0{}\0{mode}\0{kind}\0{content}", self.target)
     }
 }
 
@@ -1019,6 +1022,26 @@ mod tests {
         assert_eq!(keys[6].len(), CONFIG_KEY_LIMIT);
         assert_eq!(keys[7], "_.data");
         assert_eq!(keys, config_keys(&files), "deterministic");
+    }
+
+    /// Text that spells another file's identity (a NUL, then what a
+    /// binary file or a mode adds) is still another file, with a key of
+    /// its own.
+    #[test]
+    fn no_text_makes_a_file_another_ones() {
+        let mut binary = mounted("sidecar", "/etc/a", "");
+        binary.content = FileContent::Binary(b"AAAA".to_vec());
+        let mut private = mounted("sidecar", "/etc/b", "x");
+        private.mode = Some(0o600);
+        let files = [
+            mounted("app", "/etc/a", "AAAA\0binary"),
+            binary,
+            mounted("app", "/etc/b", "x\0mode 600"),
+            private,
+        ];
+        let keys = config_keys(&files);
+        let distinct: BTreeSet<&String> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len(), "{keys:?}");
     }
 
     #[test]
