@@ -157,8 +157,9 @@ fn attach(root: &Path, loaded: &mut Loaded, total: &mut u64, limits: Limits) {
 }
 
 /// One `source` file: the file itself, never through a symlink (nor one
-/// out of the project root), within the size caps, UTF-8 (its text is placeholders' and a
-/// ConfigMap's `data`). `Err` is a refusal naming the file.
+/// out of the project root), within the size caps, UTF-8 (its text is
+/// placeholders' and a ConfigMap's `data`). `Err` is a refusal naming the
+/// file.
 fn read_source(
     root: &Path,
     path: &Path,
